@@ -1,0 +1,47 @@
+# mailbot — the two commands a fresh Debian 12 machine needs (as root):
+#   make demo   simulate a month on the embedded default (Maildir + SQLite), leave the bulletin PDF and the outbox
+#   make test   run the whole test suite (installs what it needs first)
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Debian packages: WeasyPrint's Pango, harfbuzz-subset (without it CJK subsetting is ~10x slower), a CJK font with
+# rare characters (䶮), poppler-utils for the PDF checks, Dovecot and openssl for the IMAP tests.
+DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-zenhei poppler-utils \
+        dovecot-imapd dovecot-lmtpd openssl
+
+.PHONY: demo run test bench system-deps venv clean
+
+demo: system-deps venv
+	$(VENV)/bin/mailbot demo
+
+run: venv
+	$(VENV)/bin/mailbot run
+
+test: system-deps venv
+	$(PY) -m pytest -q
+
+bench: venv
+	$(PY) bench/bench_bulletin.py
+
+system-deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "as root, run: apt-get install -y$$missing"; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) data/demo build *.egg-info

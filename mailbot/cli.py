@@ -1,0 +1,226 @@
+"""The `mailbot` command: loads settings once, builds the App, calls one job.
+
+Heavy modules (SQLAlchemy models, WeasyPrint, APScheduler) are imported inside
+the command that needs them, so `mailbot parse` and `mailbot --help` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mailbot.errors import MailbotError
+
+if TYPE_CHECKING:
+    from mailbot.app import App
+
+log = logging.getLogger("mailbot")
+
+
+def _app(args: argparse.Namespace) -> App:
+    from mailbot.app import build_app
+    from mailbot.db.migrate import current_revision, require_current, upgrade
+    from mailbot.db.session import transaction
+    from mailbot.directory import sync_directory
+    from mailbot.settings import load_settings
+
+    settings = load_settings(args.config)
+    app = build_app(settings)
+    if current_revision(app.engine) is None and app.engine.dialect.name == "sqlite":
+        upgrade(app.engine)  # the embedded default creates its own database on first use
+    require_current(app.engine)
+    with transaction(app.sessions) as s:
+        sync_directory(s, app.directory)
+    return app
+
+
+def _period(app: App, value: str | None) -> str:
+    from mailbot.domain.due import Period
+
+    return Period.parse(value).key if value else Period.of(app.today()).key
+
+
+def _print_plan(plan: object, dry_run: bool) -> None:
+    lines = plan.lines()  # type: ignore[attr-defined]
+    head = "would queue" if dry_run else "queued"
+    print(f"{head} {len(plan.queued)} mail(s)")  # type: ignore[attr-defined]
+    for line in lines:
+        print("  " + line)
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from parsers import UnreadableMessage, parse_message
+
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as e:
+        print(f"mailbot parse: cannot read {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    try:
+        result = parse_message(raw)
+    except UnreadableMessage as e:
+        print(f"mailbot parse: {args.file}: not an e-mail message: {e}", file=sys.stderr)
+        return 2
+    data = result.as_json()
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        print(f"kind: {data['kind']}  token: {data['token']}  unit: {data['unit']}  period: {data['period']}")
+        print(f"strategic blocks: {len(data['strategic'])}  vip blocks: {len(data['vip'])}  urgent: {data['urgent']}")
+        for e in data["errors"]:
+            print(f"  error   {e['where']}: {e['message']}")
+        for w in data["warnings"]:
+            print(f"  warning {w['where']}: {w['message']}")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from mailbot.app import build_app
+    from mailbot.db.migrate import current_revision, upgrade
+    from mailbot.settings import load_settings
+
+    app = build_app(load_settings(args.config))
+    upgrade(app.engine)
+    print(f"database at revision {current_revision(app.engine)}")
+    return 0
+
+
+def cmd_send_requests(args: argparse.Namespace) -> int:
+    from mailbot import jobs
+
+    app = _app(args)
+    _print_plan(jobs.send_requests(app, _period(app, args.period), dry_run=args.dry_run), args.dry_run)
+    return _deliver_unless(app, args.dry_run)
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    from mailbot import jobs
+
+    app = _app(args)
+    stage = args.stage or f"manual-{app.today():%Y%m%d}"
+    _print_plan(jobs.remind(app, _period(app, args.period), stage, dry_run=args.dry_run), args.dry_run)
+    return _deliver_unless(app, args.dry_run)
+
+
+def cmd_escalate(args: argparse.Namespace) -> int:
+    from mailbot import jobs
+
+    app = _app(args)
+    _print_plan(jobs.escalate(app, _period(app, args.period), dry_run=args.dry_run), args.dry_run)
+    return _deliver_unless(app, args.dry_run)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from mailbot import jobs
+
+    app = _app(args)
+    print("compiling the bulletin (rendering the PDF takes a few seconds)…", file=sys.stderr)
+    plan = jobs.compile_bulletin(app, _period(app, args.period), dry_run=args.dry_run, mail=not args.no_mail,
+                                 resend=args.resend)
+    _print_plan(plan, args.dry_run)
+    return _deliver_unless(app, args.dry_run)
+
+
+def _deliver_unless(app: App, dry_run: bool) -> int:
+    if not dry_run:
+        from mailbot.outbox.queue import send_pending
+
+        r = send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts)
+        print(f"delivered {r.sent}, retrying {r.retried}, dead {len(r.dead)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mailbot.scheduler import run_daemon, run_once
+
+    app = _app(args)
+    if args.once:
+        print(run_once(app).summary())
+        return 0
+    run_daemon(app)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from mailbot.status import render_status
+
+    app = _app(args)
+    print(render_status(app, _period(app, args.period)))
+    return 0
+
+
+def cmd_reparse(args: argparse.Namespace) -> int:
+    from mailbot.intake import reparse
+
+    app = _app(args)
+    outcome = reparse(app, args.id)
+    print(f"inbound {outcome.inbound_id}: {outcome.status} — {outcome.note}")
+    return _deliver_unless(app, False)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mailbot.demo import run_demo
+
+    return run_demo(Path(args.dir), period=args.period)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mailbot", description="重点客户月报 mail bot: reports, reminders, bulletin.")
+    p.add_argument("--config", type=Path, default=None,
+                   help="config file (default: config/mailbot.yaml; absent → embedded default)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: object, help: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("run", cmd_run, "watch the mailbox and run the calendar (the daemon)")
+    sp.add_argument("--once", action="store_true", help="one pass: mailbox, calendar, outbox; then exit")
+    sp = add("parse", cmd_parse, "parse one .eml file as the pipeline would (no database)")
+    sp.add_argument("file")
+    sp.add_argument("--json", action="store_true", help="print the FORM.md JSON object")
+    sp = add("db", cmd_db, "database schema: `mailbot db upgrade`")
+    sp.add_argument("action", choices=["upgrade"])
+    for name, fn, help in (("send-requests", cmd_send_requests, "send this month's report request to every unit"),
+                           ("remind", cmd_remind, "remind units that have not reported"),
+                           ("escalate", cmd_escalate, "write to the leaders of units that have not reported"),
+                           ("compile", cmd_compile, "compile the bulletin PDF and mail it to the bulletin list")):
+        sp = add(name, fn, help)
+        sp.add_argument("--period", help="YYYY-MM (default: this month)")
+        sp.add_argument("--dry-run", action="store_true", help="show what would be sent; change nothing")
+        if name == "remind":
+            sp.add_argument("--stage", help="reminder stage for the idempotency key, e.g. T-3")
+        if name == "compile":
+            sp.add_argument("--no-mail", action="store_true", help="write the PDF only")
+            sp.add_argument("--resend", action="store_true", help="mail it again even if already sent")
+    sp = add("status", cmd_status, "this period: who reported, who is late, quarantine, outbox")
+    sp.add_argument("--period", help="YYYY-MM (default: this month)")
+    sp = add("reparse", cmd_reparse, "run a stored inbound message through the pipeline again")
+    sp.add_argument("id", type=int)
+    sp = add("demo", cmd_demo, "simulate a whole month on a scratch directory")
+    sp.add_argument("--dir", default="data/demo", help="scratch directory (wiped first)")
+    sp.add_argument("--period", default="2026-11", help="the month to simulate")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.fn(args))
+    except MailbotError as e:
+        print(f"mailbot: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

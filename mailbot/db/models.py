@@ -1,0 +1,281 @@
+"""The database: what mailbot knows and what it has promised to do.
+
+Hand-offs that must survive a crash are rows here: inbound messages (raw bytes,
+unique keys, status), the outbox (idempotency key, attempts), quarantine.
+The unique constraints *are* the deduplication: a second insert fails, it is
+never a look-up that races.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC out; stored naive UTC so SQLite and PostgreSQL agree."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+# --- directory -------------------------------------------------------------
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    leader_name: Mapped[str | None] = mapped_column(String(100))
+    leader_email: Mapped[str | None] = mapped_column(String(320))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    contacts: Mapped[list[Person]] = relationship(back_populates="unit", order_by="Person.id")
+    customers: Mapped[list[Customer]] = relationship(secondary="unit_customers", order_by="Customer.code",
+                                                     back_populates="units")
+
+
+class Person(Base):
+    """A unit's contact or an HQ staff member; the e-mail address is how mail finds them."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(20))  # contact | hq
+    staff_key: Mapped[str | None] = mapped_column(String(50), unique=True)  # HQ staff id in the directory
+    title: Mapped[str | None] = mapped_column(String(200))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    unit: Mapped[Unit | None] = relationship(back_populates="contacts")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # strategic | vip
+    hq_staff_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    hq_staff: Mapped[Person | None] = relationship()
+    units: Mapped[list[Unit]] = relationship(secondary="unit_customers", order_by="Unit.code",
+                                             back_populates="customers")
+
+
+class UnitCustomer(Base):
+    __tablename__ = "unit_customers"
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+
+
+# --- the monthly cycle -----------------------------------------------------
+
+
+class Period(Base):
+    __tablename__ = "periods"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(7), unique=True)  # 2026-11
+    deadline: Mapped[date] = mapped_column(Date)
+
+
+class ReportRequest(Base):
+    """The monthly request one unit was sent; its token and Message-ID match the reply."""
+
+    __tablename__ = "report_requests"
+    __table_args__ = (UniqueConstraint("period_id", "unit_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    token: Mapped[str] = mapped_column(String(60), unique=True)
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime]
+
+    period: Mapped[Period] = relationship()
+    unit: Mapped[Unit] = relationship()
+
+
+class InboundMessage(Base):
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(200))
+    uid_key: Mapped[str | None] = mapped_column(String(400), unique=True)  # mailbox:UIDVALIDITY:UID or Maildir key
+    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]  # when the mail server got it: decides on time / late
+    recorded_at: Mapped[datetime]
+    # received → processed | answered | ignored | quarantined
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    kind: Mapped[str | None] = mapped_column(String(20))
+    from_addr: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("periods.id"))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit | None] = relationship()
+
+
+class Submission(Base):
+    """An accepted report. A corrected resend is a new version; the old one stays, superseded."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("period_id", "unit_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]
+    on_time: Mapped[bool] = mapped_column(Boolean)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    reporter_name: Mapped[str | None] = mapped_column(String(100))
+    reporter_phone: Mapped[str | None] = mapped_column(String(50))
+    urgent_text: Mapped[str | None] = mapped_column(Text)
+
+    unit: Mapped[Unit] = relationship()
+    period: Mapped[Period] = relationship()
+    strategic: Mapped[list[StrategicEntry]] = relationship(back_populates="submission", order_by="StrategicEntry.id")
+    vip: Mapped[list[VipItem]] = relationship(order_by="VipItem.id")
+
+
+class StrategicEntry(Base):
+    """One strategic customer's block of one submission: the risk and HQ answers, and its items."""
+
+    __tablename__ = "strategic_entries"
+    __table_args__ = (UniqueConstraint("submission_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    risk: Mapped[str | None] = mapped_column(String(10))
+    needs_hq: Mapped[bool | None] = mapped_column(Boolean)
+
+    submission: Mapped[Submission] = relationship(back_populates="strategic")
+    customer: Mapped[Customer] = relationship()
+    items: Mapped[list[ReportItem]] = relationship(order_by="ReportItem.category")
+
+
+class ReportItem(Base):
+    """Unit × customer × §8.1.1 category: one answered field."""
+
+    __tablename__ = "report_items"
+    __table_args__ = (UniqueConstraint("entry_id", "category"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("strategic_entries.id"))
+    category: Mapped[int] = mapped_column(Integer)  # 1..9
+    text: Mapped[str] = mapped_column(Text)
+
+
+class VipItem(Base):
+    __tablename__ = "vip_items"
+    __table_args__ = (UniqueConstraint("submission_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    issue: Mapped[str | None] = mapped_column(Text)
+    handling: Mapped[str | None] = mapped_column(Text)
+    needs_hq: Mapped[bool | None] = mapped_column(Boolean)
+
+    customer: Mapped[Customer] = relationship()
+
+
+class Request(Base):
+    """A 诉求 HQ must answer: from a needs-HQ answer, a VIP escalation or an urgent matter."""
+
+    __tablename__ = "requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)  # SQ-2026-0007
+    source: Mapped[str] = mapped_column(String(20))  # strategic | vip | urgent
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    category: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    status: Mapped[str] = mapped_column(String(30), default="new")
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+
+    unit: Mapped[Unit | None] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+    assignee: Mapped[Person | None] = relationship()
+    inbound: Mapped[InboundMessage] = relationship()
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]  # set when `mailbot reparse` takes it out again
+
+    inbound: Mapped[InboundMessage] = relationship()
+
+
+class OutboxMail(Base):
+    """A mail mailbot decided to send, written in the same transaction as the decision."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idem_key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    message_id: Mapped[str] = mapped_column(String(300), unique=True)
+    recipients: Mapped[str] = mapped_column(Text)  # comma-separated envelope recipients
+    answers_addr: Mapped[str | None] = mapped_column(String(320))  # the sender an automatic answer goes back to
+    subject: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sent | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

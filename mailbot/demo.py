@@ -1,0 +1,160 @@
+"""`mailbot demo`: one month of §8.1.4 reporting, played on the embedded default in a scratch directory.
+
+The clock is simulated day by day from the request day to the bulletin; on
+each day the mail the units would send arrives in the Maildir, the pipeline
+and the calendar run exactly as the daemon runs them, and the outbox is
+delivered to a Maildir. At the end the bulletin PDF and the outbox are there
+to open.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from mailbot import demo_mail, jobs
+from mailbot.app import App, build_app
+from mailbot.db.migrate import upgrade
+from mailbot.db.models import OutboxMail
+from mailbot.db.session import transaction
+from mailbot.directory import sync_directory
+from mailbot.domain import due
+from mailbot.mailboxes.maildir import deliver
+from mailbot.scheduler import run_once
+from mailbot.settings import Settings
+
+TZ = ZoneInfo("Asia/Shanghai")
+HQ = "kcr@hq.example.cn"
+
+
+def demo_settings(root: Path) -> Settings:
+    project = Path(__file__).resolve().parents[1]
+    return Settings.model_validate({
+        "home": project, "source": "(demo)", "data_dir": str(root),
+        "database": {"url": f"sqlite:///{root / 'mailbot.sqlite3'}"},
+        "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "outbox")},
+        "directory": "config/directory.example.yaml", "identity": {"address": HQ},
+    })
+
+
+def _request(app: App, period: str, unit: str) -> bytes:
+    with app.sessions() as s:
+        row = s.scalar(select(OutboxMail).where(OutboxMail.idem_key == f"request:{period}:{unit}"))
+        assert row is not None, f"no request mail for {unit}"
+        return row.raw
+
+
+GD = {
+    "S001": {"1": "已按集团方案与省电网公司签订2027年度供气框架协议，执行平稳。",
+             "4": "客户希望总部出面协调2027年冬季保供气量，增加调峰量约3000万方。",
+             "5": "合同价格联动条款尚未最终确认，存在结算滞后风险。", "风险等级": "一般", "需总部协调": "是"},
+    "S002": {"3": "10月拜访时商定的LNG接收站共用事项，已完成技术交流。", "风险等级": "无"},
+    "S003": {"2": "客户反映全国性综合能源服务方案报价偏高，建议总部研究。", "风险等级": "无"},
+    "S008": {"9": "客户新任总经理到任，拟于12月拜访。"},
+    "V001": {"问题或诉求": "深圳燃气提出冬季高峰期增供需求约500万方。", "本单位处理情况": "已协调本地资源，缺口约200万方。",
+             "需总部协调": "是"},
+}
+JS = {
+    "S001": {"1": "执行正常。"},
+    "S003": {"5": "客户子公司拖欠气款约1.2亿元，已发函催收。", "6": "就计量争议已提出书面异议，存在诉讼可能。",
+             "风险等级": "重大", "需总部协调": "是", "4": "请总部与华润燃气总部高层沟通欠款事宜。"},
+    "S006": {"1": "宝武集团南京基地用气量同比增长12%。"},
+    "V005": {"问题或诉求": "无", "本单位处理情况": "无"},
+}
+BJ_BAD = {"S001": {"1": "执行正常。", "风险等级": "较大", "需总部协调": "可能"},
+          "S004": {"3": "华能北京热电来访事项已落实。"}}
+BJ_GOOD = {"S001": {"1": "执行正常。", "风险等级": "一般", "需总部协调": "否",
+                    "8": "北京市拟出台燃气价格联动新政，可能影响明年结算价格。"},
+           "S004": {"3": "华能北京热电来访事项已落实。"},
+           "S010": {"1": "北京燃气冬季保供合同执行平稳。"}}
+SC = {"S002": {"1": "执行正常。"}, "S007": {"7": "客户所属电厂亏损扩大，付款周期延长至90天。", "风险等级": "一般"},
+      "S009": {}, "S012": {"8": "地方政府拟调整管输费定价，可能影响购销价格。"}}
+
+
+def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] = print) -> int:
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    now = [datetime(2000, 1, 1, tzinfo=TZ)]
+    app = build_app(demo_settings(root), clock=lambda: now[0])
+    upgrade(app.engine)
+    with transaction(app.sessions) as s:
+        sync_directory(s, app.directory)
+    p = due.Period.parse(period)
+    start = due.request_date(p, app.schedule, app.calendar)
+    end = due.bulletin_date(p, app.schedule, app.calendar)
+    deadline = due.deadline(p, app.schedule)
+    inbox = app.settings.path(app.settings.mailbox.path)
+    out(f"demo: simulating {p.label}: request {start}, deadline {deadline}, bulletin {end}; scratch dir {root}")
+
+    def at(d: date, h: int, m: int = 0) -> datetime:
+        return datetime.combine(d, time(h, m), TZ)
+
+    day = start
+    while day <= end:
+        now[0] = at(day, 9)
+        report = run_once(app)  # morning: the calendar (requests, reminders, escalation, bulletin)
+        for line in report.plan.lines():
+            out(f"  {day} queued {line}")
+        for when, raw in arrivals(app, p.key, day, deadline, at):
+            deliver(inbox, raw, received_at=when)
+        now[0] = at(day, 18)
+        report = run_once(app)  # evening: the day's mail
+        for o in report.outcomes:
+            out(f"  {day} inbound #{o.inbound_id}: {o.status} — {o.note}")
+        day += timedelta(days=1)
+
+    pdf = jobs.bulletin_path(app, p.key)
+    outbox = app.settings.path(app.settings.outbox.path) / "new"
+    out("")
+    out(f"bulletin PDF: {pdf}")
+    out(f"outbox ({len(list(outbox.iterdir()))} mails): {outbox}")
+    out(f"database: {app.settings.database.url}")
+    out(f"see the month: .venv/bin/mailbot --config /dev/null status   (or open the files above)")
+    return 0 if pdf.exists() else 1
+
+
+def arrivals(app: App, period: str, day: date, deadline: date,
+             at: Callable[[date, int, int], datetime]) -> list[tuple[datetime, bytes]]:
+    """What the units send on one day of the simulated month."""
+    start = due.request_date(due.Period.parse(period), app.schedule, app.calendar)
+    n = (day - start).days
+    mail: list[tuple[datetime, bytes]] = []
+
+    def reply(unit: str, sender: tuple[str, str], answers: demo_mail.Answers, reporter: tuple[str, str],
+              h: int, **kw: object) -> None:
+        when = at(day, h, 12)
+        mail.append((when, demo_mail.reply(_request(app, period, unit), sender=sender, at=when, answers=answers,
+                                           reporter=reporter, **kw)))  # type: ignore[arg-type]
+
+    if n == 1:  # SC's contact is away: the out-of-office answer must not be answered
+        mail.append((at(day, 10, 3), demo_mail.build(
+            sender=("王静", "wangjing@sc.example.cn"), to=HQ, at=at(day, 10, 3),
+            subject="自动回复: [重点客户月报] 重点客户月报填报", body="您好，我正在休假，11月20日返回，急事请联系028-86661234。",
+            extra={"Auto-Submitted": "auto-replied"})))
+    if n == 4:
+        reply("GD", ("李明", "liming@gd.example.cn"), GD, ("李明", "020-38886666"), 10,
+              note="张处长：本月月报已在下方填写，请查收。")
+        reply("JS", ("吴昊", "wuhao@js.example.cn"), JS, ("吴昊", "025-84447777"), 15, style="foxmail",
+              charset="gb18030", note="已填报，见下文。")
+    if n == 5:
+        mail.append((at(day, 8, 40), demo_mail.build(
+            sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(day, 8, 40),
+            subject="【紧急】延长石油榆林项目供气中断风险",
+            body="总部领导：\n今晨接陕西延长石油（集团）有限责任公司通知，其榆林化工项目因上游检修，"
+                 "可能于本周五起中断供气三天，影响我方合同供气量约600万方，请总部尽快协调。\n\n马丽\n陕西分公司")))
+        reply("BJ", ("孙悦", "sunyue@bj.example.cn"), BJ_BAD, ("孙悦", "010-65558888"), 11)
+    if n == 6:
+        mail.append((at(day, 9, 5), demo_mail.build(
+            sender=("推广", "promo@market.example.com"), to=HQ, at=at(day, 9, 5),
+            subject="关于天然气行业年会参会邀请", body="尊敬的客户：诚邀贵单位参加2026天然气行业年会……")))
+        reply("BJ", ("孙悦", "sunyue@bj.example.cn"), BJ_GOOD, ("孙悦", "010-65558888"), 16,
+              note="已按要求修改，请以此版为准。")
+    if day == deadline + timedelta(days=1):  # SC replies a day late
+        reply("SC", ("王静", "wangjing@sc.example.cn"), SC, ("王静", "028-86661234"), 9, style="foxmail")
+    return mail

@@ -1,0 +1,264 @@
+"""The inbound pipeline, top to bottom.
+
+fetch → record → decode/classify/parse → authenticate → match → validate →
+persist → act → mark done. `run_pass` is the loop edge: it fetches, calls
+`intake` for each message, and tells the mailbox only after the effects are
+committed. `record` commits the raw bytes first, under unique keys, so a crash
+in any later stage loses nothing and the next pass finds the row and finishes
+it; a stage that raises puts the message in quarantine with the traceback and
+the loop goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email import policy
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
+
+from mailbot import mails
+from mailbot.app import App
+from mailbot.db.models import InboundMessage, Person, Quarantine, ReportRequest, Unit
+from mailbot.db.session import transaction
+from mailbot.errors import MailbotError
+from mailbot.mailboxes.base import FetchedMail, Folder
+from mailbot.outbox.compose import Draft
+from mailbot.outbox.queue import answers_in_last_hour, enqueue
+from mailbot.reports import ensure_period, local_period, persist_submission, unit_view
+from mailbot.urgent import handle_urgent
+
+log = logging.getLogger(__name__)
+
+FOLDER_OF: dict[str, Folder] = {"processed": "processed", "answered": "processed", "ignored": "auto",
+                                "quarantined": "quarantine"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    inbound_id: int | None
+    status: str        # processed | answered | ignored | quarantined | duplicate
+    folder: Folder
+    note: str
+
+
+def run_pass(app: App) -> list[Outcome]:
+    """One pass over the mailbox: every new message is recorded, handled, then marked done."""
+    outcomes = []
+    for mail in app.mailbox.fetch_new():
+        outcome = intake(app, mail)
+        app.mailbox.mark_done(mail.ref, outcome.folder)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def intake(app: App, mail: FetchedMail) -> Outcome:
+    row_id, status = record(app, mail)
+    if status != "received":
+        log.info("msg=%s already %s: duplicate of inbound %s", mail.uid_key, status, row_id)
+        return Outcome(row_id, "duplicate", FOLDER_OF.get(status, "processed"), f"duplicate of {row_id}")
+    return process(app, row_id)
+
+
+# --- record -----------------------------------------------------------------
+
+
+def _message_id(raw: bytes) -> str | None:
+    try:
+        value = BytesHeaderParser(policy=policy.compat32).parsebytes(raw).get("Message-ID")
+    except Exception:  # noqa: BLE001 - a header we cannot read is simply no key
+        return None
+    mid = str(value).strip() if value else ""
+    return mid[:998] or None
+
+
+def record(app: App, mail: FetchedMail) -> tuple[int, str]:
+    """Store the raw message under its unique keys; returns (row id, status) — an existing row if seen before."""
+    sha = hashlib.sha256(mail.raw).hexdigest()
+    mid = _message_id(mail.raw)
+    try:
+        with transaction(app.sessions) as s:
+            row = InboundMessage(mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=mid, sha256=sha,
+                                 raw=mail.raw, size=mail.size, received_at=mail.received_at,
+                                 recorded_at=app.now(), status="received",
+                                 outcome="oversized" if mail.oversized else None)
+            s.add(row)
+            s.flush()
+            return row.id, "received"
+    except IntegrityError:
+        with app.sessions() as s:
+            keys = [InboundMessage.uid_key == mail.uid_key, InboundMessage.sha256 == sha]
+            if mid:
+                keys.append(InboundMessage.message_id == mid)
+            old = s.scalars(select(InboundMessage).where(or_(*keys)).order_by(InboundMessage.id)).first()
+            assert old is not None, "unique violation without a matching row"
+            return old.id, old.status
+
+
+def resume_unfinished(app: App) -> list[Outcome]:
+    """Finish rows recorded before a crash whose mail may no longer be in the inbox."""
+    with app.sessions() as s:
+        ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "received")).all()
+    return [process(app, i) for i in ids]
+
+
+def reparse(app: App, inbound_id: int) -> Outcome:
+    """Run a stored message through the pipeline again (after a parser fix or a directory change)."""
+    with transaction(app.sessions) as s:
+        msg = s.get(InboundMessage, inbound_id)
+        if msg is None:
+            raise MailbotError(f"no inbound message {inbound_id}")
+        if msg.status == "processed":
+            raise MailbotError(f"inbound {inbound_id} was accepted as a report; ask the unit to resend instead")
+        for q in s.scalars(select(Quarantine).where(Quarantine.inbound_id == inbound_id,
+                                                    Quarantine.released_at.is_(None))):
+            q.released_at = app.now()
+        msg.status = "received"
+    return process(app, inbound_id, tag=f":re{app.now():%Y%m%dT%H%M%S}")
+
+
+# --- process ------------------------------------------------------------------
+
+
+def process(app: App, inbound_id: int, tag: str = "") -> Outcome:
+    try:
+        with transaction(app.sessions) as s:
+            msg = s.get(InboundMessage, inbound_id)
+            assert msg is not None
+            status, note = handle(Ctx(app, s, tag), msg)
+            msg.status, msg.outcome, msg.processed_at = status, note, app.now()
+    except Exception:  # noqa: BLE001 - the loop edge: quarantine with the traceback and carry on
+        detail = traceback.format_exc()
+        log.exception("msg=%s crashed; quarantined", inbound_id)
+        with transaction(app.sessions) as s:
+            msg = s.get(InboundMessage, inbound_id)
+            assert msg is not None
+            quarantine(Ctx(app, s, tag), msg, "处理时程序出错", detail)
+            status, note = "quarantined", "crashed"
+            msg.status, msg.outcome, msg.processed_at = status, note, app.now()
+    log.info("msg=%s status=%s outcome=%s", inbound_id, status, note)
+    return Outcome(inbound_id, status, FOLDER_OF[status], note)
+
+
+@dataclass
+class Ctx:
+    app: App
+    s: Session
+    tag: str = ""  # set by reparse, so the answers of a second run are new mails, not the first run's keys
+
+    def queue(self, key: str, kind: str, draft: Draft, answers: str | None = None) -> None:
+        enqueue(self.s, key=key + self.tag, kind=kind, draft=draft, sender=self.app.identity, now=self.app.now(),
+                answers_addr=answers)
+
+    @property
+    def department(self) -> str:
+        return self.app.settings.identity.department
+
+    def may_answer(self, addr: str) -> bool:
+        """The loop breaker: a sender that keeps triggering answers gets no more this hour."""
+        if answers_in_last_hour(self.s, addr, self.app.now()) < self.app.settings.limits.auto_answers_per_hour:
+            return True
+        hour = self.app.now().strftime("%Y%m%d%H")
+        self.queue(f"operator:ratelimit:{addr}:{hour}", "operator", mails.operator_mail(
+            self.department, self.app.settings.operator, "自动回复已暂停",
+            f"{addr} 在一小时内触发的自动回复超过上限，本小时内不再回复该地址。"))
+        return False
+
+
+def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = None) -> tuple[str, str]:
+    """Set a message aside with its reason, and tell the operator once."""
+    ctx.s.add(Quarantine(inbound_id=msg.id, reason=reason, detail=detail, created_at=ctx.app.now()))
+    info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
+            "received_at": msg.received_at}
+    ctx.queue(f"operator:quarantine:{msg.id}", "operator", mails.operator_mail(
+        ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info, details=detail))
+    return "quarantined", f"quarantined: {reason}"
+
+
+def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
+    """Decide what one recorded message means and do it; returns (status, note)."""
+    try:
+        p = parse_message(msg.raw)
+    except UnreadableMessage as e:
+        return quarantine(ctx, msg, f"无法读取的邮件：{e}")
+    env = p.envelope
+    msg.kind, msg.from_addr, msg.subject = p.kind, env.from_addr or None, env.subject[:2000]
+    if msg.outcome == "oversized":
+        if not env.automatic_reasons and env.from_addr and ctx.may_answer(env.from_addr):
+            ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
+                ctx.department, p, None, None, p.token,
+                [Problem("", "邮件超过大小限制，未能接收；请删除大附件后重新发送")]), answers=env.from_addr)
+        return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
+    if env.automatic_reasons or p.kind in ("bounce", "auto_reply"):
+        return "ignored", "automatic: " + ", ".join(env.automatic_reasons or (p.kind,))
+
+    sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
+    if sender is None:
+        return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人")
+    if sender.role != "contact" or sender.unit is None:
+        return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信，系统暂不处理，请人工查看")
+    unit = sender.unit
+    rr = match_request(ctx.s, p)
+    if rr is not None and rr.unit_id != unit.id:
+        return quarantine(ctx, msg, f"发件人 {env.from_addr} 不是{rr.unit.name}的登记联系人")
+    if rr is None and p.unit is not None and p.unit != unit.code:
+        return quarantine(ctx, msg, f"报告编号属于 {p.unit}，但发件人是{unit.name}的联系人")
+    msg.unit_id = unit.id
+    period_key = rr.period.key if rr else (p.period or local_period(msg.received_at, ctx.app.tz))
+    period = ensure_period(ctx.s, period_key, ctx.app.schedule)
+    msg.period_id = period.id
+    token = rr.token if rr else p.token
+    may_answer = ctx.may_answer(env.from_addr)
+
+    notes = []
+    if p.urgent:
+        notes.append(handle_urgent(ctx, msg, p, unit, answer=may_answer))
+    if p.kind == "monthly_report":
+        notes.append(handle_report(ctx, msg, p, unit, period.key, token, answer=may_answer))
+    elif not p.urgent:
+        if may_answer:
+            ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
+                ctx.department, p, unit, period.key, token,
+                [Problem("", "邮件中未找到填报单。请直接回复月报通知邮件，在填报单中填写后发送；"
+                             "紧急事项请在主题中注明【紧急】")]), answers=env.from_addr)
+        return "answered", "no form: told how to report"
+    status = "answered" if any(n.startswith("rejected") for n in notes) else "processed"
+    return status, "; ".join(notes)
+
+
+def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
+    """Our Message-ID in In-Reply-To/References first, then the report number (form, else subject)."""
+    ids = [i for i in (p.envelope.in_reply_to, *p.envelope.references) if i]
+    if ids:
+        rr = s.scalar(select(ReportRequest).where(ReportRequest.message_id.in_(ids)))
+        if rr is not None:
+            return rr
+    if p.token:
+        return s.scalar(select(ReportRequest).where(ReportRequest.token == p.token))
+    return None
+
+
+def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period_key: str,
+                  token: str | None, *, answer: bool) -> str:
+    from mailbot.domain.validate import validate_report
+
+    verdict = validate_report(p, unit_view(ctx.s, unit))
+    addr = p.envelope.from_addr
+    if not verdict.accepted:
+        if answer:
+            ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
+                ctx.department, p, unit, period_key, token, verdict.problems), answers=addr)
+        return f"rejected: {len(verdict.problems)} problem(s)"
+    sub = persist_submission(ctx.s, msg, p, unit, period_key, ctx.app.schedule, ctx.app.tz)
+    if answer:
+        ctx.queue(f"ack:{msg.id}", "ack", mails.ack_mail(ctx.department, p, sub, token or "", verdict.warnings),
+                  answers=addr)
+    return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"

@@ -1,0 +1,38 @@
+"""The mailbox interface the pipeline sees; every backend (Maildir, IMAP, Exchange) implements it.
+
+The order is the contract: `fetch_new()` hands out messages, the pipeline
+commits their effects, and only then `mark_done()` tells the server. A crash in
+between leaves the message on the server, where the next pass finds it again
+and the database's unique keys recognise it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+Folder = Literal["processed", "quarantine", "auto"]
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    ref: str                  # the backend's handle, given back to mark_done
+    uid_key: str              # stable identity on the server, e.g. "imap:INBOX:UIDVALIDITY:UID"
+    raw: bytes                # the whole message, or only its header when `oversized`
+    received_at: datetime     # when the server received it (decides on time / late)
+    size: int                 # the size the server reports
+    oversized: bool = False   # over the limit: not downloaded, to be quarantined
+
+
+class Mailbox(Protocol):
+    name: str
+
+    def fetch_new(self) -> Iterator[FetchedMail]:
+        """Messages not yet marked done, oldest first."""
+        ...
+
+    def mark_done(self, ref: str, folder: Folder) -> None:
+        """Move a handled message out of the inbox into the folder for its outcome."""
+        ...

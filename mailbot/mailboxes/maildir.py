@@ -1,0 +1,76 @@
+"""Maildir: the embedded default mailbox, and the writer behind the Maildir outbox.
+
+Any MTA, `procmail` or a plain `cp` can drop mail into `data/mail/new/`.
+Handled mail is renamed (atomic on one file system) into the Maildir++
+sub-folders `.Processed`, `.Quarantine` and `.Auto-replies`, so the inbox holds
+exactly what is still to do. The file's modification time is its delivery time.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mailbot.mailboxes.base import FetchedMail, Folder
+
+FOLDERS: dict[Folder, str] = {"processed": "Processed", "quarantine": "Quarantine", "auto": "Auto-replies"}
+HEADER_LIMIT = 256 * 1024
+
+
+def deliver(path: Path, raw: bytes, *, received_at: datetime | None = None) -> str:
+    """Write one message into a Maildir's new/ the Maildir way (tmp, then rename); returns its file name."""
+    box = mailbox.Maildir(path, create=True)
+    key = box.add(raw)
+    if received_at is not None:
+        ts = received_at.timestamp()
+        os.utime(path / "new" / key, (ts, ts))
+    return key
+
+
+class MaildirMailbox:
+    def __init__(self, path: Path, *, max_bytes: int) -> None:
+        self.path = path
+        self.name = f"maildir:{path}"
+        self.max_bytes = max_bytes
+        mailbox.Maildir(path, create=True)
+        for folder in FOLDERS.values():
+            for sub in ("cur", "new", "tmp"):
+                (path / f".{folder}" / sub).mkdir(parents=True, exist_ok=True)
+
+    def fetch_new(self) -> Iterator[FetchedMail]:
+        entries = []
+        for sub in ("new", "cur"):
+            for f in (self.path / sub).iterdir():
+                if f.is_file() and not f.name.startswith("."):
+                    st = f.stat()
+                    entries.append((st.st_mtime, f.name, f, st.st_size))
+        for mtime, name, f, size in sorted(entries):
+            try:
+                oversized = size > self.max_bytes
+                raw = _read_header(f) if oversized else f.read_bytes()
+            except FileNotFoundError:  # moved away by another process since the listing
+                continue
+            key = name.split(":", 1)[0]
+            yield FetchedMail(ref=str(f.relative_to(self.path)), uid_key=f"maildir:{key}", raw=raw,
+                              received_at=datetime.fromtimestamp(mtime, timezone.utc), size=size,
+                              oversized=oversized)
+
+    def mark_done(self, ref: str, folder: Folder) -> None:
+        src = self.path / ref
+        dst = self.path / f".{FOLDERS[folder]}" / "cur" / src.name
+        try:
+            os.rename(src, dst)
+        except FileNotFoundError:
+            if not dst.exists():
+                raise
+
+
+def _read_header(f: Path) -> bytes:
+    with f.open("rb") as fh:
+        head = fh.read(HEADER_LIMIT)
+    end = head.find(b"\r\n\r\n")
+    end = head.find(b"\n\n") if end < 0 else end
+    return head if end < 0 else head[: end + 2]

@@ -1,0 +1,147 @@
+"""What each outgoing mail says: build the template context from the database, render, and make a Draft.
+
+The templates (templates/email/) own the wording; this module owns which facts
+go into them and to whom the mail goes. Intake and the calendar jobs call these
+functions and queue the result under an idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
+
+from mailbot.db.models import Customer, Person, Request, Submission, Unit
+from mailbot.domain.due import Period
+from mailbot.outbox.compose import Attachment, Draft, Thread
+from mailbot.outbox.render import render_mail
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    key: str
+    label: str
+
+
+def period_view(key: str) -> PeriodView:
+    return PeriodView(key=key, label=Period.parse(key).label)
+
+
+def _draft(name: str, to: Sequence[str], *, cc: Sequence[str] = (), thread: Thread | None = None,
+           attachments: Sequence[Attachment] = (), original: bytes | None = None, **ctx: object) -> Draft:
+    r = render_mail(name, **ctx)
+    return Draft(to=list(to), cc=list(cc), subject=r.subject, text=r.text, html=r.html, thread=thread,
+                 attachments=list(attachments), original=original)
+
+
+def thread_of(p: ParsedMessage) -> Thread:
+    return Thread(message_id=p.envelope.message_id, references=p.envelope.references)
+
+
+def unit_form(unit: Unit, period_key: str, token: str) -> str:
+    strategic = [(c.code, c.name) for c in unit.customers if c.kind == "strategic" and c.active]
+    vip = [(c.code, c.name) for c in unit.customers if c.kind == "vip" and c.active]
+    return render_form(token=token, unit_code=unit.code, unit_name=unit.name, period=period_key,
+                       strategic=strategic, vip=vip)
+
+
+def _unit_ctx(unit: Unit) -> dict[str, str | None]:
+    contact = next((p for p in unit.contacts if p.active), None)
+    return {"code": unit.code, "name": unit.name, "contact_name": contact.name if contact else "",
+            "leader_name": unit.leader_name or ""}
+
+
+def contact_addresses(unit: Unit) -> list[str]:
+    return [p.email for p in unit.contacts if p.active]
+
+
+def request_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
+                 open_matters: Sequence[dict[str, str]]) -> Draft:
+    return _draft("request", contact_addresses(unit), department=department, unit=_unit_ctx(unit),
+                  period=period_view(period_key), deadline=deadline, token=token,
+                  form_text=unit_form(unit, period_key, token), open_matters=list(open_matters))
+
+
+def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str, days_left: int,
+                  thread: Thread | None) -> Draft:
+    return _draft("reminder", contact_addresses(unit), thread=thread, department=department,
+                  unit=_unit_ctx(unit), period=period_view(period_key), deadline=deadline, token=token,
+                  days_left=days_left, form_text=unit_form(unit, period_key, token))
+
+
+def escalation_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
+                    reminders_sent: int) -> Draft:
+    return _draft("escalation", [unit.leader_email or ""], cc=contact_addresses(unit), department=department,
+                  unit=_unit_ctx(unit), period=period_view(period_key), deadline=deadline, token=token,
+                  reminders_sent=reminders_sent)
+
+
+def _summary(sub: Submission) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for e in sub.strategic:
+        lines = [{"label": f"{i.category}. {CATEGORY_LABELS[i.category]}", "text": i.text} for i in e.items]
+        out.append({"code": e.customer.code, "name": e.customer.name, "kind": "战略客户", "lines": lines,
+                    "risk": e.risk, "needs_hq": e.needs_hq})
+    for v in sub.vip:
+        lines = [{"label": label, "text": text}
+                 for label, text in (("问题或诉求", v.issue), ("本单位处理情况", v.handling)) if text]
+        out.append({"code": v.customer.code, "name": v.customer.name, "kind": "VIP客户", "lines": lines,
+                    "risk": None, "needs_hq": v.needs_hq})
+    return out
+
+
+def ack_mail(department: str, p: ParsedMessage, sub: Submission, token: str,
+             warnings: Sequence[Problem]) -> Draft:
+    return _draft("ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  unit=_unit_ctx(sub.unit), period=period_view(sub.period.key), token=token,
+                  version=sub.version, on_time=sub.on_time, received_at=sub.received_at,
+                  summary=_summary(sub), warnings=[_problem_text(w) for w in warnings],
+                  urgent_text=sub.urgent_text)
+
+
+def _problem_text(p: Problem) -> str:
+    return f"{p.where}：{p.message}" if p.where else p.message
+
+
+def error_mail(department: str, p: ParsedMessage, unit: Unit | None, period_key: str | None,
+               token: str | None, problems: Sequence[Problem]) -> Draft:
+    return _draft("error_reply", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  unit=_unit_ctx(unit) if unit else None,
+                  period=period_view(period_key) if period_key else None, token=token,
+                  problems=[{"where": x.where, "message": x.message} for x in problems],
+                  form_text=p.form_text, original_subject=p.envelope.subject or "（无主题）")
+
+
+def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,
+                        recipients: Sequence[Person], unit: Unit | None, customer: Customer | None,
+                        received_at: datetime, reasons: Sequence[str]) -> Draft:
+    names = "、".join(r.name for r in recipients)
+    return _draft("urgent_forward", [r.email for r in recipients], original=raw, department=department,
+                  recipient_name=names, unit=_unit_ctx(unit) if unit else None,
+                  customer={"code": customer.code, "name": customer.name} if customer else None,
+                  sender={"name": p.envelope.from_name, "addr": p.envelope.from_addr},
+                  original_subject=p.envelope.subject or "（无主题）", received_at=received_at,
+                  text=req.text, request_number=req.number, reasons=list(reasons))
+
+
+def urgent_ack_mail(department: str, p: ParsedMessage, unit: Unit | None, req: Request,
+                    recipients: Sequence[Person]) -> Draft:
+    return _draft("urgent_ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  unit=_unit_ctx(unit) if unit else None, request_number=req.number,
+                  original_subject=p.envelope.subject or "（无主题）",
+                  forwarded_to=[r.name for r in recipients])
+
+
+def operator_mail(department: str, operator: str, title: str, reason: str, *,
+                  message: dict[str, object] | None = None, details: str | None = None) -> Draft:
+    return _draft("operator_notice", [operator], department=department, title=title, reason=reason,
+                  message=message, details=details)
+
+
+def bulletin_mail(department: str, to: Sequence[str], period_key: str, pdf: bytes, filename: str,
+                  stats: dict[str, int], missing_units: Sequence[str], late_units: Sequence[str]) -> Draft:
+    return _draft("bulletin_cover", to, attachments=[Attachment(filename, pdf, "application", "pdf")],
+                  department=department, period=period_view(period_key), filename=filename, stats=stats,
+                  missing_units=list(missing_units), late_units=list(late_units))

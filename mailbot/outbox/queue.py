@@ -1,0 +1,114 @@
+"""The outbox: mail is queued in the transaction that decides to send it, and delivered later.
+
+The idempotency key (e.g. `reminder:2026-11:GD:T-3`) is a unique column, so a
+second decision to send the same thing — after a restart, a retry, or from a
+second daemon — finds the first row and sends nothing new. Delivery retries
+with exponential backoff; a mail that keeps failing is marked dead and the
+operator is told once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailbot.db.models import OutboxMail
+from mailbot.db.session import transaction
+from mailbot.outbox.compose import Draft, Identity, compose
+
+log = logging.getLogger(__name__)
+
+
+class PermanentFailure(Exception):
+    """The transport says this mail can never be delivered (e.g. SMTP 5xx)."""
+
+
+class Transport(Protocol):
+    def send(self, mail: OutboxMail) -> None:
+        """Deliver one mail; raise PermanentFailure, or any other exception for a temporary failure."""
+        ...
+
+
+def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Identity, now: datetime,
+            answers_addr: str | None = None) -> tuple[OutboxMail, bool]:
+    """Queue a mail under an idempotency key; returns (row, created). An existing key wins."""
+    existing = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
+    if existing is not None:
+        return existing, False
+    msg = compose(draft, sender, now)
+    row = OutboxMail(idem_key=key, kind=kind, message_id=str(msg["Message-ID"]),
+                     recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])), answers_addr=answers_addr,
+                     subject=draft.subject, raw=msg.as_bytes(), created_at=now, status="pending",
+                     attempts=0, next_attempt_at=now)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another daemon queued it between our look-up and insert
+        again = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
+        assert again is not None
+        return again, False
+    return row, True
+
+
+def answers_in_last_hour(session: Session, addr: str, now: datetime) -> int:
+    """How many automatic answers went to one sender lately (the loop breaker)."""
+    return session.scalar(select(func.count()).select_from(OutboxMail).where(
+        OutboxMail.answers_addr == addr, OutboxMail.created_at > now - timedelta(hours=1))) or 0
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int
+    retried: int
+    dead: Sequence[int]
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
+
+
+def send_pending(sessions: sessionmaker[Session], transport: Transport, now: datetime, *,
+                 max_attempts: int, limit: int = 500) -> SendReport:
+    """Deliver what is due, one row per transaction: a crash repeats at most the mail in flight."""
+    with sessions() as s:
+        ids = s.scalars(select(OutboxMail.id).where(OutboxMail.status == "pending",
+                                                    OutboxMail.next_attempt_at <= now)
+                        .order_by(OutboxMail.id).limit(limit)).all()
+    sent = retried = 0
+    dead: list[int] = []
+    for mail_id in ids:
+        with transaction(sessions) as s:
+            mail = s.get(OutboxMail, mail_id, with_for_update=True)
+            if mail is None or mail.status != "pending":
+                continue
+            mail.attempts += 1
+            try:
+                transport.send(mail)
+            except PermanentFailure as e:
+                mail.status, mail.last_error = "dead", str(e)[:2000]
+                dead.append(mail.id)
+                log.error("outbox=%s key=%s dead: %s", mail.id, mail.idem_key, e)
+            except Exception as e:  # noqa: BLE001 - any other failure is temporary: retry later
+                mail.last_error = f"{type(e).__name__}: {e}"[:2000]
+                if mail.attempts >= max_attempts:
+                    mail.status = "dead"
+                    dead.append(mail.id)
+                    log.error("outbox=%s key=%s dead after %d attempts: %s", mail.id, mail.idem_key,
+                              mail.attempts, e)
+                else:
+                    mail.next_attempt_at = now + backoff(mail.attempts)
+                    retried += 1
+                    log.warning("outbox=%s key=%s attempt %d failed: %s", mail.id, mail.idem_key,
+                                mail.attempts, e)
+            else:
+                mail.status, mail.sent_at, mail.last_error = "sent", now, None
+                sent += 1
+                log.info("outbox=%s key=%s sent to %s", mail.id, mail.idem_key, mail.recipients)
+    return SendReport(sent, retried, dead)

@@ -1,0 +1,49 @@
+"""`mailbot status`: one screen an operator reads to know where the month stands."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from mailbot.app import App
+from mailbot.db.models import InboundMessage, OutboxMail, Period, Quarantine, ReportRequest, Submission, Unit
+from mailbot.domain import due
+
+
+def render_status(app: App, period_key: str) -> str:
+    tz = app.tz
+    out = []
+    with app.sessions() as s:
+        period = s.scalar(select(Period).where(Period.key == period_key))
+        deadline = period.deadline if period else due.deadline(due.Period.parse(period_key), app.schedule)
+        out.append(f"period {period_key}  deadline {deadline:%Y-%m-%d}  today {app.today():%Y-%m-%d}")
+        out.append("")
+        out.append(f"{'unit':<8}{'name':<14}{'requested':<12}{'report':<28}")
+        for unit in s.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)):
+            asked = period and s.scalar(select(ReportRequest.id).where(
+                ReportRequest.period_id == period.id, ReportRequest.unit_id == unit.id))
+            subs = s.scalars(select(Submission).where(Submission.unit_id == unit.id,
+                                                      Submission.period_id == (period.id if period else -1))
+                             .order_by(Submission.version)).all()
+            if subs:
+                cur = subs[-1]
+                late = "on time" if any(x.on_time for x in subs) else "LATE"
+                report = f"v{cur.version} {late} {cur.received_at.astimezone(tz):%m-%d %H:%M}"
+            else:
+                report = "MISSING" if app.today() > deadline else "not yet"
+            out.append(f"{unit.code:<8}{unit.name:<10}\t{'yes' if asked else 'no':<12}{report}")
+
+        out.append("")
+        open_q = s.execute(select(Quarantine, InboundMessage).join(InboundMessage)
+                           .where(Quarantine.released_at.is_(None)).order_by(Quarantine.id)).all()
+        out.append(f"quarantine: {len(open_q)} message(s)")
+        for q, m in open_q:
+            out.append(f"  #{m.id} {m.received_at.astimezone(tz):%m-%d %H:%M} {m.from_addr or '?'}: {q.reason}")
+        counts = dict(s.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
+        out.append(f"outbox: pending {counts.get('pending', 0)}, sent {counts.get('sent', 0)}, "
+                   f"dead {counts.get('dead', 0)}  ({app.settings.path(app.settings.outbox.path)})")
+        for m in s.scalars(select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id)):
+            out.append(f"  {m.status} {m.idem_key} → {m.recipients}: {m.last_error or ''}")
+    if app.calendar.guessed_years:
+        years = ", ".join(str(y) for y in sorted(app.calendar.guessed_years))
+        out.append(f"calendar: no holiday data for {years}; weekends only — describe it under calendar.years")
+    return "\n".join(out)

@@ -1,0 +1,97 @@
+"""Configuration and directory files: the embedded default, and wrong files named precisely."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mailbot.db.models import Customer, Person, Unit
+from mailbot.directory import load_directory, sync_directory
+from mailbot.errors import ConfigError
+from mailbot.settings import load_settings
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_no_config_file_is_the_embedded_default(tmp_path: Path) -> None:
+    # A machine with no config/mailbot.yaml runs Maildir + SQLite under data/ with the demo directory.
+    s = load_settings(home=tmp_path)
+    assert s.mailbox.backend == "maildir" and s.outbox.transport == "maildir"
+    assert s.database_url() == f"sqlite:///{tmp_path / 'data/mailbot.sqlite3'}"
+    assert s.directory == "config/directory.example.yaml"
+
+
+def test_example_config_is_valid() -> None:
+    # The shipped example loads as it stands.
+    s = load_settings(PROJECT / "config/mailbot.example.yaml", home=PROJECT)
+    assert s.schedule.reminder_offsets == (7, 3, 1)
+    assert 2027 in s.calendar.years
+
+
+@pytest.mark.parametrize("yaml_text, expected", [
+    ("schedule:\n  deadline_day: 40\n", "schedule.deadline_day: Input should be less than or equal to 31"),
+    ("schedule:\n  reminder_offset: [7]\n", "schedule.reminder_offset: unknown key (misspelt?)"),
+    ("mailbox:\n  backend: pop3\n", "mailbox.backend: Input should be 'maildir'"),
+    ("identity:\n  address: nobody\n", "identity.address: Value error, not an e-mail address"),
+    ("schedule: [1, 2\n", "not valid YAML"),
+])
+def test_wrong_config_names_file_key_and_problem(tmp_path: Path, yaml_text: str, expected: str) -> None:
+    # Each mistake is reported as "<file>: <key>: <what is wrong>".
+    cfg = tmp_path / "mailbot.yaml"
+    cfg.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_settings(cfg, home=tmp_path)
+    assert str(cfg) in str(e.value) and expected in str(e.value)
+
+
+def test_database_password_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The password is never in the file: it is read from the named variable, and its absence is an error.
+    cfg = tmp_path / "mailbot.yaml"
+    cfg.write_text("database:\n  url: postgresql+psycopg://bot@db.example.cn/kcr\n  password_env: KCR_DB_PW\n")
+    s = load_settings(cfg, home=tmp_path)
+    with pytest.raises(ConfigError, match="KCR_DB_PW is not set"):
+        s.database_url()
+    monkeypatch.setenv("KCR_DB_PW", "s3cret")
+    assert s.database_url() == "postgresql+psycopg://bot:s3cret@db.example.cn/kcr"
+
+
+def test_demo_directory_is_realistic() -> None:
+    # The example directory has ~6 units, ~12 strategic customers (some shared) and ~10 VIP customers.
+    d = load_directory(PROJECT / "config/directory.example.yaml")
+    assert len(d.units) == 6 and len(d.customers.strategic) == 12 and len(d.customers.vip) == 10
+    assert any(len(c.units) > 1 for c in d.customers.strategic)
+    assert all(c.hq_staff for c in d.customers.strategic)
+
+
+def test_directory_with_dangling_references_is_refused(tmp_path: Path) -> None:
+    # A customer served by an unknown unit, or an unknown HQ staff id, is named with its key.
+    bad = (PROJECT / "config/directory.example.yaml").read_text(encoding="utf-8")
+    bad = bad.replace("units: [GD, BJ, JS]}", "units: [GD, ZZ]}").replace("duty: [zhaolei, zhangwei]", "duty: [nobody]")
+    path = tmp_path / "directory.yaml"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_directory(path)
+    msg = str(e.value)
+    assert "customers.strategic.0.units: unit 'ZZ' is not in units" in msg
+    assert "hq.duty.0: 'nobody' is not in hq.staff" in msg and str(path) in msg
+
+
+def test_directory_sync_is_idempotent_and_deactivates(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Syncing twice changes nothing; a unit removed from the file is deactivated, not deleted.
+    from mailbot.db.session import transaction
+
+    with transaction(app.sessions) as s:
+        sync_directory(s, app.directory)
+    with app.sessions() as s:
+        assert s.scalar(select(Unit).where(Unit.code == "GD")).active
+        gd = s.scalar(select(Unit).where(Unit.code == "GD"))
+        assert [c.code for c in gd.customers][:3] == ["S001", "S002", "S003"]
+        assert s.scalar(select(Customer).where(Customer.code == "S001")).hq_staff.name == "刘洋"
+        assert len(s.scalars(select(Person).where(Person.role == "hq")).all()) == 5
+    smaller = app.directory.model_copy(update={"units": tuple(u for u in app.directory.units if u.code != "XJ")})
+    with transaction(app.sessions) as s:
+        sync_directory(s, smaller)
+    with app.sessions() as s:
+        assert not s.scalar(select(Unit).where(Unit.code == "XJ")).active

@@ -1,0 +1,537 @@
+"""The outgoing mail templates, rendered with realistic contexts.
+
+Subjects are checked exactly where the design fixes them; the form must come
+back verbatim in the text part and line for line in the HTML part; anything a
+subsidiary wrote must be escaped in HTML; None stands for "not identified"
+where the brief allows it; a missing variable is an error, never a hole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from html.parser import HTMLParser
+from typing import Any
+
+import jinja2
+import pytest
+from markupsafe import escape
+
+from mailbot.outbox.render import RenderedMail, cn_date, cn_datetime, render_mail
+
+TOKEN = "KCR-202611-GD-3F9A"
+SIGN_OFF = "总部资源与市场部（重点客户月报系统自动发送）"
+
+FORM = """\
+【重点客户月报填报单】
+报告编号：KCR-202611-GD-3F9A
+所属单位：广东分公司（GD）
+报告期：2026年11月
+填报人：
+联系电话：
+
+说明：请在各项冒号后或下一行直接填写，可在回复的引用原文中直接填写；无事项请填“无”；请勿删除【】标记行和报告编号。
+
+【战略客户】S001 国家电网有限公司
+1. 全国性天然气产品及服务方案执行情况：
+2. 对全国性产品或服务的反馈意见与建议：
+3. 来访或拜访协商事项的跟踪进展：
+4. 需总部支持的合作诉求或需总部出面的合作机会：
+5. 合同签订、执行方面出现的重大问题、风险或隐患：
+6. 与我方购销合作中存在的重大纠纷或隐患：
+7. 面临的重大经营或财务风险：
+8. 地方政府层面可能造成影响的重要情况：
+9. 其他重要事项：
+风险等级（无/一般/重大）：
+需总部协调（是/否）：
+
+【VIP客户】V012 深圳市燃气集团股份有限公司
+问题或诉求：
+本单位处理情况：
+需总部协调（是/否）：
+
+【紧急事项】
+（如有需立即上报的紧急事项请在此填写）
+
+【填报结束】
+"""
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    contact_name: str
+    leader_name: str = "王强"
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    label: str
+
+
+UNIT = Unit(code="GD", name="广东分公司", contact_name="李明")
+PERIOD = Period(key="2026-11", label="2026年11月")
+
+
+def contexts() -> dict[str, dict[str, Any]]:
+    """One realistic context per mail; dataclasses and dicts mixed on purpose."""
+    received = datetime(2026, 11, 27, 8, 20, tzinfo=timezone.utc)
+    return {
+        "request": {
+            "unit": UNIT,
+            "period": PERIOD,
+            "deadline": date(2026, 11, 28),
+            "token": TOKEN,
+            "form_text": FORM,
+            "open_matters": [
+                {"customer_code": "S001", "customer_name": "国家电网有限公司",
+                 "summary": "10月提出的管输费结算争议，待总部协调", "status": "处理中"},
+            ],
+        },
+        "ack": {
+            "unit": UNIT,
+            "period": PERIOD,
+            "token": TOKEN,
+            "version": 1,
+            "on_time": True,
+            "received_at": received,
+            "summary": [
+                {"code": "S001", "name": "国家电网有限公司", "kind": "战略客户",
+                 "lines": [{"label": "方案执行情况", "text": "已按方案执行"},
+                           {"label": "需总部支持的合作诉求", "text": "希望总部协调管输费结算"}],
+                 "risk": "一般", "needs_hq": True},
+                {"code": "V012", "name": "深圳市燃气集团股份有限公司", "kind": "VIP客户",
+                 "lines": [], "risk": None, "needs_hq": False},
+            ],
+            "warnings": [],
+            "urgent_text": None,
+        },
+        "error_reply": {
+            "unit": UNIT,
+            "period": PERIOD,
+            "token": TOKEN,
+            "problems": [
+                {"where": "S001/风险等级", "message": "“较大”不是有效的风险等级，请填写 无、一般 或 重大"},
+                {"where": "", "message": "邮件中有两份填报单，已按上面一份处理"},
+            ],
+            "form_text": FORM.replace("风险等级（无/一般/重大）：", "风险等级（无/一般/重大）：较大"),
+            "original_subject": f"回复: [重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [{TOKEN}]",
+        },
+        "reminder": {
+            "unit": UNIT,
+            "period": PERIOD,
+            "deadline": date(2026, 11, 27),
+            "days_left": 3,
+            "token": TOKEN,
+            "form_text": FORM,
+        },
+        "escalation": {
+            "unit": UNIT,
+            "period": PERIOD,
+            "deadline": date(2026, 11, 27),
+            "token": TOKEN,
+            "reminders_sent": 3,
+        },
+        "urgent_forward": {
+            "recipient_name": "张伟",
+            "unit": UNIT,
+            "customer": {"code": "S001", "name": "国家电网有限公司"},
+            "sender": {"name": "李明", "addr": "liming@gd.example.com.cn"},
+            "original_subject": "【紧急】S001 输气管线遭第三方施工损坏",
+            "received_at": received,
+            "text": "今晨8时许，S001客户门站附近管线被第三方施工挖破，已关阀抢修。\n预计影响供气12小时。",
+            "request_number": "SQ-2026-0007",
+            "reasons": ["主题含【紧急】", "邮件优先级为高"],
+        },
+        "urgent_ack": {
+            "unit": UNIT,
+            "request_number": "SQ-2026-0007",
+            "original_subject": "【紧急】S001 输气管线遭第三方施工损坏",
+            "forwarded_to": ["张伟", "赵敏"],
+        },
+        "bulletin_cover": {
+            "period": PERIOD,
+            "filename": "重点客户月报-2026年11月.pdf",
+            "stats": {"units_total": 32, "on_time": 28, "late": 2, "missing": 2,
+                      "customers_reported": 85, "risks_major": 3, "coordination": 7, "urgent": 1},
+            "missing_units": ["海南分公司", "西藏分公司"],
+            "late_units": ["福建分公司", "广西分公司"],
+        },
+        "operator_notice": {
+            "title": "邮件已隔离",
+            "reason": "无法识别的字符集",
+            "message": {"id": 4211, "from_addr": "liming@gd.example.com.cn",
+                        "subject": "月报", "received_at": received},
+            "details": None,
+        },
+    }
+
+
+def render(name: str, **overrides: Any) -> RenderedMail:
+    ctx = {"department": "资源与市场部", **contexts()[name], **overrides}
+    return render_mail(name, **ctx)
+
+
+class _Paragraphs(HTMLParser):
+    """Collects the text of every <p>, the way an HTML-to-text step sees lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "p":
+            self._open = True
+            self.paragraphs.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._open = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.paragraphs[-1] += data
+
+
+def paragraphs(html: str) -> list[str]:
+    parser = _Paragraphs()
+    parser.feed(html)
+    return parser.paragraphs
+
+
+def assert_form_line_by_line(html: str, form: str) -> None:
+    expected = [line if line.strip() else "\xa0" for line in form.splitlines()]
+    found = paragraphs(html)
+    start = found.index(expected[0])
+    assert found[start:start + len(expected)] == expected
+
+
+# --- every mail ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(contexts()))
+def test_every_mail_renders_with_the_house_shell(name: str) -> None:
+    # Each of the nine mails renders: one-line subject, signed text and HTML, Outlook-safe HTML.
+    mail = render(name)
+    assert mail.subject and "\n" not in mail.subject and "  " not in mail.subject
+    assert SIGN_OFF in mail.text and mail.text.endswith("\n")
+    assert SIGN_OFF in mail.html
+    assert mail.html.startswith("<!DOCTYPE html>")
+    assert "<style" not in mail.html and "@font-face" not in mail.html
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?https?:""", mail.html)
+    assert "max-width:680px" in mail.html
+    assert "'Microsoft YaHei','PingFang SC','SimSun',sans-serif" in mail.html
+    assert f"<title>{escape(mail.subject)}</title>" in mail.html
+
+
+# --- request ------------------------------------------------------------------
+
+
+def test_request_subject_is_exact() -> None:
+    # The monthly request's subject is fixed by FORM.md, report number in brackets.
+    mail = render("request")
+    assert mail.subject == "[重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [KCR-202611-GD-3F9A]"
+
+
+def test_request_text_carries_the_form_verbatim() -> None:
+    # The plain-text part is the canonical form: the blank form appears byte for byte.
+    mail = render("request")
+    assert FORM in mail.text
+    assert "请于2026年11月28日前报送" in mail.text
+    assert "无" in mail.text and "【紧急】" in mail.text and TOKEN in mail.text
+
+
+def test_request_html_reproduces_the_form_line_for_line() -> None:
+    # An HTML-mode reply keeps each form line as its own paragraph, blank lines included.
+    mail = render("request")
+    assert_form_line_by_line(mail.html, FORM)
+
+
+def test_request_lists_open_matters_above_the_form() -> None:
+    # Last month's open matters stand outside and above the form, so the form stays blank.
+    mail = render("request")
+    matter = "10月提出的管输费结算争议，待总部协调"
+    assert mail.text.index("待跟进事项") < mail.text.index(matter) < mail.text.index("【重点客户月报填报单】")
+    assert matter not in FORM
+    assert mail.html.index(matter) < mail.html.index("【重点客户月报填报单】")
+
+
+def test_request_without_open_matters_has_no_such_section() -> None:
+    # No open matters: the heading is omitted in both parts.
+    mail = render("request", open_matters=[])
+    assert "待跟进事项" not in mail.text
+    assert "待跟进事项" not in mail.html
+
+
+def test_request_accepts_plain_dicts() -> None:
+    # Callers may pass dicts instead of dataclasses; attribute syntax reads both.
+    mail = render("request", unit={"code": "GD", "name": "广东分公司", "contact_name": "李明"},
+                  period={"key": "2026-11", "label": "2026年11月"})
+    assert mail.subject == "[重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [KCR-202611-GD-3F9A]"
+
+
+# --- ack ----------------------------------------------------------------------
+
+
+def test_ack_first_version_on_time() -> None:
+    # A first, punctual report: no correction or lateness wording; what was understood is listed.
+    mail = render("ack")
+    assert mail.subject == "回复：[重点客户月报] 2026年11月 广东分公司 已收到（第1版） [KCR-202611-GD-3F9A]"
+    assert "2026年11月27日 16:20" in mail.text  # received_at shown in China time
+    assert "替代" not in mail.text and "逾期" not in mail.text
+    assert "■ S001 国家电网有限公司（战略客户）" in mail.text
+    assert "· 需总部支持的合作诉求：希望总部协调管输费结算" in mail.text
+    assert "· 风险等级：一般" in mail.text
+    assert "· 本月无报告事项" in mail.text
+    vip = mail.text[mail.text.index("V012"):]
+    assert "风险等级" not in vip and "· 需总部协调：否" in vip
+    assert "【" not in mail.text  # no marker lines: a quoted ack never looks like a form
+
+
+def test_ack_late_corrected_resend() -> None:
+    # Version 2 arriving after the deadline: says it replaces the earlier one and was late.
+    mail = render("ack", version=2, on_time=False)
+    assert "（第2版）" in mail.subject
+    for part in (mail.text, mail.html):
+        assert "将替代此前报送的内容，以本版为准" in part
+        assert "截止日期之后收到" in part and "逾期报送" in part
+
+
+def test_ack_shows_warnings_urgent_text_and_unanswered_fields() -> None:
+    # Warnings and the urgent block are echoed; an empty risk or HQ answer reads "未填写".
+    summary = [{"code": "S007", "name": "华润燃气控股有限公司", "kind": "战略客户",
+                "lines": [], "risk": None, "needs_hq": None}]
+    mail = render("ack", summary=summary, warnings=["S007 未填写风险等级"],
+                  urgent_text="门站压力异常\n已派人处置")
+    assert "· 风险等级：未填写" in mail.text and "· 需总部协调：未填写" in mail.text
+    assert "请注意" in mail.text and "S007 未填写风险等级" in mail.text
+    assert "门站压力异常\n  已派人处置" in mail.text
+    assert "门站压力异常<br>已派人处置" in mail.html
+
+
+def test_ack_escapes_answers_in_html() -> None:
+    # Hostile answer text is shown as text in HTML and left literal in the plain part.
+    hostile = '<script>alert(1)</script><img src=http://evil.example/x.png>'
+    summary = [{"code": "S001", "name": "国家电网<b>有限公司</b>", "kind": "战略客户",
+                "lines": [{"label": "其他重要事项", "text": hostile}], "risk": "重大", "needs_hq": True}]
+    mail = render("ack", summary=summary, warnings=[hostile], urgent_text=hostile)
+    assert "<script" not in mail.html and "<img" not in mail.html and "<b>" not in mail.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=http://evil.example/x.png&gt;" in mail.html
+    assert hostile in mail.text
+
+
+# --- error_reply --------------------------------------------------------------
+
+
+def test_error_reply_lists_problems_and_returns_the_form() -> None:
+    # Known unit: numbered problems with their location, the sender's form quoted back for correction.
+    ctx = contexts()["error_reply"]
+    mail = render("error_reply")
+    assert mail.subject == f"【请修改后重发】回复：{ctx['original_subject']}"
+    assert "1. 位置：S001 / 风险等级 — 问题：“较大”不是有效的风险等级" in mail.text
+    assert "2. 位置：整封邮件 — 问题：邮件中有两份填报单" in mail.text
+    assert ctx["form_text"] in mail.text
+    assert_form_line_by_line(mail.html, ctx["form_text"])
+    assert mail.text.startswith("广东分公司：")
+
+
+def test_error_reply_adds_missing_token_to_subject() -> None:
+    # The sender dropped the report number from the subject: it is appended once.
+    mail = render("error_reply", original_subject="11月月报")
+    assert mail.subject == f"【请修改后重发】回复：11月月报 [{TOKEN}]"
+
+
+def test_error_reply_for_unidentified_sender() -> None:
+    # Unknown unit, period and token: a generic greeting, no report number, no form.
+    mail = render("error_reply", unit=None, period=None, token=None, form_text=None,
+                  problems=[{"where": "", "message": "发件人不是已登记的月报联系人"}],
+                  original_subject="")
+    assert mail.subject == "【请修改后重发】回复：（无主题）"
+    assert mail.text.startswith("您好！")
+    assert "1. 位置：整封邮件 — 问题：发件人不是已登记的月报联系人" in mail.text
+    assert "报告编号" not in mail.text and "None" not in mail.text
+    assert "None" not in mail.html and "【重点客户月报填报单】" not in mail.html
+
+
+def test_error_reply_escapes_quoted_form_and_subject() -> None:
+    # The sender's own answers and subject come back escaped in HTML, literal in text.
+    form = FORM.replace("9. 其他重要事项：", "9. 其他重要事项：<script>x()</script><img src=http://e.example/a>")
+    mail = render("error_reply", form_text=form, original_subject="<b>月报</b>")
+    assert "<script" not in mail.html and "<img" not in mail.html and "<b>" not in mail.html
+    assert "9. 其他重要事项：&lt;script&gt;x()&lt;/script&gt;&lt;img src=http://e.example/a&gt;" in mail.html
+    assert form in mail.text
+    assert mail.subject == f"【请修改后重发】回复：<b>月报</b> [{TOKEN}]"
+
+
+# --- reminder and escalation -------------------------------------------------
+
+
+def test_reminder_repeats_the_form() -> None:
+    # Three days before the deadline: subject counts the days, the form comes again.
+    mail = render("reminder")
+    assert mail.subject == "【提醒】[重点客户月报] 2026年11月 广东分公司 距截止还有3天 [KCR-202611-GD-3F9A]"
+    assert "2026年11月27日" in mail.text and "距截止还有3天" in mail.text
+    assert FORM in mail.text
+    assert_form_line_by_line(mail.html, FORM)
+
+
+def test_reminder_on_the_last_day() -> None:
+    # Deadline today: the body says so instead of "0 days left".
+    mail = render("reminder", days_left=0)
+    assert "今天即截止" in mail.text and "还有0天" not in mail.text
+
+
+def test_escalation_to_the_unit_leader() -> None:
+    # Last day, nothing received: the leader is asked politely to urge the contact.
+    mail = render("escalation")
+    assert mail.subject == "【督办】[重点客户月报] 2026年11月 广东分公司 尚未报送 [KCR-202611-GD-3F9A]"
+    assert mail.text.startswith("王强：")
+    assert "2026年11月27日" in mail.text and "李明发送3次提醒" in mail.text
+    assert "烦请督促" in mail.text and TOKEN in mail.text
+
+
+# --- urgent ------------------------------------------------------------------
+
+
+def test_urgent_forward_to_hq_staff() -> None:
+    # Identified customer: named in the subject; the body notes the attached original.
+    mail = render("urgent_forward")
+    assert mail.subject == "【紧急】国家电网有限公司：【紧急】S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
+    assert "发件人：李明 <liming@gd.example.com.cn>" in mail.text
+    assert "李明 &lt;liming@gd.example.com.cn&gt;" in mail.html
+    assert "主题含【紧急】；邮件优先级为高" in mail.text
+    assert "原邮件已作为附件附上" in mail.text and "原邮件已作为附件附上" in mail.html
+
+
+@pytest.mark.parametrize(
+    ("unit", "customer", "who"),
+    [
+        (UNIT, None, "广东分公司"),
+        (None, None, "someone@qq.com"),
+        (None, {"code": "S001", "name": "国家电网有限公司"}, "国家电网有限公司"),
+    ],
+)
+def test_urgent_forward_subject_falls_back(unit: Unit | None, customer: dict[str, str] | None, who: str) -> None:
+    # Customer, else unit, else sender address names the matter; None never shows.
+    mail = render("urgent_forward", unit=unit, customer=customer,
+                  sender={"name": "", "addr": "someone@qq.com"}, original_subject="管线泄漏")
+    assert mail.subject == f"【紧急】{who}：管线泄漏 [SQ-2026-0007]"
+    assert "None" not in mail.text and "None" not in mail.html
+    if unit is None:
+        assert "来信单位：未能识别" in mail.text
+
+
+def test_urgent_forward_escapes_the_urgent_text() -> None:
+    # The urgent text is the sender's own words: escaped in HTML.
+    mail = render("urgent_forward", text="<script>steal()</script>\n<img src=http://evil.example/t.gif>")
+    assert "<script" not in mail.html and "<img" not in mail.html
+    assert "&lt;script&gt;steal()&lt;/script&gt;<br>&lt;img src=http://evil.example/t.gif&gt;" in mail.html
+
+
+def test_urgent_ack_to_the_sender() -> None:
+    # The sender learns the request number and who has the matter.
+    mail = render("urgent_ack")
+    assert mail.subject == "已收到紧急事项 回复：【紧急】S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
+    assert "SQ-2026-0007" in mail.text and "已转张伟、赵敏处理" in mail.text
+    assert mail.text.startswith("广东分公司：")
+
+
+def test_urgent_ack_without_unit_or_recipients() -> None:
+    # Unidentified unit and nobody named yet: generic greeting, HQ duty staff.
+    mail = render("urgent_ack", unit=None, forwarded_to=[])
+    assert mail.text.startswith("您好！") and "已转总部值班人员处理" in mail.text
+    assert "None" not in mail.text and "None" not in mail.html
+
+
+# --- bulletin and operator ---------------------------------------------------
+
+
+def test_bulletin_cover() -> None:
+    # The bulletin's cover names the attachment, the figures and the late and missing units.
+    mail = render("bulletin_cover")
+    assert mail.subject == "[重点客户月报] 2026年11月 重点客户月报"
+    assert "重点客户月报-2026年11月.pdf" in mail.text
+    assert "应报单位32家，按时报送28家，逾期报送2家，未报送2家" in mail.text
+    assert "逾期报送单位：福建分公司、广西分公司" in mail.text
+    assert "未报送单位：海南分公司、西藏分公司" in mail.text
+    assert "海南分公司、西藏分公司" in mail.html
+
+
+def test_bulletin_cover_when_everyone_reported() -> None:
+    # Nobody late or missing: no empty lists.
+    mail = render("bulletin_cover", missing_units=[], late_units=[],
+                  stats={**contexts()["bulletin_cover"]["stats"], "late": 0, "missing": 0})
+    assert "逾期报送单位" not in mail.text and "未报送单位" not in mail.text
+
+
+def test_operator_notice_with_traceback() -> None:
+    # A traceback goes into <pre>, escaped; the mail concerned is identified.
+    details = 'Traceback (most recent call last):\n  File "intake.py", line 3\nValueError: <unknown charset "x-gbk">'
+    mail = render("operator_notice", details=details)
+    assert mail.subject == "[mailbot] 邮件已隔离"
+    assert "编号：4211" in mail.text and details in mail.text
+    assert f"{escape(details)}</pre>" in mail.html
+    assert "<unknown" not in mail.html
+
+
+def test_operator_notice_without_message_or_details() -> None:
+    # A notice about the mailbox itself: no message block, no details block.
+    mail = render("operator_notice", title="IMAP 登录连续失败", reason="OAuth2 令牌已过期", message=None, details=None)
+    assert mail.subject == "[mailbot] IMAP 登录连续失败"
+    assert "相关邮件" not in mail.text and "<pre" not in mail.html
+
+
+# --- the renderer ------------------------------------------------------------
+
+
+def test_subject_whitespace_is_collapsed() -> None:
+    # A folded or padded original subject still yields a one-line subject.
+    mail = render("urgent_ack", original_subject="【紧急】\r\n\t管线\n  泄漏  ")
+    assert mail.subject == "已收到紧急事项 回复：【紧急】 管线 泄漏 [SQ-2026-0007]"
+
+
+def test_missing_variable_raises() -> None:
+    # A context without the token is a caller bug: rendering fails instead of sending a gap.
+    ctx = {"department": "资源与市场部", **contexts()["request"]}
+    del ctx["token"]
+    with pytest.raises(jinja2.UndefinedError):
+        render_mail("request", **ctx)
+
+
+def test_missing_attribute_raises() -> None:
+    # A unit without its contact name is as much a bug as a missing variable.
+    with pytest.raises(jinja2.UndefinedError):
+        render("request", unit={"code": "GD", "name": "广东分公司"})
+
+
+def test_missing_department_raises() -> None:
+    # The common `department` variable is required by every mail.
+    with pytest.raises(jinja2.UndefinedError):
+        render_mail("urgent_ack", **contexts()["urgent_ack"])
+
+
+@pytest.mark.parametrize("name", ["_layout", "../request", "Request", ""])
+def test_shared_parts_and_bad_names_are_not_mails(name: str) -> None:
+    # Layouts and path tricks are refused before any template is looked up.
+    with pytest.raises(ValueError):
+        render_mail(name, department="资源与市场部")
+
+
+def test_unknown_mail_raises() -> None:
+    # A name with no templates is reported by Jinja.
+    with pytest.raises(jinja2.TemplateNotFound):
+        render_mail("no_such_mail", department="资源与市场部")
+
+
+def test_chinese_date_filters() -> None:
+    # Dates read the Chinese way; aware times are shown in China time, naive ones as given.
+    assert cn_date(date(2026, 11, 28)) == "2026年11月28日"
+    assert cn_datetime(datetime(2026, 11, 28, 14, 5)) == "2026年11月28日 14:05"
+    assert cn_datetime(datetime(2026, 11, 28, 16, 5, tzinfo=timezone.utc)) == "2026年11月29日 00:05"
+    assert cn_date(datetime(2026, 11, 28, 20, 0, tzinfo=timezone(timedelta(hours=-5)))) == "2026年11月29日"
+    with pytest.raises(TypeError):
+        cn_datetime(date(2026, 11, 28))  # type: ignore[arg-type]

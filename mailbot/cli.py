@@ -165,6 +165,8 @@ def cmd_reparse(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from mailbot.demo import run_demo
 
+    if not args.verbose:  # the demo prints its own story; per-message log lines would drown it
+        logging.getLogger().setLevel(logging.WARNING)
     return run_demo(Path(args.dir), period=args.period)
 
 
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return int(args.fn(args))
     except MailbotError as e:

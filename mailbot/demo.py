@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import yaml
 from sqlalchemy import select
 
 from mailbot import demo_mail, jobs
@@ -26,20 +27,23 @@ from mailbot.directory import sync_directory
 from mailbot.domain import due
 from mailbot.mailboxes.maildir import deliver
 from mailbot.scheduler import run_once
-from mailbot.settings import Settings
+from mailbot.settings import Settings, load_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
 HQ = "kcr@hq.example.cn"
 
 
 def demo_settings(root: Path) -> Settings:
+    """Write the scratch directory's own config file, so `mailbot --config …` can look at the month afterwards."""
     project = Path(__file__).resolve().parents[1]
-    return Settings.model_validate({
-        "home": project, "source": "(demo)", "data_dir": str(root),
-        "database": {"url": f"sqlite:///{root / 'mailbot.sqlite3'}"},
+    config = {
+        "data_dir": str(root), "database": {"url": f"sqlite:///{root / 'mailbot.sqlite3'}"},
         "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "outbox")},
-        "directory": "config/directory.example.yaml", "identity": {"address": HQ},
-    })
+        "directory": str(project / "config/directory.example.yaml"), "identity": {"address": HQ},
+    }
+    path = root / "mailbot.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return load_settings(path, home=project)
 
 
 def _request(app: App, period: str, unit: str) -> bytes:
@@ -77,46 +81,60 @@ SC = {"S002": {"1": "执行正常。"}, "S007": {"7": "客户所属电厂亏损�
 
 
 def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] = print) -> int:
+    root = root.resolve()
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    now = [datetime(2000, 1, 1, tzinfo=TZ)]
-    app = build_app(demo_settings(root), clock=lambda: now[0])
+    clock = SimClock()
+    app = build_app(demo_settings(root), clock=clock)
     upgrade(app.engine)
     with transaction(app.sessions) as s:
         sync_directory(s, app.directory)
+    out(f"demo: simulating {due.Period.parse(period).label} in {root}")
+    play_month(app, clock, period, out)
+    pdf = jobs.bulletin_path(app, period)
+    outbox = app.settings.path(app.settings.outbox.path) / "new"
+    out("")
+    out(f"bulletin PDF: {pdf}")
+    out(f"outbox ({len(list(outbox.iterdir()))} mails): {outbox}")
+    out(f"database: {app.settings.database.url}")
+    out(f"the month at a glance: .venv/bin/mailbot --config {root / 'mailbot.yaml'} status --period {period}")
+    return 0 if pdf.exists() else 1
+
+
+class SimClock:
+    """The demo's clock: the month is played day by day, not waited for."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2000, 1, 1, tzinfo=TZ)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None]) -> None:
+    """Each simulated day: the calendar runs at 09:00, the day's replies arrive, the pipeline runs at 18:00."""
     p = due.Period.parse(period)
     start = due.request_date(p, app.schedule, app.calendar)
     end = due.bulletin_date(p, app.schedule, app.calendar)
     deadline = due.deadline(p, app.schedule)
     inbox = app.settings.path(app.settings.mailbox.path)
-    out(f"demo: simulating {p.label}: request {start}, deadline {deadline}, bulletin {end}; scratch dir {root}")
+    out(f"request {start}, deadline {deadline}, bulletin {end}")
 
     def at(d: date, h: int, m: int = 0) -> datetime:
         return datetime.combine(d, time(h, m), TZ)
 
     day = start
     while day <= end:
-        now[0] = at(day, 9)
-        report = run_once(app)  # morning: the calendar (requests, reminders, escalation, bulletin)
-        for line in report.plan.lines():
+        clock.now = at(day, 9)
+        for line in run_once(app).plan.lines():
             out(f"  {day} queued {line}")
         for when, raw in arrivals(app, p.key, day, deadline, at):
             deliver(inbox, raw, received_at=when)
-        now[0] = at(day, 18)
-        report = run_once(app)  # evening: the day's mail
-        for o in report.outcomes:
+        clock.now = at(day, 18)
+        for o in run_once(app).outcomes:
             out(f"  {day} inbound #{o.inbound_id}: {o.status} — {o.note}")
         day += timedelta(days=1)
-
-    pdf = jobs.bulletin_path(app, p.key)
-    outbox = app.settings.path(app.settings.outbox.path) / "new"
-    out("")
-    out(f"bulletin PDF: {pdf}")
-    out(f"outbox ({len(list(outbox.iterdir()))} mails): {outbox}")
-    out(f"database: {app.settings.database.url}")
-    out(f"see the month: .venv/bin/mailbot --config /dev/null status   (or open the files above)")
-    return 0 if pdf.exists() else 1
 
 
 def arrivals(app: App, period: str, day: date, deadline: date,

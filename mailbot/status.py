@@ -9,6 +9,12 @@ from mailbot.db.models import InboundMessage, OutboxMail, Period, Quarantine, Re
 from mailbot.domain import due
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-justify in a terminal, where a CJK character takes two columns."""
+    cols = sum(2 if ord(c) >= 0x2E80 else 1 for c in text)
+    return text + " " * max(width - cols, 1)
+
+
 def render_status(app: App, period_key: str) -> str:
     tz = app.tz
     out = []
@@ -17,7 +23,7 @@ def render_status(app: App, period_key: str) -> str:
         deadline = period.deadline if period else due.deadline(due.Period.parse(period_key), app.schedule)
         out.append(f"period {period_key}  deadline {deadline:%Y-%m-%d}  today {app.today():%Y-%m-%d}")
         out.append("")
-        out.append(f"{'unit':<8}{'name':<14}{'requested':<12}{'report':<28}")
+        out.append(f"{'unit':<8}{_pad('name', 14)}{'requested':<12}report")
         for unit in s.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)):
             asked = period and s.scalar(select(ReportRequest.id).where(
                 ReportRequest.period_id == period.id, ReportRequest.unit_id == unit.id))
@@ -30,7 +36,7 @@ def render_status(app: App, period_key: str) -> str:
                 report = f"v{cur.version} {late} {cur.received_at.astimezone(tz):%m-%d %H:%M}"
             else:
                 report = "MISSING" if app.today() > deadline else "not yet"
-            out.append(f"{unit.code:<8}{unit.name:<10}\t{'yes' if asked else 'no':<12}{report}")
+            out.append(f"{unit.code:<8}{_pad(unit.name, 14)}{'yes' if asked else 'no':<12}{report}")
 
         out.append("")
         open_q = s.execute(select(Quarantine, InboundMessage).join(InboundMessage)

@@ -331,7 +331,8 @@ def test_error_reply_lists_problems_and_returns_the_form() -> None:
     # Known unit: numbered problems with their location, the sender's form quoted back for correction.
     ctx = contexts()["error_reply"]
     mail = render("error_reply")
-    assert mail.subject == f"【请修改后重发】回复：{ctx['original_subject']}"
+    # Exactly one 回复： however many the sender's client stacked up.
+    assert mail.subject == "【请修改后重发】回复：[重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [KCR-202611-GD-3F9A]"
     assert "1. 位置：S001 / 风险等级 — 问题：“较大”不是有效的风险等级" in mail.text
     assert "2. 位置：整封邮件 — 问题：邮件中有两份填报单" in mail.text
     assert ctx["form_text"] in mail.text
@@ -400,7 +401,7 @@ def test_escalation_to_the_unit_leader() -> None:
 def test_urgent_forward_to_hq_staff() -> None:
     # Identified customer: named in the subject; the body notes the attached original.
     mail = render("urgent_forward")
-    assert mail.subject == "【紧急】国家电网有限公司：【紧急】S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
+    assert mail.subject == "【紧急】国家电网有限公司：S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
     assert "发件人：李明 <liming@gd.example.com.cn>" in mail.text
     assert "李明 &lt;liming@gd.example.com.cn&gt;" in mail.html
     assert "主题含【紧急】；邮件优先级为高" in mail.text
@@ -435,7 +436,8 @@ def test_urgent_forward_escapes_the_urgent_text() -> None:
 def test_urgent_ack_to_the_sender() -> None:
     # The sender learns the request number and who has the matter.
     mail = render("urgent_ack")
-    assert mail.subject == "已收到紧急事项 回复：【紧急】S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
+    # The urgent marker is not echoed: a reply to this acknowledgement must not read as a new urgent mail.
+    assert mail.subject == "已收到紧急事项：S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
     assert "SQ-2026-0007" in mail.text and "已转张伟、赵敏处理" in mail.text
     assert mail.text.startswith("广东分公司：")
 
@@ -491,7 +493,7 @@ def test_operator_notice_without_message_or_details() -> None:
 def test_subject_whitespace_is_collapsed() -> None:
     # A folded or padded original subject still yields a one-line subject.
     mail = render("urgent_ack", original_subject="【紧急】\r\n\t管线\n  泄漏  ")
-    assert mail.subject == "已收到紧急事项 回复：【紧急】 管线 泄漏 [SQ-2026-0007]"
+    assert mail.subject == "已收到紧急事项：管线 泄漏 [SQ-2026-0007]"
 
 
 def test_missing_variable_raises() -> None:

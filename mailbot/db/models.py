@@ -181,7 +181,7 @@ class Submission(Base):
     unit: Mapped[Unit] = relationship()
     period: Mapped[Period] = relationship()
     strategic: Mapped[list[StrategicEntry]] = relationship(back_populates="submission", order_by="StrategicEntry.id")
-    vip: Mapped[list[VipItem]] = relationship(order_by="VipItem.id")
+    vip: Mapped[list[VipItem]] = relationship(back_populates="submission", order_by="VipItem.id")
 
 
 class StrategicEntry(Base):
@@ -221,6 +221,7 @@ class VipItem(Base):
     handling: Mapped[str | None] = mapped_column(Text)
     needs_hq: Mapped[bool | None] = mapped_column(Boolean)
 
+    submission: Mapped[Submission] = relationship(back_populates="vip")
     customer: Mapped[Customer] = relationship()
 
 
@@ -247,6 +248,7 @@ class Request(Base):
     customer: Mapped[Customer | None] = relationship()
     assignee: Mapped[Person | None] = relationship()
     inbound: Mapped[InboundMessage] = relationship()
+    submission: Mapped[Submission | None] = relationship()
 
 
 class Quarantine(Base):

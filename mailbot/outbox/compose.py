@@ -19,6 +19,15 @@ from datetime import datetime
 
 LOOP_HEADER = "X-Mailbot-Loop"
 
+# Python 3.11's header folder breaks a long CJK subject at a space and puts that space *between* two
+# encoded-words, where RFC 2047 decoders drop it ("2026年11月 北京分公司" arrives as "2026年11月北京分公司").
+# Generating with a long line limit keeps each header unfolded; clients read long encoded-words fine.
+WIRE = email.policy.SMTP.clone(max_line_length=998)
+
+
+def to_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=WIRE)
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -89,7 +98,7 @@ def _attach_original(msg: EmailMessage, raw: bytes) -> None:
     try:
         inner = email.message_from_bytes(raw, policy=email.policy.default)
         msg.add_attachment(inner, filename="原邮件.eml")
-        msg.as_bytes()  # a message the generator cannot write must not reach the outbox
+        to_bytes(msg)  # a message the generator cannot write must not reach the outbox
     except Exception:  # noqa: BLE001 - broken originals are attached as opaque bytes instead
         parts = msg.get_payload()
         if isinstance(parts, list) and len(parts) > 1 and parts[-1].get_content_type() == "message/rfc822":

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import transaction
-from mailbot.outbox.compose import Draft, Identity, compose
+from mailbot.outbox.compose import Draft, Identity, compose, to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Iden
     msg = compose(draft, sender, now)
     row = OutboxMail(idem_key=key, kind=kind, message_id=str(msg["Message-ID"]),
                      recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])), answers_addr=answers_addr,
-                     subject=draft.subject, raw=msg.as_bytes(), created_at=now, status="pending",
+                     subject=draft.subject, raw=to_bytes(msg), created_at=now, status="pending",
                      attempts=0, next_attempt_at=now)
     try:
         with session.begin_nested():

@@ -89,6 +89,20 @@ def _autoescape(template_name: str | None) -> bool:
     return template_name is not None and template_name.endswith(".html.j2")
 
 
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|fw|fwd|回复|答复|转发)\s*[:：]\s*", re.IGNORECASE)
+_URGENT_MARK = re.compile(r"【紧急】|\[紧急\]|紧急\s*[:：]|\[URGENT\]|^URGENT\b\s*[:：]?", re.IGNORECASE)
+
+
+def bare_subject(subject: str, *, drop_urgent: bool = False) -> str:
+    """A subject without its stack of 回复：/Re: prefixes (we add exactly one), and optionally without
+    urgent markers — so a reply to our urgent acknowledgement is not itself taken as a new urgent mail."""
+    while (m := _REPLY_PREFIX.match(subject)) is not None:
+        subject = subject[m.end():]
+    if drop_urgent:
+        subject = _URGENT_MARK.sub("", subject).strip()
+    return subject.strip()
+
+
 @functools.cache
 def _environment() -> Environment:
     """The one Jinja2 environment for mail, built on first use."""
@@ -102,4 +116,5 @@ def _environment() -> Environment:
     )
     env.filters["cn_date"] = cn_date
     env.filters["cn_datetime"] = cn_datetime
+    env.filters["bare_subject"] = bare_subject
     return env

@@ -1,0 +1,70 @@
+"""HTML to PDF: the one place in mailbot that calls WeasyPrint.
+
+Everything that becomes a PDF (the monthly bulletin, customer archives) is
+rendered to an HTML string first and handed to `render_pdf`. The HTML carries
+text copied from subsidiaries' emails, so even though templates escape it,
+this module is the second wall: its URL fetcher refuses every URL except
+`data:` URIs and, when a `base_dir` is given, `file:` URLs inside that
+directory. Nothing is ever fetched over the network.
+
+WeasyPrint is imported inside the functions because importing it takes about
+a second, and CLI commands that never render must stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+if TYPE_CHECKING:
+    from weasyprint.urls import URLFetcher
+
+log = logging.getLogger(__name__)
+
+
+class BlockedURLError(ValueError):
+    """A document asked for a resource this module does not fetch."""
+
+
+def make_url_fetcher(base_dir: Path | None = None) -> URLFetcher:
+    """Build the fetcher every render uses: `data:` only, plus `file:` under `base_dir`.
+
+    WeasyPrint 70 accepts only `URLFetcher` instances (a plain function fails
+    with AttributeError), so the rule lives in a subclass built here.
+    """
+    from weasyprint.urls import URLFetcher
+
+    root = base_dir.resolve() if base_dir is not None else None
+
+    class ConfinedURLFetcher(URLFetcher):  # type: ignore[misc]
+        """Refuses any URL outside the allowed set before opening anything."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and root is not None and parts.netloc in ("", "localhost"):
+                path = Path(url2pathname(parts.path)).resolve()
+                # resolve() first, so "../" and symlinks cannot climb out.
+                if path.is_relative_to(root):
+                    return super().fetch(url, headers)
+            log.warning("pdf: blocked resource url=%.200s", url)
+            raise BlockedURLError(f"blocked resource: {url[:200]}")
+
+    protocols = {"data", "file"} if root is not None else {"data"}
+    # fail_on_errors stays False: a blocked image must not stop the bulletin.
+    return ConfinedURLFetcher(allowed_protocols=protocols, allow_redirects=False, timeout=5)
+
+
+def render_pdf(html: str, *, base_dir: Path | None = None) -> bytes:
+    """Render an HTML document to PDF bytes; relative URLs resolve against `base_dir`."""
+    from weasyprint import HTML
+
+    base_url = base_dir.resolve().as_uri() + "/" if base_dir is not None else None
+    document = HTML(string=html, base_url=base_url, url_fetcher=make_url_fetcher(base_dir))
+    pdf: bytes = document.write_pdf()
+    return pdf

@@ -1,0 +1,271 @@
+"""Reading the 重点客户月报填报单 (FORM.md) out of body lines.
+
+`find_copies` locates every copy of the form (a reply usually holds the
+filled copy and the quoted request, reminder chains hold more); `read_copy`
+turns one copy into header fields, customer blocks, errors and warnings.
+Which copy wins is the caller's decision (`message.py`): the topmost copy
+with any answer.  A copy runs from its title marker to 【填报结束】, or,
+when a unit deleted that line, to the next title marker, quote separator
+or signature — never into the quoted original.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from parsers import formtext as ft
+from parsers.fields import FieldSpec, normalise_hint, read_fields, without_hints
+from parsers.model import Problem, StrategicBlock, VipBlock
+from parsers.quotes import Line, is_mobile_signature
+
+_MARKER = re.compile(
+    r"^[【\[［〔]\s*(重点客户月报填报[单表]?|战略客户|vip\s*客户|紧急事项|填报结束)\s*[】\]］〕]"
+    r"\s*[:：]?\s*(.*)$",
+    re.I,
+)
+_OPENERS = frozenset("【[［〔")
+_KIND = {"战略客户": "S", "vip客户": "V", "紧急事项": "urgent", "填报结束": "end"}
+_CODE = re.compile(r"^([SV])\s*(\d{1,6})(?!\d)", re.I)
+_NOTHING = frozenset({"", "无", "暂无", "没有", "/", "-", "—", "——", "n/a", "na", "nil", "none"})
+_RISKS = frozenset({"无", "一般", "重大"})
+_YES = frozenset({"是", "y", "yes", "√"})
+_NO = frozenset({"否", "无", "不需要", "n", "no", "×"})
+_FINAL_STOP = "。．."
+_HINTS = frozenset(normalise_hint(h) for h in ft.HINT_LINES)
+_INSTRUCTIONS = re.sub(r"\s+", "", ft.INSTRUCTIONS)
+
+HEADER_SPECS = (
+    FieldSpec("token", ft.LABEL_TOKEN, keywords=("编号",)),
+    FieldSpec("unit", ft.LABEL_UNIT, keywords=("单位",)),
+    FieldSpec("period", ft.LABEL_PERIOD, keywords=("报告期", "期间")),
+    FieldSpec("name", ft.LABEL_NAME, keywords=("填报人", "姓名")),
+    FieldSpec("phone", ft.LABEL_PHONE, keywords=("电话", "手机", "联系方式")),
+    FieldSpec("note", ft.LABEL_NOTE, keywords=("说明",)),
+)
+STRATEGIC_SPECS = (
+    *(FieldSpec(str(n), label, number=n) for n, label in ft.CATEGORY_LABELS.items()),
+    FieldSpec("risk", ft.LABEL_RISK, keywords=("风险等级",), exact=("风险", "风险级别", "风险程度")),
+    FieldSpec("hq", ft.LABEL_HQ, keywords=("总部协调",)),
+)
+VIP_SPECS = (
+    FieldSpec("issue", ft.LABEL_ISSUE, keywords=("问题", "诉求")),
+    FieldSpec("handling", ft.LABEL_HANDLING, keywords=("处理",)),
+    FieldSpec("hq", ft.LABEL_HQ, keywords=("总部协调",)),
+)
+
+
+@dataclass(frozen=True)
+class FormCopy:
+    """One copy of the form as read; `has_answers` follows FORM.md's definition."""
+
+    start: int
+    end: int
+    token_text: str | None
+    unit_text: str | None
+    period_text: str | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    strategic: tuple[StrategicBlock, ...]
+    vip: tuple[VipBlock, ...]
+    urgent_text: str | None
+    has_answers: bool
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    text: str
+
+
+def marker_of(text: str) -> tuple[str, str] | None:
+    """(kind, rest of line) for a 【…】 marker line: form, S, V, urgent or end."""
+    match = _MARKER.match(text)
+    if match is None:
+        return None
+    name = re.sub(r"\s+", "", match.group(1)).lower()
+    return _KIND.get(name, "form"), match.group(2).strip()
+
+
+def find_copies(lines: Sequence[Line], separators: Sequence[int]) -> list[tuple[int, int]]:
+    """(start, end) line ranges of every form copy, topmost first."""
+    stops = set(separators)
+    copies: list[tuple[int, int]] = []
+    start: int | None = None
+    for i, line in enumerate(lines):
+        text = line.text
+        mark = marker_of(text) if text[:1] in _OPENERS else None
+        kind = mark[0] if mark else None
+        if start is not None and (i in stops or kind == "form" or is_mobile_signature(text)):
+            copies.append((start, i))
+            start = None
+        if kind == "form":
+            start = i
+        elif kind == "end" and start is not None:
+            copies.append((start, i + 1))
+            start = None
+    if start is not None:
+        copies.append((start, len(lines)))
+    return copies
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    flat = text.replace("\n", " ")
+    return flat if len(flat) <= limit else flat[:limit] + "…"
+
+
+def _plain(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip().rstrip(_FINAL_STOP).strip().lower()
+
+
+def free_text(answer: list[str] | None) -> str | None:
+    """An answer, or None when it says there is nothing to report."""
+    if not answer:
+        return None
+    text = "\n".join(answer).strip()
+    if _plain(text) in _NOTHING:
+        return None
+    return text
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.errors: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.answered = False
+
+    def fields(self, lines: list[str], specs: Sequence[FieldSpec], where: str) -> dict[str, list[str]]:
+        answers, preamble = read_fields(lines, specs, _HINTS)
+        if any(answers.get(s.key) for s in specs if s.key not in _PREFILLED):
+            self.answered = True
+        if preamble:
+            self.warnings.append(Problem(where, f"“{_clip(' '.join(preamble))}”不在任何栏目下，已忽略"))
+        if not answers:
+            if not preamble and specs is not HEADER_SPECS:
+                self.warnings.append(Problem(where, "没有找到任何栏目，按未填写处理"))
+            return answers
+        for spec in specs:
+            # The prefilled header lines are the bot's; a unit may drop them.
+            if spec.key not in answers and spec.key not in _PREFILLED:
+                label = f"第{spec.number}项“{spec.canonical}”" if spec.number else f"“{spec.canonical}”"
+                self.warnings.append(Problem(where, f"未找到{label}一栏，按未填写处理"))
+        return answers
+
+    def risk(self, answer: list[str] | None, where: str) -> str | None:
+        text = "\n".join(answer or []).strip()
+        if not text:
+            return None
+        value = unicodedata.normalize("NFKC", text).strip().rstrip(_FINAL_STOP).strip()
+        if value in _RISKS:
+            return value
+        self.errors.append(Problem(f"{where}/{ft.LABEL_RISK}",
+                                   f"风险等级只能填“无”“一般”或“重大”，填写的是“{_clip(text)}”"))
+        return None
+
+    def needs_hq(self, answer: list[str] | None, where: str) -> bool | None:
+        text = "\n".join(answer or []).strip()
+        if not text:
+            return None
+        value = _plain(text)
+        if value in _YES:
+            return True
+        if value in _NO:
+            return False
+        self.errors.append(Problem(f"{where}/{ft.LABEL_HQ}",
+                                   f"需总部协调只能填“是”或“否”，填写的是“{_clip(text)}”"))
+        return None
+
+
+_PREFILLED = frozenset({"token", "unit", "period", "note"})
+
+
+def _segments(lines: Sequence[str]) -> list[tuple[str, str, list[str]]]:
+    """Split a copy into (kind, marker rest, body lines), the header first."""
+    segments: list[tuple[str, str, list[str]]] = [("header", "", [])]
+    for text in lines[1:]:
+        mark = marker_of(text) if text[:1] in _OPENERS else None
+        if mark is not None and mark[0] == "end":
+            break
+        if mark is not None and mark[0] != "form":
+            segments.append((mark[0], mark[1], []))
+        else:
+            segments[-1][2].append(text)
+    return segments
+
+
+def _customer(reader: _Reader, kind: str, rest: str) -> str | None:
+    mark = ft.MARK_STRATEGIC if kind == "S" else ft.MARK_VIP
+    match = _CODE.match(unicodedata.normalize("NFKC", rest))
+    if match is None:
+        reader.errors.append(Problem(f"【{mark}】", f"【{mark}】后应写客户编号（{kind}加数字），写的是“{_clip(rest) or '（空）'}”"))
+        return None
+    code = f"{match.group(1).upper()}{match.group(2)}"
+    if code[0] != kind:
+        reader.errors.append(Problem(code, f"【{mark}】的客户编号应以{kind}开头，写的是“{code}”"))
+        return None
+    return code
+
+
+def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
+    """Read one copy of the form (lines[start:end], first line is the title)."""
+    texts = [ln.text for ln in lines[start:end]]
+    while texts and not texts[-1]:
+        texts.pop()
+    reader = _Reader()
+    head: dict[str, list[str]] = {}
+    strategic: list[StrategicBlock] = []
+    vip: list[VipBlock] = []
+    seen: dict[str, object] = {}
+    urgent: str | None = None
+    for kind, rest, body in _segments(texts):
+        if kind == "header":
+            head = reader.fields(body, HEADER_SPECS, "")
+            note = re.sub(r"\s+", "", "".join(head.get("note", []))).replace(_INSTRUCTIONS, "")
+            if note:
+                reader.warnings.append(Problem("", f"说明栏中的“{_clip(note)}”不属于任何栏目，已忽略"))
+            continue
+        if kind == "urgent":
+            answer = without_hints([rest, *body], _HINTS)
+            if answer:
+                reader.answered = True
+                urgent = free_text(answer) if urgent is None else urgent
+            continue
+        code = _customer(reader, kind, rest)
+        where = code or f"【{ft.MARK_STRATEGIC if kind == 'S' else ft.MARK_VIP}】"
+        if kind == "S":
+            got = reader.fields(body, STRATEGIC_SPECS, where)
+            block: StrategicBlock | VipBlock = StrategicBlock(
+                customer=code or "",
+                items={str(n): free_text(got.get(str(n))) for n in range(1, 10)},
+                risk=reader.risk(got.get("risk"), where),
+                needs_hq=reader.needs_hq(got.get("hq"), where),
+            )
+        else:
+            got = reader.fields(body, VIP_SPECS, where)
+            block = VipBlock(
+                customer=code or "",
+                issue=free_text(got.get("issue")),
+                handling=free_text(got.get("handling")),
+                needs_hq=reader.needs_hq(got.get("hq"), where),
+            )
+        if code is None:
+            continue
+        if code in seen:
+            if seen[code] != block:
+                reader.errors.append(Problem(code, f"客户{code}的填报块出现了不止一次且内容不同，请只保留一个"))
+            continue
+        seen[code] = block
+        (strategic if kind == "S" else vip).append(block)  # type: ignore[arg-type]
+    if not reader.answered:
+        reader.warnings.append(Problem("", "填报单为空：各栏均未填写"))
+    return FormCopy(
+        start=start, end=end,
+        token_text=free_text(head.get("token")),
+        unit_text=free_text(head.get("unit")),
+        period_text=free_text(head.get("period")),
+        reporter_name=free_text(head.get("name")),
+        reporter_phone=free_text(head.get("phone")),
+        strategic=tuple(strategic), vip=tuple(vip), urgent_text=urgent,
+        has_answers=reader.answered,
+        errors=tuple(reader.errors), warnings=tuple(reader.warnings),
+        text="\n".join(texts),
+    )

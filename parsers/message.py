@@ -1,0 +1,230 @@
+"""`parse_message`: one raw message in, one `ParsedMessage` out.
+
+The stages run top to bottom: read MIME → decode headers and body → split
+the new text from the quoted original → find and read every copy of the
+form → pick the winning copy → classify (kind, urgent, automatic) → take the
+report number from the form or the subject.  Nothing here touches files,
+network, clock or database; the same bytes always give the same result.
+
+Winning copy: the topmost copy that has any answer (FORM.md definition);
+if no copy has answers, the topmost copy.  Bounces and auto-replies keep
+their kind even when they quote a form, and their quoted form is not read
+for answers (only its report number is used to match the message).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from email.message import Message
+
+from parsers import classify
+from parsers.charsets import decode_header
+from parsers.envelope import build_envelope, first_values, raw_headers
+from parsers.form import FormCopy, find_copies, read_copy
+from parsers.mime import Body, extract_body, param, read_message
+from parsers.model import Attachment, Envelope, Problem, StrategicBlock, VipBlock
+from parsers.quotes import boundaries, new_text, split_lines
+
+__all__ = [
+    "Attachment", "Envelope", "ParsedMessage", "Problem", "StrategicBlock", "VipBlock",
+    "parse_message",
+]
+
+_UNIT_CODE = re.compile(r"[（(]\s*([A-Za-z0-9]{2,12})\s*[）)]")
+_PERIOD_WORDS = re.compile(r"(\d{4})\s*(?:年|[-./])\s*(\d{1,2})")
+_SUBJECT_LINE = re.compile(r"^subject:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
+
+
+@dataclass(frozen=True)
+class ParsedMessage:
+    """Everything the pipeline needs from one message; `as_json` is FORM.md's output."""
+
+    envelope: Envelope
+    kind: str
+    token: str | None
+    unit: str | None
+    period: str | None
+    urgent: bool
+    urgent_reasons: tuple[str, ...]
+    reporter_name: str | None
+    reporter_phone: str | None
+    strategic: tuple[StrategicBlock, ...]
+    vip: tuple[VipBlock, ...]
+    urgent_text: str | None
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    text: str
+    new_text: str
+    form_text: str | None
+    has_answers: bool
+    attachments: tuple[Attachment, ...] = ()
+
+    def as_json(self) -> dict[str, object]:
+        """Exactly the `mailbot parse --json` object of FORM.md, keys in order."""
+        return {
+            "kind": self.kind,
+            "token": self.token,
+            "unit": self.unit,
+            "period": self.period,
+            "urgent": self.urgent,
+            "urgent_reasons": list(self.urgent_reasons),
+            "reporter": {"name": self.reporter_name, "phone": self.reporter_phone},
+            "strategic": [block.as_json() for block in self.strategic],
+            "vip": [block.as_json() for block in self.vip],
+            "urgent_text": self.urgent_text,
+            "errors": [p.as_json() for p in self.errors],
+            "warnings": [p.as_json() for p in self.warnings],
+        }
+
+
+def _winning_copy(copies: list[FormCopy]) -> FormCopy | None:
+    """The topmost copy with any answer; else the topmost that has customer blocks."""
+    for copy in copies:
+        if copy.has_answers:
+            return copy
+    return next((c for c in copies if c.strategic or c.vip), copies[0] if copies else None)
+
+
+def _returned_parts(message: Message) -> list[Message]:
+    """Parts of a bounce that carry the returned message or its headers."""
+    found = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            found.append(part)
+    return found
+
+
+def _returned_subject_token(parts: list[Message]) -> classify.Token | None:
+    """A bounce is matched by the report number in the returned message's subject."""
+    for part in parts:
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            subject = payload[0].get("subject")
+        else:
+            line = _SUBJECT_LINE.search(str(payload))
+            subject = line.group(1) if line else None
+        token = classify.find_token(decode_header(subject))
+        if token is not None:
+            return token
+    return None
+
+
+def _token_checks(copy: FormCopy | None, subject: str, kind: str) -> tuple[
+        classify.Token | None, list[Problem], list[Problem]]:
+    """The report number (form first, then subject) and what is wrong with it."""
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    from_subject = classify.find_token(subject)
+    written = copy.token_text if copy else None
+    from_form = classify.find_token(written)
+    token = from_form or from_subject
+    if written and from_form is None:
+        if from_subject:
+            warnings.append(Problem("报告编号", f"填报单中的报告编号“{written}”无法识别，已采用主题中的 {from_subject.text}"))
+        else:
+            errors.append(Problem("报告编号", f"报告编号“{written}”无法识别，应为 KCR-年月-单位代码 的形式，请勿修改"))
+    elif from_form and from_subject and from_form.text != from_subject.text:
+        warnings.append(Problem("报告编号", f"主题中的报告编号 {from_subject.text} 与填报单中的 {from_form.text} 不一致，以填报单为准"))
+    if kind == "monthly_report" and token is None and not written:
+        warnings.append(Problem("报告编号", "填报单和邮件主题中都没有报告编号"))
+    if copy is not None and token is not None and kind == "monthly_report":
+        unit = _UNIT_CODE.search(copy.unit_text or "")
+        if unit and unit.group(1).upper() != token.unit:
+            warnings.append(Problem("所属单位", f"所属单位写的是“{copy.unit_text}”，与报告编号中的单位代码 {token.unit} 不一致"))
+        period = _PERIOD_WORDS.search(copy.period_text or "")
+        if period and f"{period.group(1)}-{int(period.group(2)):02d}" != token.period:
+            warnings.append(Problem("报告期", f"报告期写的是“{copy.period_text}”，与报告编号中的 {token.period} 不一致"))
+    return token, errors, warnings
+
+
+def _kind(message: Message, envelope: Envelope, values: dict[str, str], content_type: str,
+          report_type: str, body: Body, winner: FormCopy | None, returned: list[Message]) -> str:
+    """FORM.md "kind", first rule that applies (urgent_report is decided by the caller)."""
+    subject = envelope.subject
+    if classify.is_bounce(envelope.from_addr, content_type, report_type, subject, body.text,
+                          bool(returned or body.attachments)):
+        return "bounce"
+    if classify.is_auto_reply(values, content_type, subject):
+        return "auto_reply"
+    return "monthly_report" if winner is not None else "unknown"
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse one RFC 5322 message (raises UnreadableMessage only for non-messages)."""
+    message = read_message(raw)
+    headers = raw_headers(message)
+    values = first_values(headers)
+    envelope = build_envelope(headers)
+    content_type = message.get_content_type() if headers else "text/plain"
+    report_type = ""
+    if content_type == "multipart/report":
+        report_type = str(param(message, "report-type", "content-type") or "")
+    envelope = dataclasses.replace(envelope, automatic_reasons=classify.automatic_reasons(
+        values, envelope.from_addr, content_type, report_type, envelope.subject))
+
+    body = extract_body(message)
+    lines = split_lines(body.text)
+    found = boundaries(lines)
+    fresh = new_text(lines, found)
+    copies = [read_copy(lines, start, end)
+              for start, end in find_copies(lines, [b.line for b in found])]
+    winner = _winning_copy(copies)
+    returned = _returned_parts(message)
+    kind = _kind(message, envelope, values, content_type, report_type, body, winner, returned)
+    # Bounces and auto-replies keep their kind; a form they quote is not a report.
+    form = winner if kind == "monthly_report" else None
+
+    reasons = classify.urgent_header_reasons(values)
+    subject_reason = classify.urgent_subject_reason(envelope.subject)
+    if subject_reason:
+        reasons.insert(0, subject_reason)
+    if form is not None and form.urgent_text:
+        reasons.append("【紧急事项】栏已填写")
+    if kind == "unknown" and reasons:
+        kind = "urgent_report"
+
+    token, token_errors, token_warnings = _token_checks(winner, envelope.subject, kind)
+    if token is None and kind == "bounce":
+        token = _returned_subject_token(returned)
+    warnings = [Problem("", w) for w in body.warnings]
+    errors: list[Problem] = []
+    urgent_text: str | None = None
+    if form is not None:
+        errors.extend(form.errors)
+        warnings.extend(form.warnings)
+        filled = sum(1 for c in copies if c.has_answers)
+        if filled > 1:
+            warnings.append(Problem("", f"邮件中有{filled}份填写过的填报单，已采用最上面的一份"))
+        urgent_text = form.urgent_text
+        if urgent_text is None and reasons and not form.has_answers:
+            # An urgent note written above a quoted blank form is the urgent matter.
+            urgent_text = fresh or None
+        errors.extend(token_errors)
+        warnings.extend(token_warnings)
+    elif kind == "urgent_report":
+        urgent_text = fresh or None
+
+    return ParsedMessage(
+        envelope=envelope,
+        kind=kind,
+        token=token.text if token else None,
+        unit=token.unit if token else None,
+        period=token.period if token else None,
+        urgent=bool(reasons),
+        urgent_reasons=tuple(reasons),
+        reporter_name=form.reporter_name if form else None,
+        reporter_phone=form.reporter_phone if form else None,
+        strategic=form.strategic if form else (),
+        vip=form.vip if form else (),
+        urgent_text=urgent_text,
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        text=body.text,
+        new_text=fresh,
+        form_text=form.text if form else None,
+        has_answers=form.has_answers if form else False,
+        attachments=body.attachments,
+    )

@@ -1,0 +1,69 @@
+"""The `mailbot` command as an operator types it (subprocesses, the installed console script)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+MAILBOT = [sys.executable, "-m", "mailbot"]
+
+
+def run(*args: str, cwd: Path = PROJECT, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    return subprocess.run([*MAILBOT, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def test_help_lists_every_command_with_a_line_of_help() -> None:
+    # `mailbot --help` names each command the README documents.
+    out = run("--help").stdout
+    for cmd in ("run", "parse", "db", "send-requests", "remind", "escalate", "compile", "status", "reparse", "demo"):
+        assert f"    {cmd}" in out, cmd
+
+
+def test_parse_prints_the_form_json(tmp_path: Path) -> None:
+    # `mailbot parse FILE --json` prints the FORM.md object and exits 0.
+    from parsers import render_form
+
+    form = render_form(token="KCR-202611-GD", unit_code="GD", unit_name="广东分公司", period="2026-11",
+                       strategic=[("S001", "国家电网有限公司")], vip=[])
+    form = form.replace("风险等级（无/一般/重大）：", "风险等级（无/一般/重大）：一般")
+    eml = tmp_path / "r.eml"
+    eml.write_bytes(("From: a@gd.example.cn\nSubject: re\nContent-Type: text/plain; charset=utf-8\n\n" + form).encode())
+    r = run("parse", str(eml), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["kind"], data["token"], data["unit"], data["period"]) == ("monthly_report", "KCR-202611-GD", "GD", "2026-11")
+    assert data["strategic"][0]["risk"] == "一般"
+
+
+def test_parse_of_a_missing_or_unreadable_file_exits_2(tmp_path: Path) -> None:
+    # No file, or bytes that are no message: exit 2 and one line on stderr.
+    r = run("parse", str(tmp_path / "nope.eml"), "--json")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stdout == ""
+    empty = tmp_path / "empty.eml"
+    empty.write_bytes(b"")
+    r = run("parse", str(empty), "--json")
+    assert r.returncode == 2 and r.stderr.strip()
+
+
+def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    # A typo in the config names file and key, exit 1.
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text("schedule:\n  deadline_dy: 28\n")
+    r = run("--config", str(cfg), "status")
+    assert r.returncode == 1 and "schedule.deadline_dy: unknown key" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(tmp_path: Path) -> None:
+    # `make demo`'s command: the PDF and 27 outgoing mails are left where it says; `status` shows the month.
+    r = run("demo", "--dir", str(tmp_path / "demo"), timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "demo/bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
+    assert "outbox (27 mails)" in r.stdout
+    s = run("--config", str(tmp_path / "demo/mailbot.yaml"), "status", "--period", "2026-11")
+    assert s.returncode == 0, s.stderr
+    assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 1 message(s)" in s.stdout

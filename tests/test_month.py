@@ -1,0 +1,69 @@
+"""A whole month end to end on the embedded default (Maildir in, Maildir outbox), on SQLite and PostgreSQL.
+
+The month is the demo's: requests, replies (on time, late, one with errors then
+corrected, one urgent, a stranger, an out-of-office), reminders, escalation,
+bulletin. Then every job runs again and nothing new is sent.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+
+from sqlalchemy import select
+
+from mailbot import jobs
+from mailbot.app import App
+from mailbot.db.models import InboundMessage, OutboxMail
+from mailbot.demo import SimClock, play_month
+from mailbot.scheduler import run_once
+
+
+def kinds(app: App) -> Counter[str]:
+    with app.sessions() as s:
+        return Counter(s.scalars(select(OutboxMail.kind)))
+
+
+def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None:  # type: ignore[no-untyped-def]
+    # The month as a user lives it; afterwards the calendar, the compile and the requests are re-run: no new mail.
+    clock = SimClock()
+    app = make_app()
+    app.clock = clock
+    play_month(app, clock, "2026-11", lambda _: None)
+
+    assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
+                                  "urgent_forward": 1, "urgent_ack": 1, "operator": 1, "bulletin": 1})
+    with app.sessions() as s:
+        statuses = Counter(s.scalars(select(InboundMessage.status)))
+        assert statuses == Counter({"processed": 5, "answered": 1, "ignored": 1, "quarantined": 1})
+        sent = Counter(s.scalars(select(OutboxMail.status)))
+        assert sent == Counter({"sent": 27})
+    outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
+    assert len(list(outbox_dir.iterdir())) == 27
+
+    # The escalations went to the leaders of the three units that had not reported by the 27th.
+    with app.sessions() as s:
+        esc = s.scalars(select(OutboxMail.recipients).where(OutboxMail.kind == "escalation")).all()
+    assert sorted(r.split(",")[0] for r in esc) == ["fengjj@sx.example.cn", "hewb@xj.example.cn", "yanggd@sc.example.cn"]
+
+    pdf = jobs.bulletin_path(app, "2026-11")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("重点客户月报", "广东分公司", "按时", "逾期", "未报", "四川分公司",
+                     "客户子公司拖欠气款约1.2亿元", "榆林化工项目", "北京市拟出台燃气价格联动新政"):
+        assert expected in text, expected
+    assert "较大" not in text  # BJ's rejected first version never reaches the bulletin
+
+    before = kinds(app)
+    run_once(app)
+    jobs.send_requests(app, "2026-11")
+    jobs.remind(app, "2026-11", "T-1")
+    jobs.escalate(app, "2026-11")
+    jobs.compile_bulletin(app, "2026-11")
+    assert kinds(app) == before
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(app: App) -> None:
+    # `send-requests --dry-run` lists six requests; afterwards the outbox is still empty.
+    plan = jobs.send_requests(app, "2026-11", dry_run=True)
+    assert len(plan.queued) == 6 and all(k.startswith("request:2026-11:") for k, _, _ in plan.queued)
+    assert kinds(app) == Counter()

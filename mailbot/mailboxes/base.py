@@ -36,3 +36,23 @@ class Mailbox(Protocol):
     def mark_done(self, ref: str, folder: Folder) -> None:
         """Move a handled message out of the inbox into the folder for its outcome."""
         ...
+
+    def wait(self, timeout: float) -> bool:
+        """Block until new mail may have arrived (IMAP IDLE, EWS streaming) or `timeout` seconds pass.
+
+        Returns True when woken by the server. Never trusted alone: the daemon polls anyway.
+        """
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class StateStore(Protocol):
+    """Small durable key/value memory a backend needs across restarts (baseline, UIDVALIDITY, tokens)."""
+
+    def get(self, key: str) -> str | None:
+        ...
+
+    def set(self, key: str, value: str) -> None:
+        ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +58,14 @@ class MaildirMailbox:
             yield FetchedMail(ref=str(f.relative_to(self.path)), uid_key=f"maildir:{key}", raw=raw,
                               received_at=datetime.fromtimestamp(mtime, timezone.utc), size=size,
                               oversized=oversized)
+
+    def wait(self, timeout: float) -> bool:
+        """A Maildir has no push: the daemon's poll interval is the wake-up."""
+        time.sleep(timeout)
+        return False
+
+    def close(self) -> None:
+        pass
 
     def mark_done(self, ref: str, folder: Folder) -> None:
         src = self.path / ref

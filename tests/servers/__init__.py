@@ -1,0 +1,1 @@
+"""Real servers on loopback for the tests: Dovecot (IMAP), an aiosmtpd sink (SMTP)."""

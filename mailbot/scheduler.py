@@ -1,23 +1,34 @@
-"""The daemon: APScheduler as a clock, nothing more.
+"""The daemon: the mailbox loop in the foreground, APScheduler as the calendar's clock in the background.
 
-Two fixed jobs — read the mailbox, check the calendar — each followed by
-delivering the outbox. What is due is computed from the database on every
-tick (`jobs.tick`), so a restart catches up and never repeats; the jobs have
-fixed ids, coalesce missed runs into one and never overlap.
+The foreground loop reads the mailbox, delivers the outbox, then waits on the
+mailbox (IMAP IDLE / EWS streaming wake it at once; otherwise `poll_seconds`).
+The wait is only a wake-up: every pass polls, so a lost IDLE never loses mail.
+The calendar job has a fixed id, coalesces missed runs and never overlaps;
+what is due is computed from the database (`jobs.tick`), so a restart catches
+up and repeats nothing. Only the daemon holding the leader lock acts; another
+one started beside it waits and takes over when the first dies.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from mailbot import jobs
+from mailbot import health, jobs, mails
 from mailbot.app import App
+from mailbot.db.session import transaction
 from mailbot.intake import Outcome, resume_unfinished, run_pass
-from mailbot.outbox.queue import SendReport, send_pending
+from mailbot.leader import leadership
+from mailbot.mailboxes.base import LoginFailed
+from mailbot.outbox.queue import SendReport, enqueue, send_pending
+from mailbot.state import DbStateStore
 
 log = logging.getLogger(__name__)
+
+_delivering = threading.Lock()  # the loop and the calendar thread must not hand the same row to the transport
 
 
 @dataclass(frozen=True)
@@ -36,19 +47,51 @@ class PassReport:
 
 
 def deliver(app: App) -> SendReport:
-    return send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts)
+    with _delivering:
+        report = send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts)
+    if report.dead:
+        with transaction(app.sessions) as s:
+            for mail_id in report.dead:
+                enqueue(s, key=f"operator:dead:{mail_id}", kind="operator", sender=app.identity, now=app.now(),
+                        draft=mails.operator_mail(app.settings.identity.department, app.settings.operator,
+                                                  "邮件无法投递", f"发件箱第 {mail_id} 封邮件已放弃投递，请查看 mailbot status。"))
+    return report
 
 
-def poll(app: App) -> list[Outcome]:
-    outcomes = run_pass(app)
-    deliver(app)
+def poll(app: App, state: DbStateStore) -> list[Outcome]:
+    """One pass over the mailbox, with its result recorded for the health check."""
+    try:
+        outcomes = run_pass(app)
+    except LoginFailed as e:
+        health.record_failure(state, app.now(), str(e), login=True)
+        log.error("mailbox login failed: %s", e)
+        return []
+    except Exception as e:  # noqa: BLE001 - the loop edge: a server problem must not stop the daemon
+        health.record_failure(state, app.now(), f"{type(e).__name__}: {e}", login=False)
+        log.exception("mailbox pass failed")
+        return []
+    health.record_ok(state, app.now())
     return outcomes
 
 
-def tick(app: App) -> jobs.Plan:
-    plan = jobs.tick(app)
+def check_health(app: App, state: DbStateStore, started: datetime) -> None:
+    h = health.load(state)
+    cfg = app.settings.health
+    for alarm in health.alarms(h, app.now(), started=started,
+                               silence=timedelta(minutes=cfg.silence_minutes), login_failures=cfg.login_failures):
+        with transaction(app.sessions) as s:
+            enqueue(s, key=alarm.key, kind="operator", sender=app.identity, now=app.now(),
+                    draft=mails.operator_mail(app.settings.identity.department, app.settings.operator,
+                                              alarm.title, alarm.reason))
+
+
+def calendar_tick(app: App, state: DbStateStore, started: datetime) -> None:
+    try:
+        jobs.tick(app)
+        check_health(app, state, started)
+    except Exception:  # noqa: BLE001 - the next tick tries again; nothing is half-sent (outbox rows are atomic)
+        log.exception("calendar tick failed")
     deliver(app)
-    return plan
 
 
 def run_once(app: App) -> PassReport:
@@ -57,23 +100,39 @@ def run_once(app: App) -> PassReport:
     return PassReport(outcomes, plan, deliver(app))
 
 
-def run_daemon(app: App) -> None:
-    from apscheduler.schedulers.blocking import BlockingScheduler
+def run_daemon(app: App, stop: threading.Event | None = None) -> None:
+    from apscheduler.schedulers.background import BackgroundScheduler
 
-    resume_unfinished(app)
-    sched = BlockingScheduler(timezone=app.settings.timezone,
-                              job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():  # tests run the daemon in a thread
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    leader = leadership(app.engine, app.settings.path(app.settings.data_dir))
+    state = DbStateStore(app.sessions, app.now)
     s = app.settings.schedule
-    sched.add_job(poll, "interval", args=[app], seconds=s.poll_seconds, id="poll", replace_existing=True,
-                  next_run_time=app.now())
-    sched.add_job(tick, "interval", args=[app], seconds=s.tick_seconds, id="tick", replace_existing=True,
-                  next_run_time=app.now())
-
-    def stop(signum: int, _frame: object) -> None:
-        log.info("signal %d: stopping after the job in hand", signum)
-        sched.shutdown(wait=False)
-
-    signal.signal(signal.SIGTERM, stop)
-    log.info("mailbot running: mailbox %s, poll every %ss, calendar every %ss", app.mailbox.name,
+    while not stop.is_set() and not leader.hold():
+        log.info("another mailbot holds the lock; standing by")
+        stop.wait(10)
+    if stop.is_set():
+        return
+    started = app.now()
+    log.info("mailbot active: mailbox %s, poll every %ss, calendar every %ss", app.mailbox.name,
              s.poll_seconds, s.tick_seconds)
+    resume_unfinished(app)
+    sched = BackgroundScheduler(timezone=app.settings.timezone,
+                                job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    sched.add_job(calendar_tick, "interval", args=[app, state, started], seconds=s.tick_seconds, id="calendar",
+                  replace_existing=True, next_run_time=app.now())
     sched.start()
+    try:
+        while not stop.is_set():
+            if not leader.hold():
+                log.error("lost the daemon lock; stopping so the other daemon acts alone")
+                break
+            poll(app, state)
+            deliver(app)
+            if not stop.is_set():
+                app.mailbox.wait(s.poll_seconds)
+    finally:
+        sched.shutdown(wait=True)
+        app.mailbox.close()
+        leader.release()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mailbot.errors import ConfigError
 
@@ -28,16 +28,80 @@ class DatabaseSettings(_Strict):
     password_env: str | None = None
 
 
-class MailboxSettings(_Strict):
-    backend: Literal["maildir"] = "maildir"
-    path: str = "data/mail"
+class SecretRef(_Strict):
+    """Where a secret lives: an environment variable or a file (first line). Never the value itself."""
+
+    env: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+
+class OAuth2Settings(_Strict):
+    """Refresh-token grant, e.g. Microsoft 365 (https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)."""
+
+    token_url: str
+    client_id: str
+    client_secret: SecretRef | None = None
+    refresh_token_file: str           # the rotated refresh token is written back here (mode 600)
+    scope: str = "https://outlook.office365.com/.default offline_access"
+
+
+class ServerSettings(_Strict):
+    """What IMAP, SMTP and Exchange connections share."""
+
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    username: str | None = None
+    password: SecretRef | None = None
+    oauth2: OAuth2Settings | None = None
+    ca_file: str | None = None        # trust this CA bundle (self-signed servers)
+    timeout: float = Field(default=30, gt=0)
+
+
+class MailboxSettings(ServerSettings):
+    backend: Literal["maildir", "imap", "exchange"] = "maildir"
+    path: str = "data/mail"           # maildir
+    folder: str = "INBOX"             # imap
+    folders: dict[Literal["processed", "quarantine", "auto"], str] = {
+        "processed": "Processed", "quarantine": "Quarantine", "auto": "Auto-replies"}
+    service_endpoint: str | None = None   # exchange: https://mail.example.cn/EWS/Exchange.asmx
+    auth_type: Literal["ntlm", "basic", "oauth2"] = "ntlm"
+    address: str | None = None        # exchange: the mailbox's primary SMTP address
+    backfill: bool = False            # process mail older than the first connection
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
 
+    @model_validator(mode="after")
+    def _complete(self) -> MailboxSettings:
+        if self.backend == "imap" and not (self.host and self.username and (self.password or self.oauth2)):
+            raise ValueError("imap needs host, username and password (or oauth2)")
+        if self.backend == "exchange" and not (self.service_endpoint and self.username and
+                                               (self.password or self.oauth2)):
+            raise ValueError("exchange needs service_endpoint, username and password (or oauth2)")
+        return self
 
-class OutboxSettings(_Strict):
-    transport: Literal["maildir"] = "maildir"
-    path: str = "data/outbox"
+
+class OutboxSettings(ServerSettings):
+    transport: Literal["maildir", "smtp", "ews"] = "maildir"
+    path: str = "data/outbox"         # maildir
+    security: Literal["tls", "starttls", "plain"] = "starttls"
     max_attempts: int = Field(default=8, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _complete(self) -> OutboxSettings:
+        if self.transport == "smtp" and not self.host:
+            raise ValueError("smtp needs host")
+        return self
+
+
+class HealthSettings(_Strict):
+    silence_minutes: int = Field(default=30, ge=1)   # no successful poll for this long → the operator is mailed
+    login_failures: int = Field(default=3, ge=1)     # this many failed logins in a row → the operator is mailed
 
 
 class IdentitySettings(_Strict):
@@ -94,6 +158,7 @@ class Settings(_Strict):
     schedule: ScheduleSettings = ScheduleSettings()
     calendar: CalendarSettings = CalendarSettings()
     limits: LimitSettings = LimitSettings()
+    health: HealthSettings = HealthSettings()
     directory: str = "config/directory.yaml"
     operator: str = "it-ops@hq.example.cn"
 
@@ -120,6 +185,19 @@ class Settings(_Strict):
                                   f"environment variable {self.database.password_env} is not set")
             return make_url(url).set(password=secret).render_as_string(hide_password=False)
         return url
+
+    def secret(self, ref: SecretRef, where: str) -> str:
+        """Read a secret when it is needed (never at load time, never logged)."""
+        if ref.env is not None:
+            value = os.environ.get(ref.env)
+            if not value:
+                raise ConfigError(f"{self.source}: {where}.env: environment variable {ref.env} is not set")
+            return value
+        path = self.path(ref.file or "")
+        try:
+            return path.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError):
+            raise ConfigError(f"{self.source}: {where}.file: cannot read a secret from {path}") from None
 
     def token_secret(self) -> bytes | None:
         name = self.identity.token_secret_env

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from mailbot import health
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, OutboxMail, Period, Quarantine, ReportRequest, Submission, Unit
 from mailbot.domain import due
+from mailbot.state import DbStateStore
 
 
 def _pad(text: str, width: int) -> str:
@@ -49,6 +51,12 @@ def render_status(app: App, period_key: str) -> str:
                    f"dead {counts.get('dead', 0)}  ({app.settings.path(app.settings.outbox.path)})")
         for m in s.scalars(select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id)):
             out.append(f"  {m.status} {m.idem_key} → {m.recipients}: {m.last_error or ''}")
+    h = health.load(DbStateStore(app.sessions, app.now))
+    last_ok = f"{h.last_ok.astimezone(tz):%Y-%m-%d %H:%M}" if h.last_ok else "never (daemon not run yet)"
+    out.append(f"mailbox: {app.mailbox.name}; last successful poll {last_ok}")
+    if h.last_error_at and (not h.last_ok or h.last_error_at > h.last_ok):
+        out.append(f"  failing since {h.failing_since.astimezone(tz):%Y-%m-%d %H:%M}"  # type: ignore[union-attr]
+                   f" ({h.failures} failed polls): {h.last_error}")
     if app.calendar.guessed_years:
         years = ", ".join(str(y) for y in sorted(app.calendar.guessed_years))
         out.append(f"calendar: no holiday data for {years}; weekends only — describe it under calendar.years")

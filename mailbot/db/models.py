@@ -281,3 +281,12 @@ class OutboxMail(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class KeyValue(Base):
+    """Small durable facts: a mailbox's baseline and UIDVALIDITY, the last successful poll, open alarms."""
+
+    __tablename__ = "state"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]

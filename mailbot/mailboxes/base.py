@@ -16,6 +16,14 @@ from typing import Literal, Protocol
 Folder = Literal["processed", "quarantine", "auto"]
 
 
+class MailboxUnavailable(Exception):
+    """The server cannot be reached or used right now; the daemon records it and tries again."""
+
+
+class LoginFailed(MailboxUnavailable):
+    """The server refused our credentials (wrong password, expired OAuth token): counts towards the login alarm."""
+
+
 @dataclass(frozen=True)
 class FetchedMail:
     ref: str                  # the backend's handle, given back to mark_done

@@ -42,6 +42,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_periods')),
     sa.UniqueConstraint('key', name=op.f('uq_periods_key'))
     )
+    op.create_table('state',
+    sa.Column('key', sa.String(length=300), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_state'))
+    )
     op.create_table('units',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=12), nullable=False),
@@ -232,6 +238,7 @@ def downgrade() -> None:
     op.drop_table('people')
     op.drop_table('inbound_messages')
     op.drop_table('units')
+    op.drop_table('state')
     op.drop_table('periods')
     op.drop_table('outbox')
     # ### end Alembic commands ###

@@ -11,12 +11,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mailbot.errors import MailbotError
 
 if TYPE_CHECKING:
     from mailbot.app import App
+    from mailbot.jobs import Plan
 
 log = logging.getLogger("mailbot")
 
@@ -44,11 +45,9 @@ def _period(app: App, value: str | None) -> str:
     return Period.parse(value).key if value else Period.of(app.today()).key
 
 
-def _print_plan(plan: object, dry_run: bool) -> None:
-    lines = plan.lines()  # type: ignore[attr-defined]
-    head = "would queue" if dry_run else "queued"
-    print(f"{head} {len(plan.queued)} mail(s)")  # type: ignore[attr-defined]
-    for line in lines:
+def _print_plan(plan: Plan, dry_run: bool) -> None:
+    print(f"{'would queue' if dry_run else 'queued'} {len(plan.queued)} mail(s)")
+    for line in plan.lines():
         print("  " + line)
 
 
@@ -65,16 +64,15 @@ def cmd_parse(args: argparse.Namespace) -> int:
     except UnreadableMessage as e:
         print(f"mailbot parse: {args.file}: not an e-mail message: {e}", file=sys.stderr)
         return 2
-    data = result.as_json()
+    data: dict[str, Any] = result.as_json()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print(f"kind: {data['kind']}  token: {data['token']}  unit: {data['unit']}  period: {data['period']}")
         print(f"strategic blocks: {len(data['strategic'])}  vip blocks: {len(data['vip'])}  urgent: {data['urgent']}")
-        for e in data["errors"]:
-            print(f"  error   {e['where']}: {e['message']}")
-        for w in data["warnings"]:
-            print(f"  warning {w['where']}: {w['message']}")
+        for label, key in (("error  ", "errors"), ("warning", "warnings")):
+            for p in data[key]:
+                print(f"  {label} {p['where']}: {p['message']}")
     return 0
 
 

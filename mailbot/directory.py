@@ -184,8 +184,8 @@ def sync_directory(session: Session, d: Directory) -> None:
                            title=None, unit=unit, active=True)
 
     customers: dict[str, Customer] = {c.code: c for c in session.scalars(select(Customer))}
-    for c in customers.values():
-        c.active = False
+    for old in customers.values():
+        old.active = False
     links = {(uc.unit_id, uc.customer_id): uc for uc in session.scalars(select(UnitCustomer))}
     wanted: set[tuple[int, int]] = set()
     for kind in ("strategic", "vip"):

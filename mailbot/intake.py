@@ -29,6 +29,7 @@ from mailbot import mails
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, Person, Quarantine, ReportRequest, Unit
 from mailbot.db.session import transaction
+from mailbot.domain.validate import validate_report
 from mailbot.errors import MailbotError
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.outbox.compose import Draft
@@ -248,8 +249,6 @@ def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
 
 def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period_key: str,
                   token: str | None, *, answer: bool) -> str:
-    from mailbot.domain.validate import validate_report
-
     verdict = validate_report(p, unit_view(ctx.s, unit))
     addr = p.envelope.from_addr
     if not verdict.accepted:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, text
 
 log = logging.getLogger(__name__)
 
-LOCK_ID = 0x6D61696C626F74  # "mailbot"
+LOCK_ID = 0x6D61696C  # "mail"; the second key is the schema, so deployments sharing a database don't collide
 
 
 class Leadership(Protocol):
@@ -51,7 +51,7 @@ class PgLeadership:
             self.release()
             return False
         conn = self.engine.connect()
-        got, pid = conn.execute(text("SELECT pg_try_advisory_lock(:k), pg_backend_pid()"), {"k": LOCK_ID}).one()
+        got, pid = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema())), pg_backend_pid()"), {"k": LOCK_ID}).one()
         conn.commit()
         if got:
             self.conn, self.pid = conn, pid

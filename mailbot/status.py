@@ -49,8 +49,8 @@ def render_status(app: App, period_key: str) -> str:
         counts = dict(s.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
         out.append(f"outbox: pending {counts.get('pending', 0)}, sent {counts.get('sent', 0)}, "
                    f"dead {counts.get('dead', 0)}  ({app.settings.path(app.settings.outbox.path)})")
-        for m in s.scalars(select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id)):
-            out.append(f"  {m.status} {m.idem_key} → {m.recipients}: {m.last_error or ''}")
+        for mail in s.scalars(select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id)):
+            out.append(f"  {mail.status} {mail.idem_key} → {mail.recipients}: {mail.last_error or ''}")
     h = health.load(DbStateStore(app.sessions, app.now))
     last_ok = f"{h.last_ok.astimezone(tz):%Y-%m-%d %H:%M}" if h.last_ok else "never (daemon not run yet)"
     out.append(f"mailbox: {app.mailbox.name}; last successful poll {last_ok}")

@@ -49,7 +49,8 @@ def codec_for(label: str | None) -> str | None:
     if not label:
         return None
     name = label.strip().strip("\"'").lower()
-    if name in _GB_LABELS:
+    # Also odd spellings seen in the wild, such as "iso-gb2312" or "gbk2312".
+    if name in _GB_LABELS or "gb2312" in name or "gbk" in name or "gb18030" in name:
         return "gb18030"
     name = _ALIASES.get(name, name)
     try:

@@ -16,9 +16,11 @@ colon, is decided for the whole block at once:
   number of lines).
 
 So in a field-4 answer, "1. 与省政府沟通：已完成" cannot be a label (field 1
-cannot follow field 4), and "5. 方案B：推进中" loses to the real
-"5. 合同签订…：" line further down, while a label the unit shortened or
-edited ("3. 跟踪进展：") still counts.  Lines before the first chosen label
+cannot follow field 4); in a field-1 answer, "2. 方案B：推进中" loses to the
+real "2. 对全国性产品…：" line further down (two strong labels outscore one
+weak one), as does "5. 合同续签：…" to "5. 合同签订、执行方面…：" (higher
+similarity); and a label the unit shortened or edited ("3. 跟踪进展：")
+still counts.  Lines before the first chosen label
 are returned separately so the caller can warn that they were ignored.
 """
 
@@ -32,6 +34,7 @@ _COLON = re.compile(r"[:：]")
 _NUMBERED = re.compile(
     r"^(?:[(（]\s*(\d{1,2})\s*[)）]|(\d{1,2})(?:\s*[.．、)）](?![\d０-９])|\s+)|([①-⑳])|([⑴-⒇]))\s*(.*)$"
 )
+_ONLY_NUMBER = re.compile(r"^\s*(?:[(（]?\s*\d{1,2}\s*[.．、)）]?|[①-⑳⑴-⒇])\s*$")
 _OPTIONS = re.compile(r"[（(][^）)]*[）)]?")
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _MAX_LABEL = 40
@@ -71,8 +74,12 @@ def dice(a: str, b: str) -> float:
 
 def split_label(text: str) -> tuple[str, str] | None:
     """(label, rest) when the line has a colon (or a cell tab) after short text."""
-    colon = _COLON.search(text)
     tab = text.find("\t")
+    if tab >= 0 and _ONLY_NUMBER.match(text[:tab]):
+        # Outlook's plain text writes list numbers as "1.<tab>…": that tab is a space.
+        text = text[:tab] + " " + text[tab + 1:]
+        tab = text.find("\t")
+    colon = _COLON.search(text)
     if colon is not None and (tab < 0 or colon.start() < tab):
         label, rest = text[:colon.start()], text[colon.end():]
     elif tab >= 0:

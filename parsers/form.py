@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from parsers import formtext as ft
@@ -150,29 +150,43 @@ class _Reader:
                 self.warnings.append(Problem(where, f"未找到{label}一栏，按未填写处理"))
         return answers
 
-    def risk(self, answer: list[str] | None, where: str) -> str | None:
+    def _choice(self, answer: list[str] | None, where: str, label: str,
+                read: Callable[[str], object | None]) -> object | None:
+        """A one-word field: the whole answer, or its first line when the rest is extra text."""
         text = "\n".join(answer or []).strip()
         if not text:
             return None
-        value = unicodedata.normalize("NFKC", text).strip().rstrip(_FINAL_STOP).strip()
-        if value in _RISKS:
-            return value
-        self.errors.append(Problem(f"{where}/{ft.LABEL_RISK}",
-                                   f"风险等级只能填“无”“一般”或“重大”，填写的是“{_clip(text)}”"))
-        return None
+        value = read(text)
+        if value is None and answer and len(answer) > 1:
+            value = read(answer[0])
+            if value is not None:
+                extra = " ".join(answer[1:])
+                self.warnings.append(Problem(f"{where}/{label}", f"“{_clip(extra)}”不在任何栏目下，已忽略"))
+        return value
+
+    def risk(self, answer: list[str] | None, where: str) -> str | None:
+        value = self._choice(answer, where, ft.LABEL_RISK, _risk_value)
+        if value is None and answer:
+            self.errors.append(Problem(f"{where}/{ft.LABEL_RISK}", "风险等级只能填“无”“一般”或“重大”，"
+                                       f"填写的是“{_clip(chr(10).join(answer))}”"))
+        return value if isinstance(value, str) else None
 
     def needs_hq(self, answer: list[str] | None, where: str) -> bool | None:
-        text = "\n".join(answer or []).strip()
-        if not text:
-            return None
-        value = _plain(text)
-        if value in _YES:
-            return True
-        if value in _NO:
-            return False
-        self.errors.append(Problem(f"{where}/{ft.LABEL_HQ}",
-                                   f"需总部协调只能填“是”或“否”，填写的是“{_clip(text)}”"))
-        return None
+        value = self._choice(answer, where, ft.LABEL_HQ, _hq_value)
+        if value is None and answer:
+            self.errors.append(Problem(f"{where}/{ft.LABEL_HQ}", "需总部协调只能填“是”或“否”，"
+                                       f"填写的是“{_clip(chr(10).join(answer))}”"))
+        return value if isinstance(value, bool) else None
+
+
+def _risk_value(text: str) -> str | None:
+    value = unicodedata.normalize("NFKC", text).strip().rstrip(_FINAL_STOP).strip()
+    return value if value in _RISKS else None
+
+
+def _hq_value(text: str) -> bool | None:
+    value = _plain(text)
+    return True if value in _YES else False if value in _NO else None
 
 
 _PREFILLED = frozenset({"token", "unit", "period", "note"})
@@ -254,7 +268,10 @@ def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
                 reader.errors.append(Problem(code, f"客户{code}的填报块出现了不止一次且内容不同，请只保留一个"))
             continue
         seen[code] = block
-        (strategic if kind == "S" else vip).append(block)  # type: ignore[arg-type]
+        if isinstance(block, StrategicBlock):
+            strategic.append(block)
+        else:
+            vip.append(block)
     if not reader.answered:
         reader.warnings.append(Problem("", "填报单为空：各栏均未填写"))
     return FormCopy(

@@ -7,7 +7,8 @@ report number from the form or the subject.  Nothing here touches files,
 network, clock or database; the same bytes always give the same result.
 
 Winning copy: the topmost copy that has any answer (FORM.md definition);
-if no copy has answers, the topmost copy.  Bounces and auto-replies keep
+if no copy has answers, the topmost copy with customer blocks (so a stray
+title line cannot hide the real blank form).  Bounces and auto-replies keep
 their kind even when they quote a form, and their quoted form is not read
 for answers (only its report number is used to match the message).
 """
@@ -23,6 +24,7 @@ from parsers import classify
 from parsers.charsets import decode_header
 from parsers.envelope import build_envelope, first_values, raw_headers
 from parsers.form import FormCopy, find_copies, read_copy
+from parsers.formtext import FORM_TITLE
 from parsers.mime import Body, extract_body, param, read_message
 from parsers.model import Attachment, Envelope, Problem, StrategicBlock, VipBlock
 from parsers.quotes import boundaries, new_text, split_lines
@@ -140,7 +142,7 @@ def _token_checks(copy: FormCopy | None, subject: str, kind: str) -> tuple[
     return token, errors, warnings
 
 
-def _kind(message: Message, envelope: Envelope, values: dict[str, str], content_type: str,
+def _kind(envelope: Envelope, values: dict[str, str], content_type: str,
           report_type: str, body: Body, winner: FormCopy | None, returned: list[Message]) -> str:
     """FORM.md "kind", first rule that applies (urgent_report is decided by the caller)."""
     subject = envelope.subject
@@ -165,7 +167,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     envelope = dataclasses.replace(envelope, automatic_reasons=classify.automatic_reasons(
         values, envelope.from_addr, content_type, report_type, envelope.subject))
 
-    body = extract_body(message)
+    body = extract_body(message, keyword=FORM_TITLE)
     lines = split_lines(body.text)
     found = boundaries(lines)
     fresh = new_text(lines, found)
@@ -173,7 +175,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
               for start, end in find_copies(lines, [b.line for b in found])]
     winner = _winning_copy(copies)
     returned = _returned_parts(message)
-    kind = _kind(message, envelope, values, content_type, report_type, body, winner, returned)
+    kind = _kind(envelope, values, content_type, report_type, body, winner, returned)
     # Bounces and auto-replies keep their kind; a form they quote is not a report.
     form = winner if kind == "monthly_report" else None
 
@@ -205,7 +207,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
         errors.extend(token_errors)
         warnings.extend(token_warnings)
     elif kind == "urgent_report":
-        urgent_text = fresh or None
+        # A bare forward has no words of its own; then the forwarded text is the matter.
+        urgent_text = fresh or body.text.strip() or None
 
     return ParsedMessage(
         envelope=envelope,

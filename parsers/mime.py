@@ -183,12 +183,17 @@ class _Walker:
         if depth == 0:
             return
         name = filename_of(part)
-        if name is not None or _disposition(part) == "attachment":
+        # A forwarded message counts as an attachment even without a name.
+        if name is not None or _disposition(part) == "attachment" or part.get_content_maintype() == "message":
             self.attachments.append(Attachment(name or "", part.get_content_type()))
 
 
-def extract_body(message: Message) -> Body:
-    """The text the sender's client displayed, plus attachments and warnings."""
+def extract_body(message: Message, keyword: str | None = None) -> Body:
+    """The text the sender's client displayed, plus attachments and warnings.
+
+    With `keyword`: if the plain alternative lacks it but the HTML part has
+    it, the HTML is used — some clients write a stub or lossy plain part.
+    """
     walker = _Walker()
     if not message.keys():
         # Headerless input read as a bare body; sniff pasted HTML fragments.
@@ -198,9 +203,9 @@ def extract_body(message: Message) -> Body:
         return Body(raw.strip("\n"), False, (), tuple(walker.warnings))
     plain_parts, html_parts = walker.collect(message)
     plain = "\n".join(walker.text_of(p) for p in plain_parts)
-    if plain.strip() or not html_parts:
-        text, from_html = plain, False
-    else:
-        text = "\n".join(html_to_text(walker.text_of(h)) for h in html_parts)
-        from_html = True
+    text, from_html = plain, False
+    if html_parts and (not plain.strip() or (keyword and keyword not in plain)):
+        sources = [walker.text_of(h) for h in html_parts]
+        if not plain.strip() or any(keyword in src for src in sources if keyword):
+            text, from_html = "\n".join(html_to_text(src) for src in sources), True
     return Body(text.strip("\n"), from_html, tuple(walker.attachments), tuple(walker.warnings))

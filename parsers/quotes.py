@@ -122,11 +122,18 @@ class Boundary(NamedTuple):
 
 
 def _is_attribution(lines: Sequence[Line], i: int) -> bool:
+    """"…写道：" / "On … wrote:" introducing a quote.
+
+    Report text can end in 写道： too ("客户来函中写道："), so the line must be
+    followed by more deeply quoted lines, or name an address and a date.
+    """
     text = lines[i].text
-    if not _ATTRIBUTION.search(text) or len(text) > 240:
+    if len(text) > 240 or not _ATTRIBUTION.search(text):
         return False
-    return bool(_ATTRIBUTION_HEAD.match(text) or "@" in text or any(ch.isdigit() for ch in text)
-                or (i > 0 and _ATTRIBUTION_HEAD.match(lines[i - 1].text)))
+    following = next((ln for ln in lines[i + 1:i + 4] if ln.text), None)
+    if following is not None and following.depth > lines[i].depth:
+        return True
+    return "@" in text and any(ch.isdigit() for ch in text)
 
 
 def boundaries(lines: Sequence[Line]) -> list[Boundary]:
@@ -219,10 +226,12 @@ def new_text(lines: Sequence[Line], found: Sequence[Boundary]) -> str:
     top = _join([ln.text for ln in lines[:_signature_cut(lines, 0, start)]])
     if start >= len(lines):
         return top
-    opened_by = next((b.kind for b in found if b.line == start), "quote" if lines[start].depth else "")
+    opened_by = "quote" if lines[start].depth else next((b.kind for b in found if b.line == start), "")
     if opened_by not in ("quote", "attribution"):
         return top
-    stop = next((b.line for b in found if b.line > start and b.kind != "attribution"), len(lines))
+    # Separators inside the ">" quote belong to older mails; an unquoted one ends the reply.
+    stop = next((b.line for b in found if b.line > start and b.kind != "attribution"
+                 and not lines[b.line].depth), len(lines))
     marks = {b.line for b in found}
     own = [i for i in range(start, stop) if not lines[i].depth and i not in marks]
     if not own or not any(lines[i].text for i in own):

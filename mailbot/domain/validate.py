@@ -52,8 +52,8 @@ def validate_report(p: ParsedMessage, unit: UnitView) -> Verdict:
             problems.append(Problem(code, f"“{code}”不是系统中的战略客户编码，请核对"))
         elif code not in unit.strategic:
             warnings.append(Problem(code, f"战略客户{code}不在本单位服务名单中，已照常收录"))
-    for block in p.vip:
-        code = block.customer
+    for vip in p.vip:
+        code = vip.customer
         if code in seen:
             problems.append(Problem(code, f"VIP客户{code}出现了两次，请只保留一份"))
         seen.add(code)

@@ -101,6 +101,7 @@ def _attach_original(msg: EmailMessage, raw: bytes) -> None:
         to_bytes(msg)  # a message the generator cannot write must not reach the outbox
     except Exception:  # noqa: BLE001 - broken originals are attached as opaque bytes instead
         parts = msg.get_payload()
-        if isinstance(parts, list) and len(parts) > 1 and parts[-1].get_content_type() == "message/rfc822":
+        if isinstance(parts, list) and len(parts) > 1 and isinstance(parts[-1], EmailMessage) \
+                and parts[-1].get_content_type() == "message/rfc822":
             parts.pop()
         msg.add_attachment(raw, maintype="application", subtype="octet-stream", filename="原邮件.eml")

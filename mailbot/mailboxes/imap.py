@@ -1,0 +1,459 @@
+"""IMAP: the mailbox on a real mail server (Dovecot, Coremail, Tencent Exmail, NetEase, Microsoft 365).
+
+How the Mailbox contract maps onto IMAP:
+
+- **Identity.** A message is `UIDVALIDITY:UID` in the watched folder; its
+  `uid_key` is ``imap:<user>@<host>/<folder>:<UIDVALIDITY>:<UID>``. UIDs only
+  mean something together with UIDVALIDITY, which the server changes when it
+  had to renumber the folder (index rebuilt, server migrated).
+- **Baseline.** The very first connection records UIDVALIDITY, UIDNEXT and the
+  time in the StateStore, and everything below that UIDNEXT is old mail that
+  is never processed (unless `backfill`). When UIDVALIDITY changes the UIDs are
+  worthless, so the whole folder is scanned again, but mail whose INTERNALDATE
+  is before the baseline time still counts as old; what was processed already
+  is recognised by the database (Message-ID, SHA-256) and just moved out.
+- **Reading never changes anything.** Sizes and dates are fetched first; the
+  body only with BODY.PEEK (no \\Seen), and for mail over `max_bytes` only the
+  header. Handled mail is moved out of the folder (MOVE, or COPY + \\Deleted +
+  EXPUNGE where MOVE is missing), so the folder holds exactly what is to do.
+- **Two connections.** One for fetching and moving, and one for IDLE. IDLE
+  occupies a connection until DONE, and imaplib is not thread-safe, so a
+  separate one lets the daemon idle in a watcher thread while a pass runs, and
+  keeps `wait()` from ever disturbing the selected state the pass relies on.
+- **Failures are bounded.** A dead connection is replaced (a few attempts with
+  exponential backoff); after that `MailboxUnavailable` says why, so the daemon
+  counts failures and alarms. A refused login is not retried: it would not
+  heal, and repeated attempts can lock the account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from functools import partial
+from ipaddress import ip_address
+from typing import Literal, TypeVar
+
+from imapclient import DELETED, IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from mailbot.errors import MailbotError
+from mailbot.mailboxes.base import FetchedMail, Folder, StateStore
+
+log = logging.getLogger(__name__)
+
+Security = Literal["tls", "starttls", "plain"]
+DEFAULT_FOLDERS: dict[Folder, str] = {"processed": "Processed", "quarantine": "Quarantine",
+                                      "auto": "Auto-replies"}
+# A dropped connection shows up as imaplib's abort, or as a socket/TLS error.
+CONNECTION_ERRORS = (OSError, IMAPClientAbortError)
+META_BATCH = 500  # UIDs per FETCH of sizes and dates: keeps command lines short
+T = TypeVar("T")
+
+
+class MailboxUnavailable(MailbotError):
+    """The server cannot be reached, or refuses us; the daemon counts these and alarms the operator."""
+
+
+class LoginRejected(MailboxUnavailable):
+    """The server refused the credentials (wrong password, expired token): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    uidvalidity: int
+    uidnext: int          # first UID of this UIDVALIDITY that counts as new
+    taken_at: datetime    # when mailbot first looked; mail received earlier is old
+    rescan: bool = False  # UIDVALIDITY changed since: old mail is told apart by INTERNALDATE alone
+
+    def dumps(self) -> str:
+        return json.dumps({**asdict(self), "taken_at": self.taken_at.isoformat()})
+
+    @classmethod
+    def loads(cls, text: str) -> Baseline:
+        d = json.loads(text)
+        return cls(int(d["uidvalidity"]), int(d["uidnext"]), datetime.fromisoformat(d["taken_at"]),
+                   bool(d.get("rescan", False)))
+
+
+class ImapMailbox:
+    def __init__(self, *, host: str, port: int | None = None, username: str,
+                 password: Callable[[], str] | None = None, oauth_token: Callable[[], str] | None = None,
+                 security: Security = "tls", ssl_context: ssl.SSLContext | None = None,
+                 folder: str = "INBOX", folders: dict[Folder, str] | None = None,
+                 max_bytes: int = 25 * 1024 * 1024, state: StateStore, backfill: bool = False,
+                 timeout: float = 30.0, idle_renew: float = 25 * 60, connect_attempts: int = 3,
+                 backoff: float = 1.0) -> None:
+        if security not in ("tls", "starttls", "plain"):
+            raise ValueError(f"mailbox.security must be 'tls', 'starttls' or 'plain', not {security!r}")
+        if security == "plain" and not _is_loopback(host):
+            raise ValueError(f"mailbox.security = 'plain' would send the credentials of {username} unencrypted "
+                             f"to {host}; it is allowed only for a loopback host. Use 'tls' or 'starttls'.")
+        if (password is None) == (oauth_token is None):
+            raise ValueError(f"imap:{username}@{host}: give exactly one of a password or an OAuth2 token source")
+        if not 0 < idle_renew <= 29 * 60:
+            raise ValueError("idle_renew must be positive and at most 29 minutes (RFC 2177)")
+        self.host, self.username, self.folder, self.security = host, username, folder, security
+        self.port = port or (993 if security == "tls" else 143)
+        self.name = f"imap:{username}@{host}/{folder}"
+        self.folders: dict[Folder, str] = {**DEFAULT_FOLDERS, **(folders or {})}
+        self.max_bytes, self.state, self.backfill = max_bytes, state, backfill
+        self.timeout, self.idle_renew = timeout, idle_renew
+        self.connect_attempts, self.backoff = max(1, connect_attempts), backoff
+        self._password, self._oauth_token = password, oauth_token
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._conn: IMAPClient | None = None        # fetch and move
+        self._watch: IMAPClient | None = None       # IDLE
+        self._uidvalidity = 0                       # of the folder as last selected on _conn
+        self._uidnext = 0
+        self._seen: tuple[int, int] | None = None   # (UIDVALIDITY, UIDNEXT) at the last fetch_new
+
+    # --- the Mailbox protocol -------------------------------------------------------
+
+    def fetch_new(self) -> Iterator[FetchedMail]:
+        uidvalidity, uidnext = self._run(self._select)
+        base = self._baseline(uidvalidity, uidnext)
+        todo = self._run(partial(self._list_new, base=base))
+        self._seen = (uidvalidity, uidnext)
+        for date, uid, size in todo:
+            mail = self._run(partial(self._download, uidvalidity=uidvalidity, uid=uid, size=size, date=date))
+            if self._uidvalidity != uidvalidity:
+                log.warning("%s: UIDVALIDITY changed during the pass; the rest waits for the next one", self.name)
+                return
+            if mail is not None:
+                yield mail
+
+    def mark_done(self, ref: str, folder: Folder) -> None:
+        uidvalidity, uid = (int(x) for x in ref.split(":"))
+        target = self.folders[folder]
+
+        def move(conn: IMAPClient) -> None:
+            if uidvalidity != self._uidvalidity:
+                log.warning("%s: not moving %s: UIDVALIDITY is now %d; it will be fetched again and "
+                            "recognised as a duplicate", self.name, ref, self._uidvalidity)
+                return
+            try:
+                self._move(conn, uid, target)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as e:
+                if "TRYCREATE" not in str(e):
+                    raise MailboxUnavailable(f"{self.name}: moving {ref} to {target} failed: {_text(e)}") from None
+                self._create_folders(conn)  # deleted behind our back since we connected
+                self._move(conn, uid, target)
+            log.debug("%s: %s moved to %s", self.name, ref, target)
+
+        self._run(move)
+
+    def wait(self, timeout: float) -> bool:
+        """IDLE until the server reports new mail (True) or `timeout` passes (False).
+
+        A connection that drops while idling returns False at once, so the next
+        fetch reconnects and picks up whatever came in meanwhile. A server that
+        cannot be reached is waited out instead, so the poll interval paces retries.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        try:
+            conn, arrived = self._watching()
+        except (*CONNECTION_ERRORS, MailboxUnavailable, IMAPClientError) as e:
+            log.info("%s: cannot watch for new mail (%s); polling only", self.name, _text(e))
+            conn, arrived = None, False
+        if arrived:
+            return True
+        if conn is None:  # unreachable, or no IDLE on this server: sleep like a poll
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            return False
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                conn.idle()
+                responses: list[object] = []
+                try:
+                    # RFC 2177: servers may drop a client idle for 30 minutes; re-issue before.
+                    responses = conn.idle_check(timeout=min(left, self.idle_renew))
+                finally:
+                    responses = responses + conn.idle_done()[1]
+                if any(_announces_mail(r) for r in responses):
+                    return True
+        except (*CONNECTION_ERRORS, IMAPClientError) as e:
+            log.info("%s: IDLE connection lost (%s)", self.name, _text(e))
+            self._drop_watch()
+        return False
+
+    def close(self) -> None:
+        for conn in (self._conn, self._watch):
+            if conn is not None:
+                _logout(conn)
+        self._conn = self._watch = None
+
+    def check(self) -> list[tuple[str, bool, str]]:
+        """Log in and look — folder, IDLE, MOVE — without changing anything (`mailbot check-config`)."""
+        try:
+            conn = self._open()
+        except (*CONNECTION_ERRORS, IMAPClientError, MailboxUnavailable) as e:
+            return [("login", False, _text(e) if isinstance(e, MailboxUnavailable)
+                     else f"{self.name}: cannot connect to {self.host}:{self.port}: {_text(e)}")]
+        try:
+            rows = [("login", True, f"logged in to {self.host}:{self.port} ({self.security}) as {self.username}")]
+            if conn.folder_exists(self.folder):
+                st = conn.folder_status(self.folder, ["MESSAGES", "UIDVALIDITY"])
+                rows.append((f"folder {self.folder}", True,
+                             f"{st[b'MESSAGES']} messages, UIDVALIDITY {st[b'UIDVALIDITY']}"))
+            else:
+                rows.append((f"folder {self.folder}", False, "does not exist"))
+            missing = [f for f in self.folders.values() if not conn.folder_exists(f)]
+            rows.append(("done folders", True, f"missing, created on the first run: {', '.join(missing)}"
+                         if missing else "all exist: " + ", ".join(self.folders.values())))
+            rows.append(("IDLE", conn.has_capability("IDLE"), "new mail is pushed" if conn.has_capability("IDLE")
+                         else "not offered: new mail is seen at the next poll only"))
+            rows.append(("MOVE", conn.has_capability("MOVE"), "handled mail is moved atomically"
+                         if conn.has_capability("MOVE") else "not offered: COPY + \\Deleted + EXPUNGE instead"))
+            return rows
+        except (*CONNECTION_ERRORS, IMAPClientError) as e:
+            return [("login", False, f"{self.name}: connection failed during the check: {_text(e)}")]
+        finally:
+            _logout(conn)
+
+    # --- fetching ---------------------------------------------------------------------
+
+    def _select(self, conn: IMAPClient) -> tuple[int, int]:
+        try:
+            info = conn.select_folder(self.folder)
+        except IMAPClientAbortError:
+            raise
+        except IMAPClientError as e:
+            raise MailboxUnavailable(f"{self.name}: cannot open folder {self.folder!r}: {_text(e)}") from None
+        self._uidvalidity = int(info[b"UIDVALIDITY"])
+        # UIDNEXT is optional in old servers' SELECT answer; then ask for it.
+        self._uidnext = int(info.get(b"UIDNEXT") or conn.folder_status(self.folder, ["UIDNEXT"])[b"UIDNEXT"])
+        return self._uidvalidity, self._uidnext
+
+    def _baseline(self, uidvalidity: int, uidnext: int) -> Baseline:
+        key = f"{self.name}:baseline"
+        stored = self.state.get(key)
+        if stored is None:
+            base = Baseline(uidvalidity, uidnext, datetime.now(timezone.utc).replace(microsecond=0))
+            self.state.set(key, base.dumps())
+            log.info("%s: baseline taken: UIDVALIDITY %d, mail from UID %d on is new%s", self.name, uidvalidity,
+                     uidnext, " (backfill: older mail too)" if self.backfill else "")
+            return base
+        base = Baseline.loads(stored)
+        if base.uidvalidity != uidvalidity:
+            base = Baseline(uidvalidity, 1, base.taken_at, rescan=True)
+            self.state.set(key, base.dumps())
+            log.warning("%s: UIDVALIDITY changed to %d: scanning the folder again; mail received before %s "
+                        "stays old, the rest is matched against what was already processed",
+                        self.name, uidvalidity, base.taken_at.isoformat())
+        return base
+
+    def _list_new(self, conn: IMAPClient, *, base: Baseline) -> list[tuple[datetime, int, int]]:
+        """(INTERNALDATE, UID, size) of the mail to hand out, oldest first."""
+        first = 1 if self.backfill else base.uidnext
+        # `UID n:*` also matches the highest UID when n is past it, hence the filter.
+        uids = sorted(u for u in conn.search(["UID", f"{first}:*", "NOT", "DELETED"]) if u >= first)
+        todo = []
+        for i in range(0, len(uids), META_BATCH):
+            for uid, data in conn.fetch(uids[i:i + META_BATCH], ["RFC822.SIZE", "INTERNALDATE"]).items():
+                date = _utc(data[b"INTERNALDATE"])
+                if base.rescan and not self.backfill and date < base.taken_at:
+                    continue
+                todo.append((date, uid, int(data[b"RFC822.SIZE"])))
+        return sorted(todo)
+
+    def _download(self, conn: IMAPClient, *, uidvalidity: int, uid: int, size: int,
+                  date: datetime) -> FetchedMail | None:
+        if self._uidvalidity != uidvalidity:  # reconnected to a renumbered folder: the UID means another mail
+            return None
+        oversized = size > self.max_bytes
+        part = "BODY.PEEK[HEADER]" if oversized else "BODY.PEEK[]"
+        data = conn.fetch([uid], [part]).get(uid)
+        raw = data.get(b"BODY[HEADER]" if oversized else b"BODY[]") if data else None
+        if raw is None:  # moved or expunged by someone else since the listing
+            return None
+        return FetchedMail(ref=f"{self._uidvalidity}:{uid}", uid_key=f"{self.name}:{self._uidvalidity}:{uid}",
+                           raw=bytes(raw), received_at=date, size=size, oversized=oversized)
+
+    def _move(self, conn: IMAPClient, uid: int, target: str) -> None:
+        # A UID that is already gone matches nothing, and the server answers OK: idempotent.
+        if conn.has_capability("MOVE"):
+            conn.move([uid], target)
+            return
+        conn.copy([uid], target)
+        conn.add_flags([uid], [DELETED], silent=True)
+        if conn.has_capability("UIDPLUS"):
+            conn.uid_expunge([uid])
+        else:
+            conn.expunge()  # without UIDPLUS this also removes others' \Deleted mail in the folder
+
+    # --- connections ------------------------------------------------------------------
+
+    def _run(self, op: Callable[[IMAPClient], T]) -> T:
+        """Run `op` on the main connection (folder selected); a connection found dead is replaced once."""
+        for attempt in (1, 2):
+            conn = self._conn or self._connect()
+            try:
+                return op(conn)
+            except CONNECTION_ERRORS as e:
+                self._drop()
+                if attempt == 2:
+                    raise MailboxUnavailable(f"{self.name}: connection lost: {_text(e)}") from None
+                log.info("%s: connection lost (%s); reconnecting", self.name, _text(e))
+            except IMAPClientError as e:
+                raise MailboxUnavailable(f"{self.name}: the server refused a command: {_text(e)}") from None
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> IMAPClient:
+        """Log in, make the done folders, select the folder; retried with exponential backoff."""
+        delay, error = self.backoff, ""
+        for attempt in range(1, self.connect_attempts + 1):
+            try:
+                conn = self._open()
+            except CONNECTION_ERRORS + (IMAPClientError,) as e:
+                if isinstance(e, ssl.SSLCertVerificationError):
+                    raise MailboxUnavailable(f"{self.name}: the server's certificate is not trusted: "
+                                             f"{e.verify_message}") from None
+                error = _text(e)
+                log.warning("%s: connecting failed (attempt %d of %d): %s", self.name, attempt,
+                            self.connect_attempts, error)
+                if attempt < self.connect_attempts:
+                    time.sleep(delay)
+                    delay *= 2
+                continue
+            try:
+                self._create_folders(conn)
+                self._select(conn)
+            except BaseException:
+                _logout(conn)
+                raise
+            self._conn = conn
+            log.info("%s: connected", self.name)
+            return conn
+        raise MailboxUnavailable(f"{self.name}: server unreachable after {self.connect_attempts} attempts: {error}")
+
+    def _open(self) -> IMAPClient:
+        """One logged-in connection, encrypted as configured; raises LoginRejected when refused."""
+        implicit = self.security == "tls"
+        conn = IMAPClient(self.host, self.port, ssl=implicit, ssl_context=self._ssl_context if implicit else None,
+                          timeout=self.timeout)
+        try:
+            if self.security == "starttls":
+                if not conn.has_capability("STARTTLS"):
+                    raise MailboxUnavailable(f"{self.name}: the server does not offer STARTTLS; refusing to "
+                                             "send credentials in clear (mailbox.security)")
+                conn.starttls(self._ssl_context)
+            self._login(conn)
+        except BaseException:
+            _logout(conn)
+            raise
+        conn.normalise_times = False  # keep INTERNALDATE's own offset; we convert to UTC
+        return conn
+
+    def _login(self, conn: IMAPClient) -> None:
+        if self._oauth_token is not None:
+            secret = _obtain(self._oauth_token, f"{self.name}: cannot obtain an OAuth2 access token")
+            login = conn.oauth2_login
+        else:
+            assert self._password is not None
+            secret = _obtain(self._password, f"{self.name}: cannot obtain the password")
+            login = conn.login
+        try:
+            login(self.username, secret)
+        except LoginError as e:
+            # A token refused before its expiry (revoked, wrong scope) must not be offered again.
+            invalidate = getattr(self._oauth_token, "invalidate", None)
+            if callable(invalidate):
+                invalidate()
+            reason = _text(e).replace(secret, "***") if secret else _text(e)
+            raise LoginRejected(f"{self.name}: the server refused the login of {self.username}: {reason}") from None
+
+    def _create_folders(self, conn: IMAPClient) -> None:
+        for name in self.folders.values():
+            if conn.folder_exists(name):
+                continue
+            try:
+                conn.create_folder(name)
+                conn.subscribe_folder(name)
+                log.info("%s: created folder %s", self.name, name)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError as e:
+                if not conn.folder_exists(name):  # else another client just created it
+                    raise MailboxUnavailable(f"{self.name}: cannot create folder {name!r}: {_text(e)}") from None
+
+    def _watching(self) -> tuple[IMAPClient | None, bool]:
+        """The IDLE connection with the folder examined (read-only; None if the server has no IDLE),
+        and whether mail arrived since the last fetch — IDLE would never announce that mail."""
+        for _ in (1, 2):
+            fresh = self._watch is None
+            conn = self._watch = self._watch or self._open()
+            if not conn.has_capability("IDLE"):
+                return None, False
+            try:
+                info = conn.select_folder(self.folder, readonly=True)
+                break
+            except CONNECTION_ERRORS:
+                self._drop_watch()
+                if fresh:
+                    raise  # else it was a stale connection: one fresh try
+        now = (int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0)))
+        return conn, self._seen is not None and now[1] > 0 and now != self._seen
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            _logout(self._conn)
+        self._conn = None
+
+    def _drop_watch(self) -> None:
+        if self._watch is not None:
+            _logout(self._watch)
+        self._watch = None
+
+
+def _announces_mail(response: object) -> bool:
+    # (3, b'EXISTS') or (1, b'RECENT'); EXPUNGE and FETCH (flag changes) are not new mail.
+    if not isinstance(response, tuple) or len(response) < 2:
+        return False
+    n, what = response[0], response[1]
+    return what == b"EXISTS" or (what == b"RECENT" and isinstance(n, int) and n > 0)
+
+
+def _obtain(source: Callable[[], str], what: str) -> str:
+    try:
+        return source()
+    except Exception as e:  # noqa: BLE001 - any failure means no login; the message says which
+        raise MailboxUnavailable(f"{what}: {e}") from None
+
+
+def _logout(conn: IMAPClient) -> None:
+    try:
+        conn.logout()
+    except Exception:  # noqa: BLE001 - the connection may already be dead; closing it is all we want
+        try:
+            conn.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _utc(value: datetime) -> datetime:
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def _text(e: BaseException) -> str:
+    """An exception as one readable line (imaplib hands server text over as bytes reprs)."""
+    s = str(e)
+    if s.startswith(("b'", 'b"')) and s.endswith(s[1]):
+        s = s[2:-1]
+    return s or type(e).__name__
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -8,10 +8,12 @@ directory and a real database and run the same code the daemon runs.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cached_property
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -26,9 +28,20 @@ from mailbot.mailboxes.maildir import MaildirMailbox
 from mailbot.outbox.compose import Identity
 from mailbot.outbox.queue import Transport
 from mailbot.outbox.transports import MaildirTransport
-from mailbot.settings import Settings
+from mailbot.oauth import OAuth2Token
+from mailbot.settings import ServerSettings, Settings
+from mailbot.state import DbStateStore
+
+if TYPE_CHECKING:
+    from mailbot.mailboxes.exchange import EwsLogin
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    password: Callable[[], str] | None = None
+    oauth_token: Callable[[], str] | None = None
 
 
 def system_clock() -> datetime:
@@ -70,14 +83,74 @@ class App:
         return Schedule(request_day=s.request_day, deadline_day=s.deadline_day,
                         reminder_offsets=s.reminder_offsets, bulletin_delay_days=s.bulletin_delay_days)
 
+    backfill: bool = False  # `mailbot run --backfill`: process mail older than the first connection
+
     @cached_property
     def mailbox(self) -> Mailbox:
         m = self.settings.mailbox
-        return MaildirMailbox(self.settings.path(m.path), max_bytes=m.max_message_bytes)
+        if m.backend == "maildir":
+            return MaildirMailbox(self.settings.path(m.path), max_bytes=m.max_message_bytes)
+        state = DbStateStore(self.sessions, self.now, prefix=f"mailbox:{m.backend}:")
+        if m.backend == "exchange":
+            from mailbot.mailboxes.exchange import ExchangeMailbox
+
+            return ExchangeMailbox(login=self.ews_login, state=state, max_bytes=m.max_message_bytes,
+                                   folders=m.folders, backfill=m.backfill or self.backfill)
+        from mailbot.mailboxes.imap import ImapMailbox
+
+        assert m.host and m.username
+        creds = self._credentials(m, "mailbox")
+        return ImapMailbox(host=m.host, port=m.port, username=m.username, security=m.security,
+                           ssl_context=self._ssl(m), folder=m.folder, folders=dict(m.folders),
+                           max_bytes=m.max_message_bytes, state=state, backfill=m.backfill or self.backfill,
+                           timeout=m.timeout, password=creds.password, oauth_token=creds.oauth_token)
 
     @cached_property
     def transport(self) -> Transport:
-        return MaildirTransport(self.settings.path(self.settings.outbox.path))
+        o = self.settings.outbox
+        if o.transport == "maildir":
+            return MaildirTransport(self.settings.path(o.path))
+        if o.transport == "ews":
+            from mailbot.outbox.ews import EwsTransport
+
+            return EwsTransport(self.ews_login)
+        from mailbot.outbox.smtp import SmtpTransport
+
+        assert o.host
+        creds = self._credentials(o, "outbox")
+        return SmtpTransport(host=o.host, port=o.port or {"tls": 465, "starttls": 587, "plain": 25}[o.security],
+                             envelope_from=self.settings.identity.address, security=o.security,
+                             username=o.username, ssl_context=self._ssl(o), timeout=o.timeout,
+                             password=creds.password, oauth_token=creds.oauth_token)
+
+    @cached_property
+    def ews_login(self) -> EwsLogin:
+        from mailbot.mailboxes.exchange import EwsLogin
+
+        m = self.settings.mailbox
+        assert m.service_endpoint and m.username
+        creds = self._credentials(m, "mailbox")
+        return EwsLogin(service_endpoint=m.service_endpoint, username=m.username,
+                        primary_smtp_address=m.address or self.settings.identity.address,
+                        auth_type="basic" if m.auth_type == "basic" else "ntlm", password=creds.password,
+                        oauth_token=creds.oauth_token)
+
+    def _credentials(self, server: ServerSettings, where: str) -> Credentials:
+        """Secrets as callables: read when a connection is made, so a rotated password needs no restart."""
+        if server.oauth2 is not None:
+            o = server.oauth2
+            secret = o.client_secret
+            return Credentials(oauth_token=OAuth2Token(
+                token_url=o.token_url, client_id=o.client_id, refresh_token_file=self.settings.path(o.refresh_token_file),
+                client_secret=(lambda: self.settings.secret(secret, f"{where}.oauth2.client_secret")) if secret else None,
+                scope=o.scope))
+        if server.password is not None:
+            ref = server.password
+            return Credentials(password=lambda: self.settings.secret(ref, f"{where}.password"))
+        return Credentials()
+
+    def _ssl(self, server: ServerSettings) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.settings.path(server.ca_file)) if server.ca_file else None)
 
 
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = system_clock,

@@ -136,11 +136,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     from mailbot.scheduler import run_daemon, run_once
 
     app = _app(args)
+    app.backfill = args.backfill
     if args.once:
         print(run_once(app).summary())
         return 0
     run_daemon(app)
     return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Connect to each configured server and report, changing nothing."""
+    app = _app(args)
+    ok = True
+    for part, name in ((app.mailbox, f"mailbox ({app.settings.mailbox.backend})"),
+                       (app.transport, f"outbox ({app.settings.outbox.transport})")):
+        check = getattr(part, "check", None)
+        rows = check() if check else [("local directory", True, "no server to check")]
+        for what, good, detail in rows:
+            ok &= good
+            print(f"{'ok  ' if good else 'FAIL'}  {name}: {what} — {detail}")
+    return 0 if ok else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -182,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("run", cmd_run, "watch the mailbox and run the calendar (the daemon)")
     sp.add_argument("--once", action="store_true", help="one pass: mailbox, calendar, outbox; then exit")
+    sp.add_argument("--backfill", action="store_true",
+                    help="also process mail that was in the mailbox before mailbot first connected")
+    add("check-config", cmd_check_config, "log in to each configured server and report; change nothing")
     sp = add("parse", cmd_parse, "parse one .eml file as the pipeline would (no database)")
     sp.add_argument("file")
     sp.add_argument("--json", action="store_true", help="print the FORM.md JSON object")

@@ -198,4 +198,16 @@ def tick(app: App) -> Plan:
             continue
         plan.queued += step.queued
         plan.files += step.files
+    _warn_unknown_years(app, plan)
     return plan
+
+
+def _warn_unknown_years(app: App, plan: Plan) -> None:
+    """A year nobody described falls back to weekends: the operator hears it once per year, by mail."""
+    for year in sorted(app.calendar.guessed_years):
+        with unit_of_work(app, False) as s:
+            draft = mails.operator_mail(
+                app.settings.identity.department, app.settings.operator, f"{year}年节假日未配置",
+                f"{year}年的法定节假日和调休上班日未知，提醒日期暂按周末推算。"
+                f"请在 config/mailbot.yaml 的 calendar.years.{year} 下填写国务院公布的安排。")
+            _queue(app, s, plan, f"operator:calendar:{year}", "operator", draft)

@@ -20,7 +20,8 @@ def run(*args: str, cwd: Path = PROJECT, timeout: int = 120) -> subprocess.Compl
 def test_help_lists_every_command_with_a_line_of_help() -> None:
     # `mailbot --help` names each command the README documents.
     out = run("--help").stdout
-    for cmd in ("run", "parse", "db", "send-requests", "remind", "escalate", "compile", "status", "reparse", "demo"):
+    for cmd in ("run", "parse", "db", "send-requests", "remind", "escalate", "compile", "status", "reparse", "demo",
+                "check-config"):
         assert f"    {cmd}" in out, cmd
 
 

@@ -67,3 +67,16 @@ def test_dry_run_shows_the_plan_and_changes_nothing(app: App) -> None:
     plan = jobs.send_requests(app, "2026-11", dry_run=True)
     assert len(plan.queued) == 6 and all(k.startswith("request:2026-11:") for k, _, _ in plan.queued)
     assert kinds(app) == Counter()
+
+
+def test_an_undescribed_year_warns_the_operator_once(app: App) -> None:
+    # In December the calendar looks at January 2027, which chinese-calendar does not know: one mail, not one per tick.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    app.clock = lambda: datetime(2026, 12, 20, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    jobs.tick(app)
+    jobs.tick(app)
+    with app.sessions() as s:
+        keys = s.scalars(select(OutboxMail.idem_key).where(OutboxMail.kind == "operator")).all()
+    assert keys == ["operator:calendar:2027"]

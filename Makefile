@@ -21,6 +21,7 @@ run: venv
 	$(VENV)/bin/mailbot run
 
 test: system-deps venv
+	$(PY) -m mypy mailbot parsers
 	$(PY) -m pytest -q
 
 bench: venv

@@ -49,6 +49,11 @@ class OAuthError(MailbotError):
     """No access token could be obtained; the message names the cause and carries no secret."""
 
 
+class SignInRequired(OAuthError):
+    """The grant itself is refused or missing (expired/revoked refresh token, wrong client): retrying won't help,
+    someone must sign in again. Mailboxes report it as a failed login, which alarms the operator."""
+
+
 def microsoft365_token_url(tenant: str) -> str:
     """The v2.0 token endpoint of a Microsoft Entra tenant (its id or domain, or 'organizations')."""
     return f"https://login.microsoftonline.com/{urllib.parse.quote(tenant, safe='')}/oauth2/v2.0/token"
@@ -127,7 +132,9 @@ class OAuth2Token:
             detail = _describe_error(e.read(), secrets)
             e.close()
             hint = " (sign in again to obtain a new refresh token)" if "invalid_grant" in detail else ""
-            raise OAuthError(f"token endpoint {self.token_url} refused the refresh: HTTP {e.code}: "
+            # 400/401 carry the OAuth verdict on our grant or client; 5xx and the like may pass.
+            kind = SignInRequired if e.code in (400, 401) else OAuthError
+            raise kind(f"token endpoint {self.token_url} refused the refresh: HTTP {e.code}: "
                              f"{detail}{hint}") from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
@@ -144,12 +151,12 @@ class OAuth2Token:
         try:
             token = self.refresh_token_file.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
-            raise OAuthError(f"refresh token file {self.refresh_token_file} does not exist: "
+            raise SignInRequired(f"refresh token file {self.refresh_token_file} does not exist: "
                              "sign in once to obtain a refresh token and store it there") from None
         except OSError as e:
             raise OAuthError(f"cannot read refresh token file {self.refresh_token_file}: {e.strerror}") from None
         if not token:
-            raise OAuthError(f"refresh token file {self.refresh_token_file} is empty")
+            raise SignInRequired(f"refresh token file {self.refresh_token_file} is empty")
         return token
 
     def _save_refresh_token(self, token: str) -> None:

@@ -20,10 +20,14 @@ How the Mailbox contract maps onto IMAP:
   occupies a connection until DONE, and imaplib is not thread-safe, so a
   separate one lets the daemon idle in a watcher thread while a pass runs, and
   keeps `wait()` from ever disturbing the selected state the pass relies on.
+  IDLE only reports changes after it starts, so `wait()` first compares the
+  folder's UIDNEXT with what the last fetch saw and returns at once if mail
+  slipped in between.
 - **Failures are bounded.** A dead connection is replaced (a few attempts with
   exponential backoff); after that `MailboxUnavailable` says why, so the daemon
-  counts failures and alarms. A refused login is not retried: it would not
-  heal, and repeated attempts can lock the account.
+  counts failures and alarms. A refused login (or an OAuth grant that needs a
+  new sign-in) is `LoginFailed` at once: retrying would not heal it, and
+  repeated attempts can lock the account.
 """
 
 from __future__ import annotations
@@ -42,8 +46,11 @@ from typing import Literal, TypeVar
 from imapclient import DELETED, IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from mailbot.errors import MailbotError
-from mailbot.mailboxes.base import FetchedMail, Folder, StateStore
+# MailboxUnavailable / LoginFailed are what the daemon counts (and alarms on); re-exported for callers.
+from mailbot.mailboxes.base import FetchedMail, Folder, LoginFailed, MailboxUnavailable, StateStore
+from mailbot.oauth import SignInRequired
+
+__all__ = ["ImapMailbox", "LoginFailed", "MailboxUnavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +61,6 @@ DEFAULT_FOLDERS: dict[Folder, str] = {"processed": "Processed", "quarantine": "Q
 CONNECTION_ERRORS = (OSError, IMAPClientAbortError)
 META_BATCH = 500  # UIDs per FETCH of sizes and dates: keeps command lines short
 T = TypeVar("T")
-
-
-class MailboxUnavailable(MailbotError):
-    """The server cannot be reached, or refuses us; the daemon counts these and alarms the operator."""
-
-
-class LoginRejected(MailboxUnavailable):
-    """The server refused the credentials (wrong password, expired token): retrying will not help."""
 
 
 @dataclass(frozen=True)
@@ -294,9 +293,8 @@ class ImapMailbox:
     def _run(self, op: Callable[[IMAPClient], T]) -> T:
         """Run `op` on the main connection (folder selected); a connection found dead is replaced once."""
         for attempt in (1, 2):
-            conn = self._conn or self._connect()
             try:
-                return op(conn)
+                return op(self._conn or self._connect())
             except CONNECTION_ERRORS as e:
                 self._drop()
                 if attempt == 2:
@@ -335,7 +333,7 @@ class ImapMailbox:
         raise MailboxUnavailable(f"{self.name}: server unreachable after {self.connect_attempts} attempts: {error}")
 
     def _open(self) -> IMAPClient:
-        """One logged-in connection, encrypted as configured; raises LoginRejected when refused."""
+        """One logged-in connection, encrypted as configured; raises LoginFailed when refused."""
         implicit = self.security == "tls"
         conn = IMAPClient(self.host, self.port, ssl=implicit, ssl_context=self._ssl_context if implicit else None,
                           timeout=self.timeout)
@@ -368,7 +366,7 @@ class ImapMailbox:
             if callable(invalidate):
                 invalidate()
             reason = _text(e).replace(secret, "***") if secret else _text(e)
-            raise LoginRejected(f"{self.name}: the server refused the login of {self.username}: {reason}") from None
+            raise LoginFailed(f"{self.name}: the server refused the login of {self.username}: {reason}") from None
 
     def _create_folders(self, conn: IMAPClient) -> None:
         for name in self.folders.values():
@@ -424,6 +422,8 @@ def _announces_mail(response: object) -> bool:
 def _obtain(source: Callable[[], str], what: str) -> str:
     try:
         return source()
+    except SignInRequired as e:  # the refresh token expired or was revoked: a login failure, not an outage
+        raise LoginFailed(f"{what}: {e}") from None
     except Exception as e:  # noqa: BLE001 - any failure means no login; the message says which
         raise MailboxUnavailable(f"{what}: {e}") from None
 

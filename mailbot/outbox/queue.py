@@ -30,6 +30,13 @@ class PermanentFailure(Exception):
     """The transport says this mail can never be delivered (e.g. SMTP 5xx)."""
 
 
+class TransportUnavailable(Exception):
+    """The transport cannot send anything right now (server down, login refused): not this mail's fault.
+
+    The pass stops without counting an attempt, so an outage does not use up the mails' retries.
+    """
+
+
 class Transport(Protocol):
     def send(self, mail: OutboxMail) -> None:
         """Deliver one mail; raise PermanentFailure, or any other exception for a temporary failure."""
@@ -88,27 +95,30 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
             mail = s.get(OutboxMail, mail_id, with_for_update=True)
             if mail is None or mail.status != "pending":
                 continue
-            mail.attempts += 1
+            failure: Exception | None = None
             try:
                 transport.send(mail)
-            except PermanentFailure as e:
-                mail.status, mail.last_error = "dead", str(e)[:2000]
-                dead.append(mail.id)
-                log.error("outbox=%s key=%s dead: %s", mail.id, mail.idem_key, e)
-            except Exception as e:  # noqa: BLE001 - any other failure is temporary: retry later
+            except TransportUnavailable as e:
                 mail.last_error = f"{type(e).__name__}: {e}"[:2000]
-                if mail.attempts >= max_attempts:
-                    mail.status = "dead"
-                    dead.append(mail.id)
-                    log.error("outbox=%s key=%s dead after %d attempts: %s", mail.id, mail.idem_key,
-                              mail.attempts, e)
-                else:
-                    mail.next_attempt_at = now + backoff(mail.attempts)
-                    retried += 1
-                    log.warning("outbox=%s key=%s attempt %d failed: %s", mail.id, mail.idem_key,
-                                mail.attempts, e)
-            else:
+                log.warning("outbox: transport unavailable, %d mail(s) wait: %s", len(ids), e)
+                break
+            except Exception as e:  # noqa: BLE001 - classified below: permanent, or retried later
+                failure = e
+            mail.attempts += 1
+            if failure is None:
                 mail.status, mail.sent_at, mail.last_error = "sent", now, None
                 sent += 1
                 log.info("outbox=%s key=%s sent to %s", mail.id, mail.idem_key, mail.recipients)
+                continue
+            mail.last_error = f"{type(failure).__name__}: {failure}"[:2000]
+            if isinstance(failure, PermanentFailure) or mail.attempts >= max_attempts:
+                mail.status = "dead"
+                dead.append(mail.id)
+                log.error("outbox=%s key=%s dead after %d attempt(s): %s", mail.id, mail.idem_key,
+                          mail.attempts, failure)
+            else:
+                mail.next_attempt_at = now + backoff(mail.attempts)
+                retried += 1
+                log.warning("outbox=%s key=%s attempt %d failed: %s", mail.id, mail.idem_key, mail.attempts,
+                            failure)
     return SendReport(sent, retried, dead)

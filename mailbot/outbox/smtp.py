@@ -52,7 +52,7 @@ from email.utils import getaddresses
 from typing import Literal
 
 from mailbot.db.models import OutboxMail
-from mailbot.outbox.queue import PermanentFailure
+from mailbot.outbox.queue import PermanentFailure, TransportUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class SmtpDeferred(SmtpError):
     """A temporary refusal (4xx, 421) or a transaction cut short: the outbox tries again later."""
 
 
-class SmtpUnavailable(SmtpError):
+class SmtpUnavailable(SmtpError, TransportUnavailable):
     """No usable session — unreachable, TLS, AUTH, or our sender refused: the same for every mail."""
 
 
@@ -136,18 +136,18 @@ class SmtpTransport:
                  oauth_token: Callable[[], str] | None = None, ssl_context: ssl.SSLContext | None = None,
                  timeout: float = 30, local_hostname: str | None = None, cooldown: float = 30) -> None:
         if security not in ("tls", "starttls", "plain"):
-            raise ValueError(f"outbox.smtp.security: must be tls, starttls or plain, not {security!r}")
+            raise ValueError(f"outbox.security: must be tls, starttls or plain, not {security!r}")
         if security == "plain" and not is_loopback(host):
-            raise ValueError(f"outbox.smtp.security: 'plain' sends mail and passwords in clear and is allowed "
+            raise ValueError(f"outbox.security: 'plain' sends mail and passwords in clear and is allowed "
                              f"only to a loopback host, not {host!r}; use 'starttls' or 'tls'")
         if password is not None and oauth_token is not None:
-            raise ValueError("outbox.smtp: give a password or an OAuth token, not both")
+            raise ValueError("outbox: give a password or oauth2, not both")
         if (password is not None or oauth_token is not None) != (username is not None):
-            raise ValueError("outbox.smtp.username: needed with a password or an OAuth token, and only then")
+            raise ValueError("outbox.username: needed with a password or oauth2, and only then")
         if "@" not in envelope_from or not envelope_from.isascii() or any(c in envelope_from for c in " <>,"):
-            raise ValueError(f"outbox.smtp.envelope_from: not a plain ASCII address: {envelope_from!r}")
+            raise ValueError(f"identity.address (the envelope sender): not a plain ASCII address: {envelope_from!r}")
         if timeout <= 0:
-            raise ValueError("outbox.smtp.timeout: must be positive")
+            raise ValueError("outbox.timeout: must be positive")
         self.host, self.port, self.security = host, port, security
         self.envelope_from = envelope_from
         self.username = username
@@ -223,7 +223,7 @@ class SmtpTransport:
         if e.stage == "connect" and e.code is None:  # an outage, not a setting
             log.warning("smtp %s unreachable: %s", self.where, e)
         else:
-            log.error("smtp %s refuses us, check the outbox.smtp settings: %s", self.where, e)
+            log.error("smtp %s refuses us, check the outbox settings: %s", self.where, e)
 
     def _transact(self, smtp: smtplib.SMTP, mail: OutboxMail, rcpts: list[str]) -> None:
         msg = mail.message_id
@@ -339,7 +339,7 @@ class SmtpTransport:
                 smtp = smtplib.SMTP(self.host, self.port, local_hostname=self.local_hostname, timeout=self.timeout)
             smtp.ehlo_or_helo_if_needed()
             greeting = (smtp.ehlo_resp or smtp.helo_resp or b"").split(b"\n")[0]
-            _step(steps, f"smtp: connect {self.where}", _text(greeting))
+            _step(steps, f"connect {self.where}", _text(greeting))
             if self.security == "starttls":
                 stage = "tls"
                 if not smtp.has_extn("starttls"):
@@ -349,10 +349,10 @@ class SmtpTransport:
                     raise smtplib.SMTPResponseException(code, reply)
                 smtp.ehlo()
             if steps is not None:
-                steps.append((f"smtp: TLS ({self.security})", True, self._tls_state(smtp)))
+                steps.append((f"TLS ({self.security})", True, self._tls_state(smtp)))
             stage = "auth"
             mechanism = self._login(smtp)
-            _step(steps, "smtp: AUTH", f"{mechanism} as {self.username}" if mechanism else "not configured")
+            _step(steps, "AUTH", f"{mechanism} as {self.username}" if mechanism else "not configured")
         except SmtpUnavailable:
             if smtp is not None:
                 smtp.close()
@@ -410,17 +410,17 @@ class SmtpTransport:
         try:
             smtp = self._open(steps)
         except SmtpUnavailable as e:
-            names = {"connect": f"smtp: connect {self.where}", "tls": f"smtp: TLS ({self.security})",
-                     "auth": "smtp: AUTH"}
-            steps.append((names.get(e.stage, f"smtp: {e.stage}"), False, str(e)))
+            names = {"connect": f"connect {self.where}", "tls": f"TLS ({self.security})",
+                     "auth": "AUTH"}
+            steps.append((names.get(e.stage, e.stage), False, str(e)))
             return steps
         try:
             code, reply = smtp.mail(self.envelope_from)
-            steps.append((f"smtp: sender {self.envelope_from}", code == OK, f"{code} {_text(reply)}"))
+            steps.append((f"sender {self.envelope_from}", code == OK, f"{code} {_text(reply)}"))
             smtp.rset()
             smtp.quit()
         except (smtplib.SMTPException, OSError) as e:
-            steps.append((f"smtp: sender {self.envelope_from}", False, f"{type(e).__name__}: {e}"))
+            steps.append((f"sender {self.envelope_from}", False, f"{type(e).__name__}: {e}"))
         finally:
             smtp.close()
         return steps

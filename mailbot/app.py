@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.db.session import make_engine, session_factory
 from mailbot.directory import Directory, load_directory
+from mailbot.errors import ConfigError
 from mailbot.domain.due import Schedule
 from mailbot.domain.workdays import WorkCalendar, YearRule
 from mailbot.mailboxes.base import Mailbox
@@ -87,6 +88,19 @@ class App:
 
     @cached_property
     def mailbox(self) -> Mailbox:
+        try:
+            return self._mailbox()
+        except ValueError as e:  # a backend refusing its settings (e.g. plain text to a remote host)
+            raise ConfigError(f"{self.settings.source}: {e}") from None
+
+    @cached_property
+    def transport(self) -> Transport:
+        try:
+            return self._transport()
+        except ValueError as e:
+            raise ConfigError(f"{self.settings.source}: {e}") from None
+
+    def _mailbox(self) -> Mailbox:
         m = self.settings.mailbox
         if m.backend == "maildir":
             return MaildirMailbox(self.settings.path(m.path), max_bytes=m.max_message_bytes)
@@ -105,8 +119,7 @@ class App:
                            max_bytes=m.max_message_bytes, state=state, backfill=m.backfill or self.backfill,
                            timeout=m.timeout, password=creds.password, oauth_token=creds.oauth_token)
 
-    @cached_property
-    def transport(self) -> Transport:
+    def _transport(self) -> Transport:
         o = self.settings.outbox
         if o.transport == "maildir":
             return MaildirTransport(self.settings.path(o.path))

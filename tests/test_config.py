@@ -95,3 +95,43 @@ def test_directory_sync_is_idempotent_and_deactivates(app, tmp_path: Path) -> No
         sync_directory(s, smaller)
     with app.sessions() as s:
         assert not s.scalar(select(Unit).where(Unit.code == "XJ")).active
+
+
+def test_server_backends_are_built_from_settings_with_secrets_from_the_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # IMAP + SMTP settings build the real backends; the password is read only when a connection is made.
+    from mailbot.app import build_app
+    from mailbot.mailboxes.imap import ImapMailbox
+    from mailbot.outbox.smtp import SmtpTransport
+
+    cfg = tmp_path / "mailbot.yaml"
+    cfg.write_text(f"""
+database: {{url: "sqlite:///{tmp_path}/db.sqlite3"}}
+directory: {PROJECT}/config/directory.example.yaml
+mailbox: {{backend: imap, host: imap.hq.example.cn, username: kcr@hq.example.cn, password: {{env: KCR_IMAP_PW}}}}
+outbox: {{transport: smtp, host: smtp.hq.example.cn, username: kcr@hq.example.cn, password: {{env: KCR_SMTP_PW}}}}
+""")
+    app = build_app(load_settings(cfg, home=tmp_path))
+    assert isinstance(app.mailbox, ImapMailbox) and app.mailbox.name == "imap:kcr@hq.example.cn@imap.hq.example.cn/INBOX"
+    assert isinstance(app.transport, SmtpTransport)
+    with pytest.raises(ConfigError, match="KCR_IMAP_PW is not set"):
+        app.settings.secret(app.settings.mailbox.password, "mailbox.password")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("section, expected", [
+    ("mailbox: {backend: imap, host: imap.example.cn, username: u, password: {env: X}, security: plain}",
+     "mailbox.security"),
+    ("mailbox: {backend: imap, host: imap.example.cn}", "imap needs host, username and password"),
+    ("outbox: {transport: smtp}", "smtp needs host"),
+    ("mailbox: {backend: imap, host: h, username: u, password: {env: X, file: y}}", "give exactly one of env or file"),
+])
+def test_incomplete_or_unsafe_server_settings_are_refused(tmp_path: Path, section: str, expected: str) -> None:
+    # Plain text to a remote server, a missing host or a doubly-given secret: a config error, not a crash.
+    from mailbot.app import build_app
+
+    cfg = tmp_path / "mailbot.yaml"
+    cfg.write_text(f'database: {{url: "sqlite:///{tmp_path}/db.sqlite3"}}\ndirectory: {PROJECT}/config/directory.example.yaml\n{section}\n')
+    with pytest.raises(ConfigError) as e:
+        app = build_app(load_settings(cfg, home=tmp_path))
+        app.mailbox, app.transport  # noqa: B018 - building them is the check
+    assert expected in str(e.value) and str(cfg) in str(e.value)

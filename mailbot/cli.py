@@ -166,6 +166,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_requests(args: argparse.Namespace) -> int:
+    from mailbot.status import list_requests, render_requests
+
+    app = _app(args)
+    rows = list_requests(app, assignee=args.assignee, unit=args.unit, customer=args.customer,
+                         overdue_only=args.overdue, include_closed=args.all)
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_requests(rows))
+    return 0
+
+
 def cmd_reparse(args: argparse.Namespace) -> int:
     from mailbot.intake import reparse
 
@@ -219,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--resend", action="store_true", help="mail it again even if already sent")
     sp = add("status", cmd_status, "this period: who reported, who is late, quarantine, outbox")
     sp.add_argument("--period", help="YYYY-MM (default: this month)")
+    sp = add("requests", cmd_requests, "open requests (诉求) by assignee, unit or customer; overdue ones marked")
+    sp.add_argument("--assignee", help="e-mail, staff id or name")
+    sp.add_argument("--unit", help="unit code, e.g. GD")
+    sp.add_argument("--customer", help="customer code, e.g. S001")
+    sp.add_argument("--overdue", action="store_true", help="only requests past their due date")
+    sp.add_argument("--all", action="store_true", help="include answered-and-closed ones")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
     sp = add("reparse", cmd_reparse, "run a stored inbound message through the pipeline again")
     sp.add_argument("id", type=int)
     sp = add("demo", cmd_demo, "simulate a whole month on a scratch directory")

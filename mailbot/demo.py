@@ -46,11 +46,16 @@ def demo_settings(root: Path) -> Settings:
     return load_settings(path, home=project)
 
 
-def _request(app: App, period: str, unit: str) -> bytes:
+def _sent(app: App, key_prefix: str) -> OutboxMail:
     with app.sessions() as s:
-        row = s.scalar(select(OutboxMail).where(OutboxMail.idem_key == f"request:{period}:{unit}"))
-        assert row is not None, f"no request mail for {unit}"
-        return row.raw
+        row = s.scalars(select(OutboxMail).where(OutboxMail.idem_key.like(key_prefix + "%"))
+                        .order_by(OutboxMail.id)).first()
+        assert row is not None, f"no mail {key_prefix}"
+        return row
+
+
+def _request(app: App, period: str, unit: str) -> bytes:
+    return _sent(app, f"request:{period}:{unit}").raw
 
 
 GD = {
@@ -173,6 +178,15 @@ def arrivals(app: App, period: str, day: date, deadline: date,
             subject="关于天然气行业年会参会邀请", body="尊敬的客户：诚邀贵单位参加2026天然气行业年会……")))
         reply("BJ", ("孙悦", "sunyue@bj.example.cn"), BJ_GOOD, ("孙悦", "010-65558888"), 16,
               note="已按要求修改，请以此版为准。")
+    if n == 6:  # HQ's 刘洋 takes up GD's request for S001 by replying to the bot's notice
+        mail.append((at(day, 11, 0), demo_mail.answer(_sent(app, "req-notice:SQ-2026-0001:assigned").raw,
+                                                      sender=("刘洋", "liuyang@hq.example.cn"), at=at(day, 11, 0),
+                                                      body="状态：处理中\n已联系国家电网总部计划部。")))
+    if n == 8:  # … and answers it: the answer goes to GD's contact
+        mail.append((at(day, 16, 30), demo_mail.answer(
+            _sent(app, "req-notice:SQ-2026-0001:assigned").raw, sender=("刘洋", "liuyang@hq.example.cn"),
+            at=at(day, 16, 30), body="答复：经与国家电网总部协调，2027年冬季调峰气量可增加2000万方，"
+                                     "具体由广东分公司与省电网公司签订补充协议。")))
     if day == deadline + timedelta(days=1):  # SC replies a day late
         reply("SC", ("王静", "wangjing@sc.example.cn"), SC, ("王静", "028-86661234"), 9, style="foxmail")
     return mail

@@ -84,6 +84,15 @@ def reply(request_raw: bytes, *, sender: tuple[str, str], at: datetime, answers:
                  in_reply_to=str(orig["Message-ID"]), charset=charset)
 
 
+def answer(original: bytes, *, sender: tuple[str, str], at: datetime, body: str) -> bytes:
+    """A short reply on top of one of our mails, Outlook-style: the sender's text, then the quoted original."""
+    orig, text = text_of(original)
+    quoted = "\n".join("> " + line for line in text.splitlines())
+    return build(sender=sender, to=str(orig["From"]), subject=f"答复: {orig['Subject']}", at=at,
+                 body=f"{body}\n\n-----邮件原件-----\n发件人: {orig['From']}\n主题: {orig['Subject']}\n\n{quoted}\n",
+                 in_reply_to=str(orig["Message-ID"]))
+
+
 def build(*, sender: tuple[str, str], to: str, subject: str, body: str, at: datetime,
           in_reply_to: str | None = None, charset: str = "utf-8",
           extra: Mapping[str, str] | None = None) -> bytes:

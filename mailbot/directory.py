@@ -60,6 +60,7 @@ class HQ(_Strict):
     staff: tuple[StaffEntry, ...]
     duty: tuple[str, ...] = Field(min_length=1)
     bulletin: tuple[str, ...] = Field(min_length=1)
+    head: str | None = None          # the department head: overdue requests are escalated to them
 
 
 class UnitEntry(_Strict):
@@ -103,6 +104,8 @@ class Directory(_Strict):
         dup("staff id", [s.id for s in self.hq.staff])
         dup("customer code", [c.code for c in (*self.customers.strategic, *self.customers.vip)])
         dup("e-mail address", [c.email for u in self.units for c in u.contacts] + [s.email for s in self.hq.staff])
+        if self.hq.head is not None and self.hq.head not in staff:
+            problems.append(f"hq.head: {self.hq.head!r} is not in hq.staff")
         for i, ref in enumerate(self.hq.duty):
             if ref not in staff:
                 problems.append(f"hq.duty.{i}: {ref!r} is not in hq.staff")
@@ -136,6 +139,9 @@ class Directory(_Strict):
 
     def duty_addresses(self) -> list[str]:
         return [self.staff_email(r) for r in self.hq.duty]
+
+    def head_address(self) -> str:
+        return self.staff_email(self.hq.head or self.hq.duty[0])
 
 
 def load_directory(path: Path) -> Directory:

@@ -34,7 +34,8 @@ from mailbot.errors import MailbotError
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import answers_in_last_hour, enqueue
-from mailbot.reports import ensure_period, local_period, persist_submission, unit_view
+from mailbot.reports import duty_people, ensure_period, local_period, persist_submission, unit_view
+from mailbot.request_flow import find_request, handle_reply, notify_assignee
 from mailbot.urgent import handle_urgent
 
 log = logging.getLogger(__name__)
@@ -139,14 +140,29 @@ def process(app: App, inbound_id: int, tag: str = "") -> Outcome:
     except Exception:  # noqa: BLE001 - the loop edge: quarantine with the traceback and carry on
         detail = traceback.format_exc()
         log.exception("msg=%s crashed; quarantined", inbound_id)
-        with transaction(app.sessions) as s:
-            msg = s.get(InboundMessage, inbound_id)
-            assert msg is not None
-            quarantine(Ctx(app, s, tag), msg, "处理时程序出错", detail)
-            status, note = "quarantined", "crashed"
-            msg.status, msg.outcome, msg.processed_at = status, note, app.now()
+        status, note = "quarantined", "crashed"
+        _quarantine_crash(app, inbound_id, tag, detail)
     log.info("msg=%s status=%s outcome=%s", inbound_id, status, note)
     return Outcome(inbound_id, status, FOLDER_OF[status], note)
+
+
+def _quarantine_crash(app: App, inbound_id: int, tag: str, detail: str) -> None:
+    """Quarantine with the operator told; if even that fails (a broken template?), quarantine silently."""
+    for notify in (True, False):
+        try:
+            with transaction(app.sessions) as s:
+                msg = s.get(InboundMessage, inbound_id)
+                assert msg is not None
+                if notify:
+                    quarantine(Ctx(app, s, tag), msg, "处理时程序出错", detail)
+                else:
+                    s.add(Quarantine(inbound_id=msg.id, reason="处理时程序出错（通知运维失败）", detail=detail,
+                                     created_at=app.now()))
+                msg.status, msg.outcome, msg.processed_at = "quarantined", "crashed", app.now()
+            return
+        except Exception:  # noqa: BLE001 - second chance below
+            log.exception("msg=%s could not be quarantined with a notice", inbound_id)
+    raise RuntimeError(f"inbound {inbound_id} could not even be quarantined")
 
 
 @dataclass
@@ -155,9 +171,10 @@ class Ctx:
     s: Session
     tag: str = ""  # set by reparse, so the answers of a second run are new mails, not the first run's keys
 
-    def queue(self, key: str, kind: str, draft: Draft, answers: str | None = None) -> None:
+    def queue(self, key: str, kind: str, draft: Draft, answers: str | None = None,
+              request_id: int | None = None) -> None:
         enqueue(self.s, key=key + self.tag, kind=kind, draft=draft, sender=self.app.identity, now=self.app.now(),
-                answers_addr=answers)
+                answers_addr=answers, request_id=request_id)
 
     @property
     def department(self) -> str:
@@ -204,8 +221,11 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
     if sender is None:
         return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人")
+    req = find_request(ctx.s, p) if p.kind != "monthly_report" else None
+    if req is not None:
+        return handle_reply(ctx, msg, p, sender, req)
     if sender.role != "contact" or sender.unit is None:
-        return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信，系统暂不处理，请人工查看")
+        return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信未关联任何诉求（回复诉求邮件或在主题中写明编号）")
     unit = sender.unit
     rr = match_request(ctx.s, p)
     if rr is not None and rr.unit_id != unit.id:
@@ -256,7 +276,13 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
             ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
                 ctx.department, p, unit, period_key, token, verdict.problems), answers=addr)
         return f"rejected: {len(verdict.problems)} problem(s)"
-    sub = persist_submission(ctx.s, msg, p, unit, period_key, ctx.app.schedule, ctx.app.tz)
+    duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
+    sub, requests = persist_submission(ctx.s, msg, p, unit, period_key, ctx.app.schedule, ctx.app.tz,
+                                       ctx.app.settings.requests, duty[0] if duty else None)
+    for req, merged in requests:
+        if not merged:
+            notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
+                            lead=f"{unit.name}在{period_key}月报中提出需总部协调的事项，请办理。")
     if answer:
         ctx.queue(f"ack:{msg.id}", "ack", mails.ack_mail(ctx.department, p, sub, token or "", verdict.warnings),
                   answers=addr)

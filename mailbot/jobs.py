@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -21,16 +22,18 @@ from sqlalchemy.orm import Session
 from mailbot import mails
 from mailbot.app import App
 from mailbot.bulletin.gather import gather
-from mailbot.db.models import OutboxMail, Period, ReportRequest, Request, Unit
+from mailbot.db.models import OutboxMail, Period, Person, ReportRequest, Request, Unit
 from mailbot.domain import due
+from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.domain.tokens import make_token
 from mailbot.outbox.compose import Draft, Thread
 from mailbot.outbox.queue import enqueue
 from mailbot.reports import current_submission, ensure_period
+from mailbot.request_flow import add_event
 
 log = logging.getLogger(__name__)
 
-STATUS_CN = {"new": "待处理", "in_progress": "处理中", "awaiting_approval": "待集团审议", "answered": "已答复"}
+SHOWN_TO_UNITS = (*OPEN, "answered")  # listed above the form until HQ closes them
 
 
 @dataclass
@@ -72,7 +75,7 @@ def _units(s: Session) -> list[Unit]:
 
 
 def _open_matters(s: Session, unit: Unit) -> list[dict[str, str]]:
-    reqs = s.scalars(select(Request).where(Request.unit_id == unit.id, Request.status.in_(STATUS_CN))
+    reqs = s.scalars(select(Request).where(Request.unit_id == unit.id, Request.status.in_(SHOWN_TO_UNITS))
                      .order_by(Request.created_at))
     return [{"customer_code": r.customer.code if r.customer else "", "customer_name": r.customer.name if r.customer
              else "", "summary": f"{r.number} {r.text[:60]}", "status": STATUS_CN[r.status]} for r in reqs]
@@ -173,6 +176,38 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
     return plan
 
 
+def chase_overdue(app: App, *, dry_run: bool = False) -> Plan:
+    """Requests past their due date: the assignee is told once; after the grace period, the department head once.
+
+    Requests waiting for group approval are not chased: the clock is the group's then.
+    """
+    plan = Plan()
+    now = app.now()
+    grace = timedelta(days=app.settings.requests.head_grace_days)
+    dept = app.settings.identity.department
+    with unit_of_work(app, dry_run) as s:
+        head = s.scalar(select(Person).where(Person.email == app.directory.head_address()))
+        for req in s.scalars(select(Request).where(Request.status.in_(("new", "in_progress")),
+                                                   Request.due_at < now).order_by(Request.id)):
+            late = (now - req.due_at).days if req.due_at else 0  # type: ignore[operator]
+            stages = [("assignee", "overdue", [req.assignee] if req.assignee else [],
+                       f"此诉求已超过办理期限{late}天，请尽快办理，或回复“状态：”说明进展。")]
+            if req.due_at and now - req.due_at >= grace and head is not None:
+                stages.append(("head", "escalated", [head],
+                               f"此诉求已超过办理期限{late}天，承办人{req.assignee.name if req.assignee else '（未指定）'}"
+                               f"尚未办结，请督办。"))
+            for stage, reason, to, lead in stages:
+                if not to:
+                    continue
+                draft = mails.request_notice_mail(dept, reason, req, to, lead=lead)
+                row = _queue(app, s, plan, f"req-overdue:{req.number}:{stage}", "request_notice", draft)
+                if row is not None:
+                    row.request_id = req.id
+                    add_event(s, req, now, "mailbot", "overdue" if stage == "assignee" else "escalated",
+                              f"提醒{to[0].name}")
+    return plan
+
+
 def _bulletin_wanted(app: App, period_key: str) -> bool:
     """Not yet mailed, and a month mailbot ran (no bulletin of all-missing units for the month before install)."""
     with app.sessions() as s:
@@ -198,6 +233,8 @@ def tick(app: App) -> Plan:
             continue
         plan.queued += step.queued
         plan.files += step.files
+    step = chase_overdue(app)
+    plan.queued += step.queued
     _warn_unknown_years(app, plan)
     return plan
 

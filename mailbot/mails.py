@@ -14,6 +14,7 @@ from datetime import date, datetime
 from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
 
 from mailbot.db.models import Customer, Person, Request, Submission, Unit
+from mailbot.domain.commands import STATUS_CN
 from mailbot.domain.due import Period
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.render import render_mail
@@ -145,3 +146,51 @@ def bulletin_mail(department: str, to: Sequence[str], period_key: str, pdf: byte
     return _draft("bulletin_cover", to, attachments=[Attachment(filename, pdf, "application", "pdf")],
                   department=department, period=period_view(period_key), filename=filename, stats=stats,
                   missing_units=list(missing_units), late_units=list(late_units))
+
+
+# --- requests (诉求) -------------------------------------------------------------
+
+SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgent": "紧急事项"}
+ACTION_CN = {"created": "登记", "reported_again": "再次报告", "status": "状态变更", "transfer": "转交",
+             "answer": "答复单位", "approval": "提交集团审议", "note": "备注", "comment": "来信",
+             "close": "关闭", "overdue": "逾期提醒", "escalated": "逾期上报"}
+NOTICE_CN = {"assigned": "待办", "transferred": "转交", "reported_again": "再次报告", "unit_comment": "单位来信",
+             "overdue": "逾期", "escalated": "逾期上报"}
+
+
+def request_card(req: Request) -> dict[str, object]:
+    return {"number": req.number, "status_cn": STATUS_CN.get(req.status, req.status),
+            "source_cn": SOURCE_CN.get(req.source, req.source), "unit_name": req.unit.name if req.unit else None,
+            "customer": f"{req.customer.code} {req.customer.name}" if req.customer else None,
+            "category_label": f"{req.category}. {CATEGORY_LABELS[req.category]}" if req.category else None,
+            "text": req.text, "created_at": req.created_at, "due_at": req.due_at,
+            "assignee_name": req.assignee.name if req.assignee else None}
+
+
+def _history(req: Request) -> list[dict[str, object]]:
+    return [{"at": e.at, "actor": e.actor, "action_cn": ACTION_CN.get(e.action, e.action), "detail": e.detail}
+            for e in req.events]
+
+
+def request_notice_mail(department: str, reason: str, req: Request, to: Sequence[Person], *, lead: str,
+                        note: str | None = None, note_label: str = "新情况", cc: Sequence[str] = ()) -> Draft:
+    return _draft("request_notice", [p.email for p in to], cc=cc, department=department,
+                  reason_cn=NOTICE_CN[reason], recipient_name="、".join(p.name for p in to), lead=lead,
+                  note=note, note_label=note_label, req=request_card(req), history=_history(req))
+
+
+def request_answer_mail(department: str, req: Request, to: Sequence[str], answer: str, answered_by: str,
+                        thread: Thread | None) -> Draft:
+    return _draft("request_answer", to, thread=thread, department=department, req=request_card(req),
+                  answer=answer, answered_by=answered_by)
+
+
+def request_update_ack_mail(department: str, req: Request, actor: Person, changes: Sequence[str],
+                            problems: Sequence[str], thread: Thread) -> Draft:
+    return _draft("request_update_ack", [actor.email], thread=thread, department=department,
+                  req=request_card(req), actor_name=actor.name, changes=list(changes), problems=list(problems))
+
+
+def request_refused_mail(department: str, p: ParsedMessage, number: str) -> Draft:
+    return _draft("request_refused", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  number=number, original_subject=p.envelope.subject)

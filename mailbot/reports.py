@@ -29,6 +29,8 @@ from mailbot.db.models import (
 )
 from mailbot.domain import due
 from mailbot.domain.validate import UnitView
+from mailbot.request_flow import open_or_merge
+from mailbot.settings import RequestSettings
 
 
 def local_period(at: datetime, tz: ZoneInfo) -> str:
@@ -62,7 +64,10 @@ def current_submission(s: Session, period_id: int, unit_id: int) -> Submission |
 
 
 def persist_submission(s: Session, msg: InboundMessage, p: ParsedMessage, unit: Unit, period_key: str,
-                       schedule: due.Schedule, tz: ZoneInfo) -> Submission:
+                       schedule: due.Schedule, tz: ZoneInfo,
+                       requests: RequestSettings,
+                       duty: Person | None) -> tuple[Submission, list[tuple[Request, bool]]]:
+    """Store an accepted report; its "needs HQ" answers open requests (or attach to open ones)."""
     period = ensure_period(s, period_key, schedule)
     previous = current_submission(s, period.id, unit.id)
     customers = {c.code: c for c in s.scalars(select(Customer))}
@@ -74,6 +79,7 @@ def persist_submission(s: Session, msg: InboundMessage, p: ParsedMessage, unit: 
     s.flush()
     if previous is not None:
         previous.superseded_by_id = sub.id
+    opened: list[tuple[Request, bool]] = []
     for block in p.strategic:
         entry = StrategicEntry(submission=sub, customer=customers[block.customer], risk=block.risk,
                                needs_hq=block.needs_hq)
@@ -84,37 +90,22 @@ def persist_submission(s: Session, msg: InboundMessage, p: ParsedMessage, unit: 
         if block.needs_hq:
             # §8.1.2: what needs HQ is item 4 when filled, else the whole block's matters.
             text = block.items.get("4") or "\n".join(f"{k}. {v}" for k, v in block.items.items() if v)
-            open_request(s, source="strategic", unit=unit, customer=customers[block.customer],
-                         category=4 if block.items.get("4") else None, text=text or "（需总部协调，未写明事项）",
-                         inbound=msg, submission=sub)
+            opened.append(open_or_merge(s, requests, source="strategic", unit=unit,
+                                        customer=customers[block.customer],
+                                        category=4 if block.items.get("4") else None,
+                                        text=text or "（需总部协调，未写明事项）", inbound=msg, submission=sub,
+                                        assignee=customers[block.customer].hq_staff or duty))
     for v in p.vip:
         customer = customers[v.customer]
         s.add(VipItem(submission=sub, customer=customer, issue=v.issue, handling=v.handling, needs_hq=v.needs_hq))
         if v.needs_hq:
-            open_request(s, source="vip", unit=unit, customer=customer, category=None,
-                         text=v.issue or "（需总部协调，未写明事项）", inbound=msg, submission=sub)
+            opened.append(open_or_merge(s, requests, source="vip", unit=unit, customer=customer, category=None,
+                                        text=v.issue or "（需总部协调，未写明事项）", inbound=msg, submission=sub,
+                                        assignee=customer.hq_staff or duty))
     s.flush()
-    return sub
+    return sub, opened
 
 
 def duty_people(s: Session, duty_emails: list[str]) -> list[Person]:
     people = s.scalars(select(Person).where(Person.email.in_(duty_emails), Person.active.is_(True))).all()
     return sorted(people, key=lambda p: duty_emails.index(p.email))
-
-
-def open_request(s: Session, *, source: str, unit: Unit | None, customer: Customer | None, category: int | None,
-                 text: str, inbound: InboundMessage, submission: Submission | None = None,
-                 urgent: bool = False, assignee: Person | None = None) -> Request:
-    """A basic 诉求 record: numbered, assigned to the customer's HQ staff (the lifecycle comes later)."""
-    year = inbound.received_at.year
-    prefix = f"SQ-{year}-"
-    last = s.scalar(select(func.max(Request.number)).where(Request.number.like(prefix + "%")))
-    seq = int(last[len(prefix):]) + 1 if last else 1
-    req = Request(number=f"{prefix}{seq:04d}", source=source, unit=unit, customer=customer, category=category,
-                  text=text, urgent=urgent, inbound=inbound, submission=submission,
-                  assignee=assignee or (customer.hq_staff if customer else None), status="new",
-                  created_at=inbound.received_at,
-                  due_at=inbound.received_at + timedelta(days=1 if urgent else 10))
-    s.add(req)
-    s.flush()
-    return req

@@ -99,6 +99,14 @@ class OutboxSettings(ServerSettings):
         return self
 
 
+class RequestSettings(_Strict):
+    """Due dates for requests (诉求) and the overdue chase."""
+
+    due_days: dict[Literal["urgent", "strategic", "vip"], int] = {"urgent": 1, "strategic": 10, "vip": 10}
+    category_due_days: dict[int, int] = {}       # §8.1.1 item → days, overrides due_days.strategic
+    head_grace_days: int = Field(default=3, ge=0)  # overdue this long → the department head is told
+
+
 class HealthSettings(_Strict):
     silence_minutes: int = Field(default=30, ge=1)   # no successful poll for this long → the operator is mailed
     login_failures: int = Field(default=3, ge=1)     # this many failed logins in a row → the operator is mailed
@@ -159,6 +167,7 @@ class Settings(_Strict):
     calendar: CalendarSettings = CalendarSettings()
     limits: LimitSettings = LimitSettings()
     health: HealthSettings = HealthSettings()
+    requests: RequestSettings = RequestSettings()
     directory: str = "config/directory.yaml"
     operator: str = "it-ops@hq.example.cn"
 

@@ -17,7 +17,8 @@ from parsers import ParsedMessage
 
 from mailbot import mails
 from mailbot.db.models import Customer, InboundMessage, Person, Unit
-from mailbot.reports import duty_people, open_request
+from mailbot.reports import duty_people
+from mailbot.request_flow import open_or_merge
 
 if TYPE_CHECKING:
     from mailbot.intake import Ctx
@@ -44,11 +45,14 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
     recipients: list[Person] = [customer.hq_staff] if customer and customer.hq_staff else []
     if not recipients:
         recipients = duty_people(ctx.s, ctx.app.directory.duty_addresses())
-    req = open_request(ctx.s, source="urgent", unit=unit, customer=customer, category=None, text=text,
-                       inbound=msg, urgent=True, assignee=recipients[0] if recipients else None)
+    req, merged = open_or_merge(ctx.s, ctx.app.settings.requests, source="urgent", unit=unit, customer=customer,
+                                category=None, text=text, inbound=msg,
+                                assignee=recipients[0] if recipients else None)
+    # Urgent means now: even a matter already open is forwarded again, under its existing number.
     ctx.queue(f"urgent:{msg.id}", "urgent_forward", mails.urgent_forward_mail(
-        ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons))
+        ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons),
+        request_id=req.id)
     if answer:
         ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", mails.urgent_ack_mail(ctx.department, p, unit, req, recipients),
-                  answers=p.envelope.from_addr)
-    return f"urgent {req.number} → {', '.join(r.email for r in recipients)}"
+                  answers=p.envelope.from_addr, request_id=req.id)
+    return f"urgent {req.number}{' (merged)' if merged else ''} → {', '.join(r.email for r in recipients)}"

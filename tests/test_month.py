@@ -31,15 +31,18 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     app.clock = clock
     play_month(app, clock, "2026-11", lambda _: None)
 
+    # Requests: 3 assigned from reports, 1 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD);
+    # the other three run late: assignee reminded, then the department head (6 notices).
     assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
-                                  "urgent_forward": 1, "urgent_ack": 1, "operator": 1, "bulletin": 1})
+                                  "urgent_forward": 1, "urgent_ack": 1, "operator": 1, "bulletin": 1,
+                                  "request_notice": 9, "request_update_ack": 2, "request_answer": 1})
     with app.sessions() as s:
         statuses = Counter(s.scalars(select(InboundMessage.status)))
-        assert statuses == Counter({"processed": 5, "answered": 1, "ignored": 1, "quarantined": 1})
+        assert statuses == Counter({"processed": 7, "answered": 1, "ignored": 1, "quarantined": 1})
         sent = Counter(s.scalars(select(OutboxMail.status)))
-        assert sent == Counter({"sent": 27})
+        assert sent == Counter({"sent": 39})
     outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
-    assert len(list(outbox_dir.iterdir())) == 27
+    assert len(list(outbox_dir.iterdir())) == 39
 
     # The escalations went to the leaders of the three units that had not reported by the 27th.
     with app.sessions() as s:

@@ -240,15 +240,36 @@ class Request(Base):
     inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # new → in_progress → awaiting_approval → answered → closed
     status: Mapped[str] = mapped_column(String(30), default="new")
     created_at: Mapped[datetime]
     due_at: Mapped[datetime | None]
+    last_reported_at: Mapped[datetime | None]  # the matter was reported again (merged into this request)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
 
     unit: Mapped[Unit | None] = relationship()
     customer: Mapped[Customer | None] = relationship()
     assignee: Mapped[Person | None] = relationship()
     inbound: Mapped[InboundMessage] = relationship()
     submission: Mapped[Submission | None] = relationship()
+    events: Mapped[list[RequestEvent]] = relationship(back_populates="request", order_by="RequestEvent.id")
+
+
+class RequestEvent(Base):
+    """The history of a request: who did what when (created, reported again, status, transfer, answer…)."""
+
+    __tablename__ = "request_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))  # an e-mail address, or "mailbot"
+    action: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str | None] = mapped_column(Text)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+
+    request: Mapped[Request] = relationship(back_populates="events")
 
 
 class Quarantine(Base):
@@ -281,6 +302,7 @@ class OutboxMail(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))  # a reply to this mail concerns it
 
 
 class KeyValue(Base):

@@ -117,14 +117,18 @@ def error_mail(department: str, p: ParsedMessage, unit: Unit | None, period_key:
 
 def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,
                         recipients: Sequence[Person], unit: Unit | None, customer: Customer | None,
-                        received_at: datetime, reasons: Sequence[str]) -> Draft:
+                        received_at: datetime, reasons: Sequence[str], *,
+                        open_requests: Sequence[Request] = (), last_report: dict[str, object] | None = None) -> Draft:
     names = "、".join(r.name for r in recipients)
+    others = [{"number": r.number, "status_cn": STATUS_CN[r.status], "unit_name": r.unit.name if r.unit else None,
+               "text": r.text} for r in open_requests if r.id != req.id]
     return _draft("urgent_forward", [r.email for r in recipients], original=raw, department=department,
                   recipient_name=names, unit=_unit_ctx(unit) if unit else None,
                   customer={"code": customer.code, "name": customer.name} if customer else None,
                   sender={"name": p.envelope.from_name, "addr": p.envelope.from_addr},
                   original_subject=p.envelope.subject or "（无主题）", received_at=received_at,
-                  text=req.text, request_number=req.number, reasons=list(reasons))
+                  text=req.text, request_number=req.number, reasons=list(reasons), open_requests=others,
+                  last_report=last_report)
 
 
 def urgent_ack_mail(department: str, p: ParsedMessage, unit: Unit | None, req: Request,

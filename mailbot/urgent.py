@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from parsers import ParsedMessage
+from parsers import CATEGORY_LABELS, ParsedMessage
 
 from mailbot import mails
-from mailbot.db.models import Customer, InboundMessage, Person, Unit
+from mailbot.db.models import Customer, InboundMessage, Person, Request, StrategicEntry, Submission, Unit
+from mailbot.domain.commands import OPEN
 from mailbot.reports import duty_people
 from mailbot.request_flow import open_or_merge
 
@@ -38,6 +39,30 @@ def find_customer(text: str, customers: list[Customer], unit: Unit | None) -> Cu
     return named[0] if named else None
 
 
+def _open_requests(ctx: Ctx, customer: Customer | None) -> list[Request]:
+    if customer is None:
+        return []
+    return list(ctx.s.scalars(select(Request).where(Request.customer_id == customer.id, Request.status.in_(OPEN))
+                              .order_by(Request.id)))
+
+
+def _last_report(ctx: Ctx, customer: Customer | None) -> dict[str, object] | None:
+    """What the units said about this customer in the latest month anyone reported on it."""
+    if customer is None:
+        return None
+    entries = ctx.s.scalars(select(StrategicEntry).join(Submission)
+                            .where(StrategicEntry.customer_id == customer.id, Submission.superseded_by_id.is_(None))
+                            .order_by(Submission.period_id.desc())).all()
+    if not entries:
+        return None
+    period = entries[0].submission.period
+    lines = [f"{e.submission.unit.name} {i.category}. {CATEGORY_LABELS[i.category]}：{i.text}"
+             for e in entries if e.submission.period_id == period.id for i in e.items]
+    risks = [f"{e.submission.unit.name} 风险等级：{e.risk}" for e in entries
+             if e.submission.period_id == period.id and e.risk in ("一般", "重大")]
+    return {"period": period.key, "lines": (lines + risks) or ["各单位均报无事项"]}
+
+
 def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | None, *, answer: bool) -> str:
     text = p.urgent_text or p.new_text.strip() or p.envelope.subject
     customers = list(ctx.s.scalars(select(Customer).where(Customer.active.is_(True))))
@@ -50,7 +75,8 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
                                 assignee=recipients[0] if recipients else None)
     # Urgent means now: even a matter already open is forwarded again, under its existing number.
     ctx.queue(f"urgent:{msg.id}", "urgent_forward", mails.urgent_forward_mail(
-        ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons),
+        ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons,
+        open_requests=_open_requests(ctx, customer), last_report=_last_report(ctx, customer)),
         request_id=req.id)
     if answer:
         ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", mails.urgent_ack_mail(ctx.department, p, unit, req, recipients),

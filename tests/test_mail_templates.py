@@ -145,6 +145,9 @@ def contexts() -> dict[str, dict[str, Any]]:
             "text": "今晨8时许，S001客户门站附近管线被第三方施工挖破，已关阀抢修。\n预计影响供气12小时。",
             "request_number": "SQ-2026-0007",
             "reasons": ["主题含【紧急】", "邮件优先级为高"],
+            "open_requests": [{"number": "SQ-2026-0003", "status_cn": "处理中", "unit_name": "广东分公司",
+                               "text": "请总部协调冬季保供气量。"}],
+            "last_report": {"period": "2026-10", "lines": ["广东分公司 5. 合同签订、执行方面出现的重大问题、风险或隐患：价格条款未定"]},
         },
         "urgent_ack": {
             "unit": UNIT,
@@ -537,3 +540,21 @@ def test_chinese_date_filters() -> None:
     assert cn_date(datetime(2026, 11, 28, 20, 0, tzinfo=timezone(timedelta(hours=-5)))) == "2026年11月29日"
     with pytest.raises(TypeError):
         cn_datetime(date(2026, 11, 28))  # type: ignore[arg-type]
+
+
+def test_request_mails_render_with_history_and_help() -> None:
+    # The request notice shows the card, the history and how to act by reply; HTML escapes the unit's text.
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 11, 18, 2, 0, tzinfo=timezone.utc)
+    req = {"number": "SQ-2026-0001", "status_cn": "待处理", "source_cn": "战略客户月报", "unit_name": "广东分公司",
+           "customer": "S001 国家电网有限公司", "category_label": "4. 需总部支持的合作诉求或需总部出面的合作机会",
+           "text": "请总部协调<b>保供</b>。", "created_at": at, "due_at": at, "assignee_name": "刘洋"}
+    mail = render_mail("request_notice", department="资源与市场部", reason_cn="待办", recipient_name="刘洋",
+                       lead="请办理。", note=None, note_label="新情况", req=req,
+                       history=[{"at": at, "actor": "liming@gd.example.cn", "action_cn": "登记", "detail": None}])
+    assert mail.subject.startswith("【诉求待办】S001 国家电网有限公司：") and mail.subject.endswith("[SQ-2026-0001]")
+    assert "状态：处理中" in mail.text and "2026年11月18日 10:00" in mail.text
+    assert "&lt;b&gt;保供&lt;/b&gt;" in mail.html and "<b>保供" not in mail.html
+    answer = render_mail("request_answer", department="资源与市场部", req=req, answer="已协调。", answered_by="刘洋")
+    assert "已协调。" in answer.text and answer.subject.startswith("【诉求答复】")

@@ -183,3 +183,15 @@ def test_requests_listing_filters(app: App, clock) -> None:  # type: ignore[no-u
     assert list_requests(app, unit="BJ") == []
     clock.now += timedelta(days=30)
     assert list_requests(app, overdue_only=True)[0]["overdue_days"] > 0
+
+
+def test_urgent_forward_carries_the_customers_open_requests_and_last_report(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    # An urgent mail about S001 reaches 刘洋 with S001's open request and what units reported on it last.
+    clock.set(2026, 11, 18, 10)
+    report(app, NEEDS_HQ)
+    clock.set(2026, 11, 19, 8)
+    arrive(app, demo_mail.build(sender=GD, to=HQ, at=app.now(), subject="【紧急】国家电网支线泄漏",
+                                body="S001 供气支线泄漏，已关阀。"))
+    body = text(mail(app, "urgent:"))
+    assert "该客户尚未办结的诉求" in body and "请总部协调2027年冬季保供气量。" in body
+    assert "该客户最近一期月报（2026-11）" in body and "广东分公司 风险等级：一般" in body

@@ -55,6 +55,8 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
                      "客户子公司拖欠气款约1.2亿元", "榆林化工项目", "北京市拟出台燃气价格联动新政"):
         assert expected in text, expected
     assert "较大" not in text  # BJ's rejected first version never reaches the bulletin
+    flat = "".join(text.split())
+    assert "七、诉求办理情况" in text and "本月新登记4件，本月答复1件，当前逾期未办3件。" in flat
 
     before = kinds(app)
     run_once(app)

@@ -22,12 +22,16 @@ from mailbot.bulletin.model import (
     CoordinationItem,
     CustomerSection,
     Matter,
+    RequestLine,
+    RequestsSection,
+    AgeingRow,
     Risk,
     UnitStatus,
     UrgentMatter,
     VipMatter,
 )
 from mailbot.domain import due
+from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 
 RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}
@@ -113,4 +117,33 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
                                              unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text))
     return Bulletin(period=period.key, department=department, deadline=period.deadline,
                     generated_at=now.astimezone(tz), units=tuple(statuses), customers=tuple(sections),
-                    vip=tuple(vip), risks=tuple(risks), coordination=tuple(coordination), urgent=tuple(urgent))
+                    vip=tuple(vip), risks=tuple(risks), coordination=tuple(coordination), urgent=tuple(urgent),
+                    requests=gather_requests(s, first, nxt, now, tz))
+
+
+def gather_requests(s: Session, first: datetime, nxt: datetime, now: datetime, tz: ZoneInfo) -> RequestsSection:
+    """Opened and answered in the month, overdue now, and the ageing of everything open, by assignee."""
+    def line(r: Request) -> RequestLine:
+        late = (now - r.due_at).days if r.due_at and r.due_at < now and r.status in ("new", "in_progress") else 0
+        return RequestLine(number=r.number, status=STATUS_CN[r.status], unit_name=r.unit.name if r.unit else None,
+                           customer_name=r.customer.name if r.customer else None,
+                           assignee=r.assignee.name if r.assignee else None,
+                           created_at=r.created_at.astimezone(tz),
+                           due_at=r.due_at.astimezone(tz) if r.due_at else None, overdue_days=late, text=r.text)
+
+    everything = s.scalars(select(Request).order_by(Request.number)).all()
+    lines = {r.id: line(r) for r in everything}
+    ageing: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for r in everything:
+        if r.status not in OPEN:
+            continue
+        row = ageing[r.assignee.name if r.assignee else "（未指定）"]
+        age = (now - r.created_at).days
+        row[0] += 1
+        row[1] += lines[r.id].overdue_days > 0
+        row[2 if age < 7 else 3 if age <= 30 else 4] += 1
+    return RequestsSection(
+        opened=tuple(lines[r.id] for r in everything if first <= r.created_at < nxt),
+        answered=tuple(lines[r.id] for r in everything if r.answered_at and first <= r.answered_at < nxt),
+        overdue=tuple(sorted((x for x in lines.values() if x.overdue_days), key=lambda x: -x.overdue_days)),
+        ageing=tuple(AgeingRow(a, *v) for a, v in sorted(ageing.items(), key=lambda kv: -kv[1][0])))

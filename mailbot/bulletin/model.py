@@ -107,6 +107,41 @@ class UrgentMatter:
 
 
 @dataclass(frozen=True)
+class RequestLine:
+    """One request (诉求) as the bulletin lists it."""
+
+    number: str
+    status: str  # Chinese status word
+    unit_name: str | None
+    customer_name: str | None
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    overdue_days: int  # 0 unless past due and still not answered
+    text: str
+
+
+@dataclass(frozen=True)
+class AgeingRow:
+    """Open requests of one assignee by age."""
+
+    assignee: str
+    open: int
+    overdue: int
+    under_7: int
+    days_7_30: int
+    over_30: int
+
+
+@dataclass(frozen=True)
+class RequestsSection:
+    opened: tuple[RequestLine, ...]    # created in the month
+    answered: tuple[RequestLine, ...]  # answered in the month
+    overdue: tuple[RequestLine, ...]   # past due and unanswered when compiled
+    ageing: tuple[AgeingRow, ...]      # all open requests, by assignee
+
+
+@dataclass(frozen=True)
 class Bulletin:
     """One month's bulletin, in the order its sections are printed."""
 
@@ -120,3 +155,4 @@ class Bulletin:
     risks: tuple[Risk, ...]  # ranked by the compiler: 重大 first
     coordination: tuple[CoordinationItem, ...]
     urgent: tuple[UrgentMatter, ...]
+    requests: RequestsSection | None = None  # 七、诉求办理情况 (absent: the chapter is left out)

@@ -303,6 +303,7 @@ class OutboxMail(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))  # a reply to this mail concerns it
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))      # likewise, a visit
 
 
 class KeyValue(Base):
@@ -312,3 +313,76 @@ class KeyValue(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+# --- visits and the customer archive (§7) ---------------------------------------------
+
+
+class Visit(Base):
+    """A visit to a key customer (outgoing, §7.2) or a customer's visit to HQ (incoming, §7.1)."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)  # VIS-2026-0001; the calendar UID derives from it
+    kind: Mapped[str] = mapped_column(String(10))  # outgoing | incoming
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    topic: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text)  # JSON: attendees, itinerary, duties, briefing items, arrangements
+    hq_owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE: +1 per change
+    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | cancelled | done
+    source_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    summary: Mapped[str | None] = mapped_column(Text)   # 会谈纪要
+    agreed: Mapped[str | None] = mapped_column(Text)    # 达成事项
+    summary_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship()
+    hq_owner: Mapped[Person | None] = relationship()
+    units: Mapped[list[Unit]] = relationship(secondary="visit_units", order_by="Unit.code")
+    follow_ups: Mapped[list[FollowUp]] = relationship(back_populates="visit", order_by="FollowUp.id")
+    notes: Mapped[list[VisitNote]] = relationship(back_populates="visit", order_by="VisitNote.id")
+
+
+class VisitUnit(Base):
+    __tablename__ = "visit_units"
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+
+
+class FollowUp(Base):
+    """An action agreed at a visit, chased until reported done (§7.1.4, §7.2.3)."""
+
+    __tablename__ = "follow_ups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))          # as written in the summary
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    due: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | done
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    visit: Mapped[Visit] = relationship(back_populates="follow_ups")
+    unit: Mapped[Unit | None] = relationship()
+
+
+class VisitNote(Base):
+    """What was said about a visit or one of its follow-ups afterwards: progress replies, the archive's entries."""
+
+    __tablename__ = "visit_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    follow_up_id: Mapped[int | None] = mapped_column(ForeignKey("follow_ups.id"))
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+
+    visit: Mapped[Visit] = relationship(back_populates="notes")

@@ -44,7 +44,8 @@ class Transport(Protocol):
 
 
 def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Identity, now: datetime,
-            answers_addr: str | None = None, request_id: int | None = None) -> tuple[OutboxMail, bool]:
+            answers_addr: str | None = None, request_id: int | None = None,
+            visit_id: int | None = None) -> tuple[OutboxMail, bool]:
     """Queue a mail under an idempotency key; returns (row, created). An existing key wins."""
     existing = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
     if existing is not None:
@@ -53,7 +54,7 @@ def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Iden
     row = OutboxMail(idem_key=key, kind=kind, message_id=str(msg["Message-ID"]),
                      recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])), answers_addr=answers_addr,
                      subject=draft.subject, raw=to_bytes(msg), created_at=now, status="pending",
-                     attempts=0, next_attempt_at=now, request_id=request_id)
+                     attempts=0, next_attempt_at=now, request_id=request_id, visit_id=visit_id)
     try:
         with session.begin_nested():
             session.add(row)

@@ -194,6 +194,48 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vip_items')),
     sa.UniqueConstraint('submission_id', 'customer_id', name=op.f('uq_vip_items_submission_id'))
     )
+    op.create_table('visits',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=30), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('topic', sa.Text(), nullable=False),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
+    sa.Column('place', sa.Text(), nullable=False),
+    sa.Column('details', sa.Text(), nullable=False),
+    sa.Column('hq_owner_id', sa.Integer(), nullable=True),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('source_file', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=True),
+    sa.Column('agreed', sa.Text(), nullable=True),
+    sa.Column('summary_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_visits_customer_id_customers')),
+    sa.ForeignKeyConstraint(['hq_owner_id'], ['people.id'], name=op.f('fk_visits_hq_owner_id_people')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_visits')),
+    sa.UniqueConstraint('number', name=op.f('uq_visits_number'))
+    )
+    op.create_table('follow_ups',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('visit_id', sa.Integer(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('owner', sa.String(length=200), nullable=False),
+    sa.Column('owner_email', sa.String(length=320), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('due', sa.Date(), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_follow_ups_unit_id_units')),
+    sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_follow_ups_visit_id_visits')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_ups'))
+    )
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_follow_ups_visit_id'), ['visit_id'], unique=False)
+
     op.create_table('outbox',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('idem_key', sa.String(length=300), nullable=False),
@@ -210,7 +252,9 @@ def upgrade() -> None:
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('visit_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['request_id'], ['requests.id'], name=op.f('fk_outbox_request_id_requests')),
+    sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_outbox_visit_id_visits')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('idem_key', name=op.f('uq_outbox_idem_key')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_message_id'))
@@ -239,17 +283,50 @@ def upgrade() -> None:
     with op.batch_alter_table('request_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_request_events_request_id'), ['request_id'], unique=False)
 
+    op.create_table('visit_units',
+    sa.Column('visit_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name=op.f('fk_visit_units_unit_id_units')),
+    sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_visit_units_visit_id_visits')),
+    sa.PrimaryKeyConstraint('visit_id', 'unit_id', name=op.f('pk_visit_units'))
+    )
+    op.create_table('visit_notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('visit_id', sa.Integer(), nullable=False),
+    sa.Column('follow_up_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('author', sa.String(length=320), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('inbound_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['follow_up_id'], ['follow_ups.id'], name=op.f('fk_visit_notes_follow_up_id_follow_ups')),
+    sa.ForeignKeyConstraint(['inbound_id'], ['inbound_messages.id'], name=op.f('fk_visit_notes_inbound_id_inbound_messages')),
+    sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_visit_notes_visit_id_visits')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_visit_notes'))
+    )
+    with op.batch_alter_table('visit_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_visit_notes_visit_id'), ['visit_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('visit_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_visit_notes_visit_id'))
+
+    op.drop_table('visit_notes')
+    op.drop_table('visit_units')
     with op.batch_alter_table('request_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_request_events_request_id'))
 
     op.drop_table('request_events')
     op.drop_table('report_items')
     op.drop_table('outbox')
+    with op.batch_alter_table('follow_ups', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_follow_ups_visit_id'))
+
+    op.drop_table('follow_ups')
+    op.drop_table('visits')
     op.drop_table('vip_items')
     op.drop_table('unit_customers')
     op.drop_table('strategic_entries')

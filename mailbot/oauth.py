@@ -31,11 +31,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 from mailbot.errors import MailbotError
+from mailbot.loopback import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class OAuth2Token:
                  client_secret: Callable[[], str] | None = None, scope: str = M365_IMAP_SCOPE,
                  timeout: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         url = urllib.parse.urlsplit(token_url)
-        if url.scheme != "https" and not (url.scheme == "http" and _is_loopback(url.hostname or "")):
+        if url.scheme != "https" and not (url.scheme == "http" and is_loopback(url.hostname or "")):
             # The request carries the refresh token (and maybe the client secret).
             raise ValueError(f"token endpoint {token_url!r} must use https")
         self.token_url = token_url
@@ -198,12 +198,3 @@ def _scrub(text: str, secrets: list[str]) -> str:
         if s:
             text = text.replace(s, "***")
     return text
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False

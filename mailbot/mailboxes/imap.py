@@ -40,7 +40,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import partial
-from ipaddress import ip_address
 from typing import Literal, TypeVar
 
 from imapclient import DELETED, IMAPClient
@@ -49,6 +48,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 # MailboxUnavailable / LoginFailed are what the daemon counts (and alarms on); re-exported for callers.
 from mailbot.mailboxes.base import FetchedMail, Folder, LoginFailed, MailboxUnavailable, StateStore
 from mailbot.oauth import SignInRequired
+from mailbot.loopback import is_loopback
 
 __all__ = ["ImapMailbox", "LoginFailed", "MailboxUnavailable"]
 
@@ -90,7 +90,7 @@ class ImapMailbox:
                  backoff: float = 1.0) -> None:
         if security not in ("tls", "starttls", "plain"):
             raise ValueError(f"mailbox.security must be 'tls', 'starttls' or 'plain', not {security!r}")
-        if security == "plain" and not _is_loopback(host):
+        if security == "plain" and not is_loopback(host):
             raise ValueError(f"mailbox.security = 'plain' would send the credentials of {username} unencrypted "
                              f"to {host}; it is allowed only for a loopback host. Use 'tls' or 'starttls'.")
         if (password is None) == (oauth_token is None):
@@ -448,12 +448,3 @@ def _text(e: BaseException) -> str:
     if s.startswith(("b'", 'b"')) and s.endswith(s[1]):
         s = s[2:-1]
     return s or type(e).__name__
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False

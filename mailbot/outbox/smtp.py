@@ -41,7 +41,6 @@ connection; `check()` proves connect, TLS, AUTH and the sender address for
 from __future__ import annotations
 
 import base64
-import ipaddress
 import logging
 import smtplib
 import ssl
@@ -52,6 +51,7 @@ from email.utils import getaddresses
 from typing import Literal
 
 from mailbot.db.models import OutboxMail
+from mailbot.loopback import is_loopback
 from mailbot.outbox.queue import PermanentFailure, TransportUnavailable
 
 log = logging.getLogger(__name__)
@@ -104,15 +104,6 @@ class Refusal:
 
 class _Dropped(Exception):
     """The kept-alive connection was gone before MAIL FROM was accepted: safe to reconnect once."""
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def envelope_recipients(recipients: str) -> list[str]:

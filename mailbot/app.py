@@ -134,7 +134,7 @@ class App:
         return SmtpTransport(host=o.host, port=o.port or {"tls": 465, "starttls": 587, "plain": 25}[o.security],
                              envelope_from=self.settings.identity.address, security=o.security,
                              username=o.username, ssl_context=self._ssl(o), timeout=o.timeout,
-                             password=creds.password, oauth_token=creds.oauth_token)
+                             password=creds.password, oauth_token=creds.oauth_token, cooldown=o.cooldown_seconds)
 
     @cached_property
     def ews_login(self) -> EwsLogin:

@@ -138,7 +138,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = _app(args)
     app.backfill = args.backfill
     if args.once:
-        print(run_once(app).summary())
+        report = run_once(app)
+        print(report.summary())
+        if report.mailbox_error:
+            print(f"mailbot: mailbox: {report.mailbox_error}", file=sys.stderr)
+            return 1
         return 0
     run_daemon(app)
     return 0

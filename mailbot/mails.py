@@ -18,6 +18,7 @@ from mailbot.domain.commands import STATUS_CN
 from mailbot.domain.due import Period
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.render import render_mail
+from mailbot.xlsxform import CONTENT_TYPE, build_workbook, workbook_filename
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,24 @@ def thread_of(p: ParsedMessage) -> Thread:
     return Thread(message_id=p.envelope.message_id, references=p.envelope.references)
 
 
+def _blocks(unit: Unit) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    mine = [c for c in unit.customers if c.active]
+    return ([(c.code, c.name) for c in mine if c.kind == "strategic"],
+            [(c.code, c.name) for c in mine if c.kind == "vip"])
+
+
 def unit_form(unit: Unit, period_key: str, token: str) -> str:
-    strategic = [(c.code, c.name) for c in unit.customers if c.kind == "strategic" and c.active]
-    vip = [(c.code, c.name) for c in unit.customers if c.kind == "vip" and c.active]
+    strategic, vip = _blocks(unit)
     return render_form(token=token, unit_code=unit.code, unit_name=unit.name, period=period_key,
                        strategic=strategic, vip=vip)
+
+
+def unit_workbook(unit: Unit, period_key: str, token: str) -> Attachment:
+    """The same form as an .xlsx a unit may fill and return instead of the mail body."""
+    strategic, vip = _blocks(unit)
+    data = build_workbook(token=token, unit_code=unit.code, unit_name=unit.name, period=period_key,
+                          strategic=strategic, vip=vip)
+    return Attachment(workbook_filename(unit.code, period_key), data, *CONTENT_TYPE)
 
 
 def _unit_ctx(unit: Unit) -> dict[str, str | None]:
@@ -60,14 +74,16 @@ def contact_addresses(unit: Unit) -> list[str]:
 
 def request_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
                  open_matters: Sequence[dict[str, str]]) -> Draft:
-    return _draft("request", contact_addresses(unit), department=department, unit=_unit_ctx(unit),
+    return _draft("request", contact_addresses(unit), attachments=[unit_workbook(unit, period_key, token)],
+                  department=department, unit=_unit_ctx(unit),
                   period=period_view(period_key), deadline=deadline, token=token,
                   form_text=unit_form(unit, period_key, token), open_matters=list(open_matters))
 
 
 def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str, days_left: int,
                   thread: Thread | None) -> Draft:
-    return _draft("reminder", contact_addresses(unit), thread=thread, department=department,
+    return _draft("reminder", contact_addresses(unit), thread=thread,
+                  attachments=[unit_workbook(unit, period_key, token)], department=department,
                   unit=_unit_ctx(unit), period=period_view(period_key), deadline=deadline, token=token,
                   days_left=days_left, form_text=unit_form(unit, period_key, token))
 

@@ -22,7 +22,7 @@ from mailbot.app import App
 from mailbot.db.session import transaction
 from mailbot.intake import Outcome, resume_unfinished, run_pass
 from mailbot.leader import leadership
-from mailbot.mailboxes.base import LoginFailed
+from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable
 from mailbot.outbox.queue import SendReport, enqueue, send_pending
 from mailbot.state import DbStateStore
 
@@ -36,6 +36,7 @@ class PassReport:
     outcomes: list[Outcome]
     plan: jobs.Plan
     sent: SendReport
+    mailbox_error: str | None = None
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -66,6 +67,10 @@ def poll(app: App, state: DbStateStore) -> list[Outcome]:
         health.record_failure(state, app.now(), str(e), login=True)
         log.error("mailbox login failed: %s", e)
         return []
+    except MailboxUnavailable as e:  # an outage, expected now and then: one line, no traceback
+        health.record_failure(state, app.now(), str(e), login=False)
+        log.warning("mailbox unavailable: %s", e)
+        return []
     except Exception as e:  # noqa: BLE001 - the loop edge: a server problem must not stop the daemon
         health.record_failure(state, app.now(), f"{type(e).__name__}: {e}", login=False)
         log.exception("mailbox pass failed")
@@ -95,9 +100,15 @@ def calendar_tick(app: App, state: DbStateStore, started: datetime) -> None:
 
 
 def run_once(app: App) -> PassReport:
-    outcomes = resume_unfinished(app) + run_pass(app)
+    """One pass for cron: the mailbox, the calendar, the outbox. A mailbox outage skips only the mailbox."""
+    state = DbStateStore(app.sessions, app.now)
+    before = health.load(state).failures
+    outcomes = resume_unfinished(app) + poll(app, state)
+    after = health.load(state)
     plan = jobs.tick(app)
-    return PassReport(outcomes, plan, deliver(app))
+    check_health(app, state, started=app.now())  # from cron, silence counts from the last successful poll
+    error = after.last_error if after.failures > before else None
+    return PassReport(outcomes, plan, deliver(app), error)
 
 
 def run_daemon(app: App, stop: threading.Event | None = None) -> None:
@@ -131,7 +142,7 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
             poll(app, state)
             deliver(app)
             if not stop.is_set():
-                app.mailbox.wait(s.poll_seconds)
+                app.mailbox.wait(s.poll_seconds, stop)
     finally:
         sched.shutdown(wait=True)
         app.mailbox.close()

@@ -91,6 +91,7 @@ class OutboxSettings(ServerSettings):
     path: str = "data/outbox"         # maildir
     security: Literal["tls", "starttls", "plain"] = "starttls"
     max_attempts: int = Field(default=8, ge=1, le=100)
+    cooldown_seconds: float = Field(default=30, ge=0)  # SMTP down or refusing our login: pause sending this long
 
     @model_validator(mode="after")
     def _complete(self) -> OutboxSettings:

@@ -49,9 +49,12 @@ def workbook_filename(unit_code: str, period: str) -> str:
 def build_workbook(*, token: str, unit_code: str, unit_name: str, period: str,
                    strategic: Sequence[tuple[str, str]], vip: Sequence[tuple[str, str]]) -> bytes:
     """The blank form as .xlsx bytes; arguments as for `parsers.render_form`."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
-    from openpyxl.worksheet.datavalidation import DataValidation
+    # The ignores keep mypy clean where types-openpyxl is not installed.
+    from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
+    from openpyxl.styles import (  # type: ignore[import-untyped, unused-ignore]
+        Alignment, Border, Font, PatternFill, Protection, Side,
+    )
+    from openpyxl.worksheet.datavalidation import DataValidation  # type: ignore[import-untyped, unused-ignore]
 
     book = Workbook()
     sheet = book.active

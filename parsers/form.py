@@ -4,7 +4,11 @@
 filled copy and the quoted request, reminder chains hold more); `read_copy`
 turns one copy into header fields, customer blocks, errors and warnings.
 Which copy wins is the caller's decision (`message.py`): the topmost copy
-with any answer.  A copy runs from its title marker to 【填报结束】, or,
+with any answer.  Reading is two steps: the copy's lines become `Section`s
+(each field's answer lines, found by `fields.read_fields`), then
+`build_copy` validates the answers into blocks.  `xlsxform.py` makes the
+same `Section`s from workbook cells, so a returned workbook is judged by
+exactly the rules a mail body is.  A copy runs from its title marker to 【填报结束】, or,
 when a unit deleted that line, to the next title marker, quote separator
 or signature — never into the quoted original.
 """
@@ -14,7 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from parsers import formtext as ft
 from parsers.fields import FieldSpec, normalise_hint, read_fields, without_hints
@@ -55,6 +60,23 @@ VIP_SPECS = (
     FieldSpec("handling", ft.LABEL_HANDLING, keywords=("处理",)),
     FieldSpec("hq", ft.LABEL_HQ, keywords=("总部协调",)),
 )
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a form copy and its answers, however it was read.
+
+    `kind` is "header", "S", "V" or "urgent"; `rest` is what follows the
+    【…】 marker (customer code and name); `answers` maps a field key to its
+    answer lines, only for fields whose label was found (the urgent block
+    has the single key "urgent"); `preamble` holds non-blank lines before
+    the first label, which are ignored with a warning.
+    """
+
+    kind: str
+    rest: str
+    answers: Mapping[str, list[str]]
+    preamble: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -133,8 +155,9 @@ class _Reader:
         self.warnings: list[Problem] = []
         self.answered = False
 
-    def fields(self, lines: list[str], specs: Sequence[FieldSpec], where: str) -> dict[str, list[str]]:
-        answers, preamble = read_fields(lines, specs, _HINTS)
+    def take(self, section: Section, specs: Sequence[FieldSpec], where: str) -> Mapping[str, list[str]]:
+        """A section's answers, after warning about missing labels and stray lines."""
+        answers, preamble = section.answers, section.preamble
         if any(answers.get(s.key) for s in specs if s.key not in _PREFILLED):
             self.answered = True
         if preamble:
@@ -190,6 +213,7 @@ def _hq_value(text: str) -> bool | None:
 
 
 _PREFILLED = frozenset({"token", "unit", "period", "note"})
+SPECS: dict[str, tuple[FieldSpec, ...]] = {"header": HEADER_SPECS, "S": STRATEGIC_SPECS, "V": VIP_SPECS}
 
 
 def _segments(lines: Sequence[str]) -> list[tuple[str, str, list[str]]]:
@@ -219,26 +243,44 @@ def _customer(reader: _Reader, kind: str, rest: str) -> str | None:
     return code
 
 
+def text_sections(texts: Sequence[str]) -> list[Section]:
+    """A copy's lines (title first) → its sections, labels found by `read_fields`."""
+    sections: list[Section] = []
+    for kind, rest, body in _segments(texts):
+        if kind == "urgent":
+            sections.append(Section(kind, rest, {"urgent": without_hints([rest, *body], _HINTS)}))
+        elif kind in SPECS:
+            answers, preamble = read_fields(body, SPECS[kind], _HINTS)
+            sections.append(Section(kind, rest, answers, tuple(preamble)))
+    return sections
+
+
 def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
     """Read one copy of the form (lines[start:end], first line is the title)."""
     texts = [ln.text for ln in lines[start:end]]
     while texts and not texts[-1]:
         texts.pop()
+    return build_copy(text_sections(texts), start=start, end=end, text="\n".join(texts))
+
+
+def build_copy(sections: Sequence[Section], *, start: int, end: int, text: str) -> FormCopy:
+    """Validate a copy's sections into header fields, blocks, errors and warnings."""
     reader = _Reader()
-    head: dict[str, list[str]] = {}
+    head: Mapping[str, list[str]] = {}
     strategic: list[StrategicBlock] = []
     vip: list[VipBlock] = []
     seen: dict[str, object] = {}
     urgent: str | None = None
-    for kind, rest, body in _segments(texts):
+    for section in sections:
+        kind, rest = section.kind, section.rest
         if kind == "header":
-            head = reader.fields(body, HEADER_SPECS, "")
+            head = reader.take(section, HEADER_SPECS, "")
             note = re.sub(r"\s+", "", "".join(head.get("note", []))).replace(_INSTRUCTIONS, "")
             if note:
                 reader.warnings.append(Problem("", f"说明栏中的“{_clip(note)}”不属于任何栏目，已忽略"))
             continue
         if kind == "urgent":
-            answer = without_hints([rest, *body], _HINTS)
+            answer = section.answers.get("urgent", [])
             if answer:
                 reader.answered = True
                 urgent = free_text(answer) if urgent is None else urgent
@@ -246,7 +288,7 @@ def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
         code = _customer(reader, kind, rest)
         where = code or f"【{ft.MARK_STRATEGIC if kind == 'S' else ft.MARK_VIP}】"
         if kind == "S":
-            got = reader.fields(body, STRATEGIC_SPECS, where)
+            got = reader.take(section, STRATEGIC_SPECS, where)
             block: StrategicBlock | VipBlock = StrategicBlock(
                 customer=code or "",
                 items={str(n): free_text(got.get(str(n))) for n in range(1, 10)},
@@ -254,7 +296,7 @@ def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
                 needs_hq=reader.needs_hq(got.get("hq"), where),
             )
         else:
-            got = reader.fields(body, VIP_SPECS, where)
+            got = reader.take(section, VIP_SPECS, where)
             block = VipBlock(
                 customer=code or "",
                 issue=free_text(got.get("issue")),
@@ -284,5 +326,5 @@ def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
         strategic=tuple(strategic), vip=tuple(vip), urgent_text=urgent,
         has_answers=reader.answered,
         errors=tuple(reader.errors), warnings=tuple(reader.warnings),
-        text="\n".join(texts),
+        text=text,
     )

@@ -1,14 +1,17 @@
 """The words of the monthly report form (FORM.md), and the blank form itself.
 
 This is the one place that spells the form's markers, labels and hint lines:
-`render_form` writes them into the request mail and `form.py` reads replies
-by the same constants, so the writer and the reader cannot drift apart.
+`form_rows` lays the form out once; `render_form` writes those rows as the
+text in the request mail and `mailbot/xlsxform.py` as the attached
+workbook, and `form.py` reads replies by the same constants, so writers
+and reader cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 FORM_TITLE = "重点客户月报填报单"
 MARK_STRATEGIC = "战略客户"
@@ -53,6 +56,12 @@ URGENT_HINT = "（如有需立即上报的紧急事项请在此填写）"
 # Lines the bot itself writes inside the form that are never answers.
 HINT_LINES: tuple[str, ...] = (URGENT_HINT,)
 
+# The workbook's instruction row, above the form's title (so it is never read as part of the form).
+WORKBOOK_INSTRUCTIONS = (
+    "填写说明：请在右侧白色单元格中填写（单元格内换行：Alt+Enter）；风险等级、需总部协调请从下拉列表选择；"
+    "无事项请填“无”；填好后保存，作为附件回复月报邮件即可，无需再在邮件正文中填写。"
+)
+
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
 
@@ -69,8 +78,68 @@ def period_words(period: str) -> str:
     return f"{match.group(1)}年{int(match.group(2))}月"
 
 
+def options(parenthesised: str) -> tuple[str, ...]:
+    """"（无/一般/重大）" → ("无", "一般", "重大"): the choices a workbook offers in a list."""
+    return tuple(parenthesised.strip("（）()").split("/"))
+
+
 def _block_head(mark: str, code: str, name: str) -> str:
     return f"{marker(mark)}{code} {name}".rstrip()
+
+
+@dataclass(frozen=True)
+class FormRow:
+    """One line of the blank form.
+
+    `kind` is "marker" (a 【…】 line), "prefilled" (a label with the bot's
+    value), "answer" (a label the unit answers after), "note" (the 说明
+    line), "hint" (a bot hint line; in the urgent block the answer follows
+    it) or "blank".  `key` names the field as `form.py` does ("token",
+    "name", "1"…"9", "risk", "hq", "issue", "handling", "urgent"…).
+    """
+
+    kind: str
+    text: str
+    value: str = ""
+    key: str = ""
+
+
+def form_rows(
+    *,
+    token: str,
+    unit_code: str,
+    unit_name: str,
+    period: str,
+    strategic: Sequence[tuple[str, str]],
+    vip: Sequence[tuple[str, str]],
+) -> list[FormRow]:
+    """The blank form as rows, in order; `strategic`/`vip` are (code, name) pairs."""
+    rows = [
+        FormRow("marker", marker(FORM_TITLE)),
+        FormRow("prefilled", LABEL_TOKEN, token, "token"),
+        FormRow("prefilled", LABEL_UNIT, f"{unit_name}（{unit_code}）", "unit"),
+        FormRow("prefilled", LABEL_PERIOD, period_words(period), "period"),
+        FormRow("answer", LABEL_NAME, key="name"),
+        FormRow("answer", LABEL_PHONE, key="phone"),
+        FormRow("blank", ""),
+        FormRow("note", LABEL_NOTE, INSTRUCTIONS, "note"),
+        FormRow("blank", ""),
+    ]
+    for code, name in strategic:
+        rows.append(FormRow("marker", _block_head(MARK_STRATEGIC, code, name), key=code))
+        rows.extend(FormRow("answer", f"{n}. {label}", key=str(n)) for n, label in CATEGORY_LABELS.items())
+        rows.append(FormRow("answer", f"{LABEL_RISK}{RISK_OPTIONS}", key="risk"))
+        rows.append(FormRow("answer", f"{LABEL_HQ}{HQ_OPTIONS}", key="hq"))
+        rows.append(FormRow("blank", ""))
+    for code, name in vip:
+        rows.append(FormRow("marker", _block_head(MARK_VIP, code, name), key=code))
+        rows.append(FormRow("answer", LABEL_ISSUE, key="issue"))
+        rows.append(FormRow("answer", LABEL_HANDLING, key="handling"))
+        rows.append(FormRow("answer", f"{LABEL_HQ}{HQ_OPTIONS}", key="hq"))
+        rows.append(FormRow("blank", ""))
+    rows.extend([FormRow("marker", marker(MARK_URGENT)), FormRow("hint", URGENT_HINT, key="urgent"),
+                 FormRow("blank", ""), FormRow("marker", marker(MARK_END))])
+    return rows
 
 
 def render_form(
@@ -87,28 +156,8 @@ def render_form(
     `strategic` and `vip` are (customer code, customer name) pairs in the
     order the blocks should appear.
     """
-    lines = [
-        marker(FORM_TITLE),
-        f"{LABEL_TOKEN}：{token}",
-        f"{LABEL_UNIT}：{unit_name}（{unit_code}）",
-        f"{LABEL_PERIOD}：{period_words(period)}",
-        f"{LABEL_NAME}：",
-        f"{LABEL_PHONE}：",
-        "",
-        f"{LABEL_NOTE}：{INSTRUCTIONS}",
-        "",
-    ]
-    for code, name in strategic:
-        lines.append(_block_head(MARK_STRATEGIC, code, name))
-        lines.extend(f"{n}. {label}：" for n, label in CATEGORY_LABELS.items())
-        lines.append(f"{LABEL_RISK}{RISK_OPTIONS}：")
-        lines.append(f"{LABEL_HQ}{HQ_OPTIONS}：")
-        lines.append("")
-    for code, name in vip:
-        lines.append(_block_head(MARK_VIP, code, name))
-        lines.append(f"{LABEL_ISSUE}：")
-        lines.append(f"{LABEL_HANDLING}：")
-        lines.append(f"{LABEL_HQ}{HQ_OPTIONS}：")
-        lines.append("")
-    lines.extend([marker(MARK_URGENT), URGENT_HINT, "", marker(MARK_END)])
+    lines = []
+    for row in form_rows(token=token, unit_code=unit_code, unit_name=unit_name, period=period,
+                         strategic=strategic, vip=vip):
+        lines.append(f"{row.text}：{row.value}" if row.kind in ("prefilled", "answer", "note") else row.text)
     return "\n".join(lines) + "\n"

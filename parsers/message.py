@@ -8,7 +8,17 @@ network, clock or database; the same bytes always give the same result.
 
 Winning copy: the topmost copy that has any answer (FORM.md definition);
 if no copy has answers, the topmost copy with customer blocks (so a stray
-title line cannot hide the real blank form).  Bounces and auto-replies keep
+title line cannot hide the real blank form).
+
+Workbooks: an attached .xlsx that holds the form (`xlsxform.py`) is one
+more copy.  The body wins when both the body and a workbook have answers —
+the body is what the sender wrote in this very message and what a person
+reading the mail sees, while an attachment may be a stale copy forwarded
+along — and a warning names the workbook that was not used (and says if
+it agreed).  A workbook with answers beats a body whose copies are blank
+(the usual "see attachment" reply quoting the request), silently: nothing
+was guessed or dropped, and the result is the JSON the same answers typed
+into the body would give.  Bounces and auto-replies keep
 their kind even when they quote a form, and their quoted form is not read
 for answers (only its report number is used to match the message).
 """
@@ -25,7 +35,7 @@ from parsers.charsets import decode_header
 from parsers.envelope import build_envelope, first_values, raw_headers
 from parsers.form import FormCopy, find_copies, read_copy
 from parsers.formtext import FORM_TITLE
-from parsers.mime import Body, extract_body, param, read_message
+from parsers.mime import Body, extract_body, iter_parts, param, read_message
 from parsers.model import Attachment, Envelope, Problem, StrategicBlock, VipBlock
 from parsers.quotes import boundaries, new_text, split_lines
 
@@ -62,6 +72,7 @@ class ParsedMessage:
     form_text: str | None
     has_answers: bool
     attachments: tuple[Attachment, ...] = ()
+    form_source: str | None = None   # "body", or the file name of the workbook the form came from
 
     def as_json(self) -> dict[str, object]:
         """Exactly the `mailbot parse --json` object of FORM.md, keys in order."""
@@ -89,10 +100,58 @@ def _winning_copy(copies: list[FormCopy]) -> FormCopy | None:
     return next((c for c in copies if c.strategic or c.vip), copies[0] if copies else None)
 
 
+def _workbook_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Problem]]:
+    """(file name, form copy) of every attached workbook holding the form, and read failures."""
+    if not body.workbooks:
+        return [], []
+    # Imported here: it brings openpyxl, which a message without a workbook never needs.
+    from parsers.xlsxform import read_workbook
+
+    found: list[tuple[str, FormCopy]] = []
+    problems: list[Problem] = []
+    for name, data in body.workbooks:
+        result = read_workbook(data)
+        if result.problem is not None:
+            problems.append(Problem("", f"附件“{name}”{result.problem}，未读取其中的内容"))
+        elif result.copy is not None:
+            found.append((name, result.copy))
+    return found, problems
+
+
+def _same_answers(a: FormCopy, b: FormCopy) -> bool:
+    return (a.strategic, a.vip, a.urgent_text, a.reporter_name, a.reporter_phone) == (
+        b.strategic, b.vip, b.urgent_text, b.reporter_name, b.reporter_phone)
+
+
+def _choose_form(copies: list[FormCopy], books: list[tuple[str, FormCopy]]) -> tuple[
+        FormCopy | None, str | None, list[Problem]]:
+    """The form to read, where it came from ("body" or a file name), and what to warn about it."""
+    body = _winning_copy(copies)
+    filled = [(name, copy) for name, copy in books if copy.has_answers]
+    notes: list[Problem] = []
+    if body is not None and body.has_answers:
+        if filled:
+            names = "、".join(f"“{name}”" for name, _ in filled)
+            agreed = all(_same_answers(copy, body) for _, copy in filled)
+            notes.append(Problem("", f"邮件正文和附件{names}中都填写了填报单，已采用邮件正文中的内容"
+                                     + ("（两者内容一致）" if agreed else "，附件中的内容未采用")))
+        return body, "body", notes
+    if filled:
+        name, copy = filled[0]
+        if len(filled) > 1:
+            notes.append(Problem("", f"有{len(filled)}个附件填写了填报单，已采用“{name}”，其余未采用"))
+        return copy, name, notes
+    if body is not None:
+        return body, "body", notes
+    if books:
+        return books[0][1], books[0][0], notes
+    return None, None, notes
+
+
 def _returned_parts(message: Message) -> list[Message]:
     """Parts of a bounce that carry the returned message or its headers."""
     found = []
-    for part in message.walk():
+    for part in iter_parts(message):
         kind = part.get_content_type()
         if kind in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
             found.append(part)
@@ -173,7 +232,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
     fresh = new_text(lines, found)
     copies = [read_copy(lines, start, end)
               for start, end in find_copies(lines, [b.line for b in found])]
-    winner = _winning_copy(copies)
+    books, book_problems = _workbook_copies(body)
+    winner, source, choice_notes = _choose_form(copies, books)
     returned = _returned_parts(message)
     kind = _kind(envelope, values, content_type, report_type, body, winner, returned)
     # Bounces and auto-replies keep their kind; a form they quote is not a report.
@@ -191,14 +251,15 @@ def parse_message(raw: bytes) -> ParsedMessage:
     token, token_errors, token_warnings = _token_checks(winner, envelope.subject, kind)
     if token is None and kind == "bounce":
         token = _returned_subject_token(returned)
-    warnings = [Problem("", w) for w in body.warnings]
+    warnings = [Problem("", w) for w in body.warnings] + book_problems
     errors: list[Problem] = []
     urgent_text: str | None = None
     if form is not None:
         errors.extend(form.errors)
         warnings.extend(form.warnings)
+        warnings.extend(choice_notes)
         filled = sum(1 for c in copies if c.has_answers)
-        if filled > 1:
+        if source == "body" and filled > 1:
             warnings.append(Problem("", f"邮件中有{filled}份填写过的填报单，已采用最上面的一份"))
         urgent_text = form.urgent_text
         if urgent_text is None and reasons and not form.has_answers:
@@ -230,4 +291,5 @@ def parse_message(raw: bytes) -> ParsedMessage:
         form_text=form.text if form else None,
         has_answers=form.has_answers if form else False,
         attachments=body.attachments,
+        form_source=source if form is not None else None,
     )

@@ -5,23 +5,39 @@ the stdlib policies and never raises on broken MIME, and we do all charset
 work ourselves (see `charsets.py`).  The body a person saw is the text/plain
 alternative when there is one with content, else the HTML converted to
 lines; forwarded `message/rfc822` parts and attachments are not body.
+
+Two kinds of attachment are opened here because a form may be inside them:
+an Outlook winmail.dat (`application/ms-tnef`, read by `tnef.py`: its body
+stands in for a missing or form-less body, its files are listed as the
+message's attachments) and an .xlsx workbook (handed to the caller as bytes;
+`xlsxform.py` reads it).  The stdlib parser recurses once per nesting
+level, so a message nested deeper than it can follow keeps its headers and
+loses its body, with a warning; everything after parsing walks the tree
+with an explicit stack or a depth limit.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.errors import MessageDefect
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import unquote
 
-from parsers.charsets import decode_header, decode_text
+from parsers.charsets import decode_header, decode_text, header_text_8bit
 from parsers.errors import UnreadableMessage
+from parsers.filetypes import content_type_for, is_old_spreadsheet, is_tnef, is_workbook, not_mail_reason
 from parsers.htmltext import html_to_text
 from parsers.model import Attachment
+from parsers.tnef import read_tnef
 
 _MAX_DEPTH = 40
+_MAX_PARAM_HEADER = 8192
+_CONTENT_TYPE = re.compile(rb"^content-type:[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M)
+_BOUNDARY = re.compile(rb'\bboundary\s*=\s*("[^"\r\n]*"|[^;\s]+)', re.I)
 _NEWLINES = re.compile(r"\r\n?")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _HTML_START = re.compile(r"^\s*<(?:!doctype|html|head|body|div|p|table|span|meta)\b", re.I)
@@ -36,6 +52,33 @@ class Body:
     from_html: bool
     attachments: tuple[Attachment, ...]
     warnings: tuple[str, ...]
+    workbooks: tuple[tuple[str, bytes], ...] = ()   # (file name, bytes) of attached .xlsx files
+
+
+class NestingTooDeep(MessageDefect):
+    """The MIME tree is nested deeper than the stdlib parser can follow."""
+
+
+def iter_parts(message: Message, max_depth: int = _MAX_DEPTH) -> Iterator[Message]:
+    """Every part, depth first like `Message.walk`, but without recursion."""
+    stack = [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        yield part
+        payload = part.get_payload()
+        if depth < max_depth and isinstance(payload, list):
+            stack.extend((c, depth + 1) for c in reversed(payload) if isinstance(c, Message))
+
+
+def _shorten(match: re.Match[bytes]) -> bytes:
+    """A huge Content-Type cut to its first parameters, keeping the boundary."""
+    value = match.group(0)
+    if len(value) <= _MAX_PARAM_HEADER:
+        return value
+    head = value[:_MAX_PARAM_HEADER]
+    head = head[:head.rfind(b";")] if b";" in head else head
+    boundary = _BOUNDARY.search(value)
+    return head + (b"; boundary=" + boundary.group(1) if boundary else b"")
 
 
 def read_message(raw: bytes) -> Message:
@@ -43,11 +86,21 @@ def read_message(raw: bytes) -> Message:
     data = bytes(raw)
     if not data.strip():
         raise UnreadableMessage("邮件为空：文件没有任何内容")
+    # The stdlib reads a multipart's boundary with a splitter that is quadratic in
+    # the header's length; a hostile megabyte Content-Type would stall the parse.
+    data = _CONTENT_TYPE.sub(_shorten, data)
     try:
         message = BytesParser(policy=compat32).parsebytes(data)
+    except RecursionError:
+        # Hundreds of nested multiparts: keep the headers, leave the body unread.
+        message = BytesParser(policy=compat32).parsebytes(data, headersonly=True)
+        message.defects.append(NestingTooDeep())
     except _PARSE_ERRORS as exc:  # the stdlib parser is lenient; this is a last resort
         raise UnreadableMessage(f"无法按邮件格式读取：{exc}") from exc
     if not message.keys():
+        reason = not_mail_reason(data)
+        if reason is not None:
+            raise UnreadableMessage(reason)
         head = data[:8192]
         if b"\x00" in head or len(_CONTROL.findall(head)) > len(head) // 20:
             raise UnreadableMessage("不是邮件：没有邮件头，内容是二进制数据")
@@ -61,10 +114,28 @@ def _disposition(part: Message) -> str | None:
         return None
 
 
+def _params_of(part: Message, header: str) -> Message:
+    """`part`, or a stand-in holding a repaired copy of `header` for reading its parameters.
+
+    Two repairs.  compat32 turns raw 8-bit bytes into U+FFFD when parameters
+    are read, losing a name such as 月报.xlsx that Foxmail or a phone sent
+    unencoded (the raw value still holds the bytes, surrogate-escaped).  And
+    the stdlib's parameter splitter is quadratic: a hostile 1 MB header
+    would take minutes, so only its first `_MAX_PARAM_HEADER` characters are
+    read — real ones are far shorter.
+    """
+    raw = next((str(v) for k, v in part.raw_items() if str(k).lower() == header), None)
+    if raw is None or (raw.isascii() and len(raw) <= _MAX_PARAM_HEADER):
+        return part
+    holder = Message()
+    holder[header] = header_text_8bit(raw[:_MAX_PARAM_HEADER])
+    return holder
+
+
 def param(part: Message, name: str, header: str) -> object:
     """A header parameter, or None when the header is too broken to read."""
     try:
-        return part.get_param(name, None, header)
+        return _params_of(part, header).get_param(name, None, header)
     except _PARSE_ERRORS:
         return None
 
@@ -84,10 +155,7 @@ def filename_of(part: Message) -> str | None:
 
 
 def _charset(part: Message) -> str | None:
-    try:
-        value = part.get_param("charset")
-    except _PARSE_ERRORS:
-        return None
+    value = param(part, "charset", "content-type")
     if isinstance(value, tuple):
         value = value[2]
     return unquote(str(value)).strip() if value else None
@@ -130,17 +198,29 @@ def unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
-class _Walker:
-    """Collects the displayed text parts and the attachments of a message."""
+def _is_tnef(part: Message) -> bool:
+    return is_tnef(filename_of(part), part.get_content_type())
 
-    def __init__(self) -> None:
+
+class _Walker:
+    """Collects the displayed text parts, the attachments and the workbooks of a message."""
+
+    def __init__(self, keyword: str | None) -> None:
+        self.keyword = keyword
         self.attachments: list[Attachment] = []
         self.warnings: list[str] = []
+        self.workbooks: list[tuple[str, bytes]] = []
+        self.tnef_texts: list[str] = []
+        self.too_deep = False
+
+    def warn(self, warning: str) -> None:
+        if warning not in self.warnings:
+            self.warnings.append(warning)
 
     def text_of(self, part: Message) -> str:
         text, warning = decode_text(_payload(part), _charset(part))
-        if warning and warning not in self.warnings:
-            self.warnings.append(warning)
+        if warning:
+            self.warn(warning)
         text = _NEWLINES.sub("\n", text).replace("\x00", "")
         if text.startswith("\ufeff"):
             text = text[1:]
@@ -153,6 +233,7 @@ class _Walker:
     def collect(self, part: Message, depth: int = 0) -> tuple[list[Message], list[Message]]:
         """(plain parts, html parts) a reader is shown, in order."""
         if depth > _MAX_DEPTH:
+            self.too_deep = True
             return [], []
         maintype = part.get_content_maintype()
         if maintype == "message" or (part.is_multipart() and maintype != "multipart"):
@@ -176,8 +257,24 @@ class _Walker:
         )
         if maintype == "text" and not is_attachment and subtype in ("plain", "html"):
             return ([part], []) if subtype == "plain" else ([], [part])
+        if _is_tnef(part):
+            self._read_tnef(part, depth)
+            return [], []
         self._attach(part, depth)
         return [], []
+
+    def _read_tnef(self, part: Message, depth: int) -> None:
+        """winmail.dat: its body is a candidate body, its files are the attachments."""
+        content = read_tnef(_payload(part), self.keyword)
+        for warning in content.warnings:
+            self.warn(warning)
+        if not content.readable:
+            self._attach(part, max(depth, 1))   # then at least list winmail.dat itself
+            return
+        if content.text.strip():
+            self.tnef_texts.append(content.text)
+        for file in content.files:
+            self._add(file.name, content_type_for(file.name), lambda: file.data)
 
     def _attach(self, part: Message, depth: int) -> None:
         if depth == 0:
@@ -185,7 +282,16 @@ class _Walker:
         name = filename_of(part)
         # A forwarded message counts as an attachment even without a name.
         if name is not None or _disposition(part) == "attachment" or part.get_content_maintype() == "message":
-            self.attachments.append(Attachment(name or "", part.get_content_type()))
+            self._add(name or "", part.get_content_type(), lambda: _payload(part))
+
+    def _add(self, name: str, content_type: str, data: Callable[[], bytes]) -> None:
+        """List an attachment; keep the bytes of workbooks (only those are ever read)."""
+        self.attachments.append(Attachment(name, content_type))
+        if is_workbook(name, content_type):
+            self.workbooks.append((name, data()))
+        elif is_old_spreadsheet(name):
+            self.warn(f"附件“{name}”是旧版 Excel/WPS 格式，系统无法读取；"
+                      "如填报单填写在其中，请另存为 .xlsx 格式后重新发送")
 
 
 def extract_body(message: Message, keyword: str | None = None) -> Body:
@@ -194,7 +300,9 @@ def extract_body(message: Message, keyword: str | None = None) -> Body:
     With `keyword`: if the plain alternative lacks it but the HTML part has
     it, the HTML is used — some clients write a stub or lossy plain part.
     """
-    walker = _Walker()
+    walker = _Walker(keyword)
+    if any(isinstance(d, NestingTooDeep) for d in message.defects):
+        walker.warn("邮件的 MIME 结构嵌套层数过多，无法解析，正文未读取")
     if not message.keys():
         # Headerless input read as a bare body; sniff pasted HTML fragments.
         raw = walker.text_of(message)
@@ -208,4 +316,11 @@ def extract_body(message: Message, keyword: str | None = None) -> Body:
         sources = [walker.text_of(h) for h in html_parts]
         if not plain.strip() or any(keyword in src for src in sources if keyword):
             text, from_html = "\n".join(html_to_text(src) for src in sources), True
-    return Body(text.strip("\n"), from_html, tuple(walker.attachments), tuple(walker.warnings))
+    tnef = walker.tnef_texts
+    # Outlook's TNEF body is the real one when the MIME body is empty or lacks the form.
+    if tnef and (not text.strip() or (keyword and keyword not in text and any(keyword in t for t in tnef))):
+        text, from_html = "\n".join(tnef), False
+    if walker.too_deep:
+        walker.warn(f"邮件的 MIME 结构嵌套超过{_MAX_DEPTH}层，更深处的内容未读取")
+    return Body(text.strip("\n"), from_html, tuple(walker.attachments), tuple(walker.warnings),
+                tuple(walker.workbooks))

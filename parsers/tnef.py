@@ -166,7 +166,8 @@ def _walk(data: bytes) -> _Walk:
         body = data[pos + 9:pos + 9 + length]
         if sum(body) & 0xFFFF != _u16(data, pos + 9 + length):
             walk.damaged += 1
-        obj = data[pos:pos + 11 + length]
+        # Rebuilt with a fresh checksum, so tnefparse's own check passes quietly.
+        obj = _object(level, attribute, kind, body)
         pos += 11 + length
         if level == _LEVEL_MESSAGE:
             if attribute == _ATT_CODEPAGE and length >= 4 and _codec(_u32(body, 0)) is not None:
@@ -246,7 +247,7 @@ def read_tnef(data: bytes, keyword: str | None = None) -> TnefContent:
     try:
         from tnefparse.tnef import TNEF  # type: ignore[import-untyped]
 
-        tnef = TNEF(stream, do_checksum=False)
+        tnef = TNEF(stream, do_checksum=True)
         files = tuple(TnefFile(_file_name(a, codec) or "未命名附件", a.data if isinstance(a.data, bytes) else b"")
                       for a in tnef.attachments)
         plain, html, rtf = _bodies(walk.mapi_blocks, codec, tnef.body)

@@ -284,3 +284,41 @@ def test_reparse_takes_a_message_out_of_quarantine(app: App, monkeypatch: pytest
     with app.sessions() as s:
         assert s.scalar(select(Quarantine.released_at)) is not None
         assert s.scalar(select(func.count()).select_from(Submission)) == 1
+
+
+def test_a_unit_may_return_the_filled_workbook_instead_of_the_body(app: App) -> None:
+    # The request carries the form as .xlsx; GD fills it in Excel and replies "见附件": accepted like a body reply.
+    import io
+
+    from email.message import EmailMessage
+    from openpyxl import load_workbook
+
+    requests_sent(app)
+    request = email.message_from_bytes(request_raw(app, "GD"), policy=email.policy.default)
+    (xlsx,) = [p for p in request.iter_attachments() if p.get_filename().endswith(".xlsx")]
+    book = load_workbook(io.BytesIO(xlsx.get_content()))
+    sheet = book.active
+    block = ""
+    for a, b in sheet.iter_rows(min_row=1, max_col=2):
+        text = str(a.value or "")
+        if text.startswith("【战略客户】"):
+            block = text[6:10]
+        elif block == "S001" and text.startswith("4."):
+            b.value = "请总部协调冬季保供气量。"
+        elif block == "S001" and text.startswith("需总部协调"):
+            b.value = "是"
+    out = io.BytesIO()
+    book.save(out)
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = "李明 <liming@gd.example.cn>", HQ, "回复：" + request["Subject"]
+    reply["Message-ID"], reply["In-Reply-To"] = "<wb1@gd.example.cn>", request["Message-ID"]
+    reply.set_content("张处长：月报见附件。")
+    reply.add_attachment(out.getvalue(), maintype="application",
+                         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename=xlsx.get_filename())
+    arrive(app, reply.as_bytes(), at(2026, 11, 18, 10))
+    (o,) = intake.run_pass(app)
+    assert o.status == "processed", o.note
+    with app.sessions() as s:
+        entry = s.scalar(select(StrategicEntry).where(StrategicEntry.customer.has(code="S001")))
+        assert entry.needs_hq is True
+        assert {i.category: i.text for i in entry.items} == {4: "请总部协调冬季保供气量。"}

@@ -8,6 +8,7 @@ and the database's unique keys recognise it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,10 +46,11 @@ class Mailbox(Protocol):
         """Move a handled message out of the inbox into the folder for its outcome."""
         ...
 
-    def wait(self, timeout: float) -> bool:
-        """Block until new mail may have arrived (IMAP IDLE, EWS streaming) or `timeout` seconds pass.
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Block until new mail may have arrived (IMAP IDLE, EWS streaming), `timeout` seconds pass, or `stop` is set.
 
         Returns True when woken by the server. Never trusted alone: the daemon polls anyway.
+        `stop` is the daemon's shutdown signal: SIGTERM must not wait out a whole poll interval.
         """
         ...
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -262,10 +263,14 @@ class ExchangeMailbox:
 
     # --- wait ----------------------------------------------------------------------
 
-    def wait(self, timeout: float) -> bool:
-        """Stream inbox events for whole minutes; below a minute (or without streaming rights) just sleep."""
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Stream inbox events for whole minutes; below a minute (or without streaming rights) just sleep.
+
+        A shutdown (`stop`) ends a sleep at once; an open stream ends when the server closes it (≤ the poll interval).
+        """
+        pause = stop.wait if stop is not None else self._sleep
         if timeout < 60 or self._streaming_refused:
-            self._sleep(timeout)
+            pause(timeout)
             return False
         start = self._clock()
         try:
@@ -280,7 +285,7 @@ class ExchangeMailbox:
             self._forget_subscription()
             remaining = timeout - (self._clock() - start)
             if remaining > 0:
-                self._sleep(remaining)  # keep the poll interval: a dead server must not spin the daemon
+                pause(remaining)  # keep the poll interval: a dead server must not spin the daemon
             return False
 
     def _stream(self, minutes: int) -> bool:

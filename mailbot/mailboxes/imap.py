@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -149,7 +150,7 @@ class ImapMailbox:
 
         self._run(move)
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """IDLE until the server reports new mail (True) or `timeout` passes (False).
 
         A connection that drops while idling returns False at once, so the next
@@ -164,20 +165,26 @@ class ImapMailbox:
             conn, arrived = None, False
         if arrived:
             return True
+        stop = stop or threading.Event()
         if conn is None:  # unreachable, or no IDLE on this server: sleep like a poll
-            time.sleep(max(0.0, deadline - time.monotonic()))
+            stop.wait(max(0.0, deadline - time.monotonic()))
             return False
         try:
-            while (left := deadline - time.monotonic()) > 0:
-                conn.idle()
-                responses: list[object] = []
-                try:
+            conn.idle()
+            started, woken = time.monotonic(), False
+            # Short checks inside one IDLE, so a shutdown request is seen within a second.
+            while not woken and not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                chunk, t0 = min(left, 1.0), time.monotonic()
+                responses = conn.idle_check(timeout=chunk)
+                woken = any(_announces_mail(r) for r in responses)
+                if not responses and time.monotonic() - t0 < chunk / 2:
+                    break  # woke early with nothing to read: the server closed the connection (idle_done tells)
+                if not woken and time.monotonic() - started >= self.idle_renew:
                     # RFC 2177: servers may drop a client idle for 30 minutes; re-issue before.
-                    responses = conn.idle_check(timeout=min(left, self.idle_renew))
-                finally:
-                    responses = responses + conn.idle_done()[1]
-                if any(_announces_mail(r) for r in responses):
-                    return True
+                    woken = any(_announces_mail(r) for r in conn.idle_done()[1])
+                    conn.idle()
+                    started = time.monotonic()
+            return any(_announces_mail(r) for r in conn.idle_done()[1]) or woken
         except (*CONNECTION_ERRORS, IMAPClientError) as e:
             log.info("%s: IDLE connection lost (%s)", self.name, _text(e))
             self._drop_watch()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mailbox
 import os
-import time
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,9 +59,9 @@ class MaildirMailbox:
                               received_at=datetime.fromtimestamp(mtime, timezone.utc), size=size,
                               oversized=oversized)
 
-    def wait(self, timeout: float) -> bool:
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """A Maildir has no push: the daemon's poll interval is the wake-up."""
-        time.sleep(timeout)
+        (stop or threading.Event()).wait(timeout)
         return False
 
     def close(self) -> None:

@@ -180,6 +180,29 @@ def cmd_requests(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visit(args: argparse.Namespace) -> int:
+    from mailbot.visits.service import cancel_visit, plan_visit
+
+    app = _app(args)
+    if args.action == "plan":
+        outcome = plan_visit(app, Path(args.target), dry_run=args.dry_run)
+    else:
+        outcome = cancel_visit(app, args.target, reason=args.reason, dry_run=args.dry_run)
+    print("\n".join(outcome.lines()))
+    return _deliver_unless(app, args.dry_run)
+
+
+def cmd_customer(args: argparse.Namespace) -> int:
+    from mailbot.archive import customer_archive, render_timeline_text, write_dossier
+
+    app = _app(args)
+    if args.pdf is not None:
+        print(write_dossier(app, args.code, Path(args.pdf) if args.pdf else None))
+    else:
+        print(render_timeline_text(customer_archive(app, args.code)), end="")
+    return 0
+
+
 def cmd_reparse(args: argparse.Namespace) -> int:
     from mailbot.intake import reparse
 
@@ -240,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--overdue", action="store_true", help="only requests past their due date")
     sp.add_argument("--all", action="store_true", help="include answered-and-closed ones")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp = add("visit", cmd_visit, "plan, change or cancel a customer visit; the units get the notice and invitation")
+    sp.add_argument("action", choices=["plan", "cancel"])
+    sp.add_argument("target", help="plan: the visit file (see config/visit.example.yaml); cancel: VIS-yyyy-nnnn")
+    sp.add_argument("--reason", default="", help="cancel: why, told to everyone invited")
+    sp.add_argument("--dry-run", action="store_true", help="show what would be sent; change nothing")
+    sp = add("customer", cmd_customer, "a customer's archive (客户档案): reports, requests, visits, follow-ups")
+    sp.add_argument("code", help="customer code, e.g. S001")
+    sp.add_argument("--pdf", nargs="?", const="", default=None, metavar="OUT",
+                    help="render the dossier as a PDF (default path under data/archives/)")
     sp = add("reparse", cmd_reparse, "run a stored inbound message through the pipeline again")
     sp.add_argument("id", type=int)
     sp = add("demo", cmd_demo, "simulate a whole month on a scratch directory")
@@ -252,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for noisy in ("alembic", "weasyprint", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.fn(args))
     except MailbotError as e:

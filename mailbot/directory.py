@@ -61,6 +61,7 @@ class HQ(_Strict):
     duty: tuple[str, ...] = Field(min_length=1)
     bulletin: tuple[str, ...] = Field(min_length=1)
     head: str | None = None          # the department head: overdue requests are escalated to them
+    reception: tuple[str, ...] = ()  # told of customer visits to HQ (staff ids or addresses); default: the duty list
 
 
 class UnitEntry(_Strict):
@@ -109,6 +110,9 @@ class Directory(_Strict):
         for i, ref in enumerate(self.hq.duty):
             if ref not in staff:
                 problems.append(f"hq.duty.{i}: {ref!r} is not in hq.staff")
+        for i, ref in enumerate(self.hq.reception):
+            if ref not in staff and not EMAIL.match(ref):
+                problems.append(f"hq.reception.{i}: {ref!r} is neither a staff id nor an e-mail address")
         for i, ref in enumerate(self.hq.bulletin):
             if ref not in staff and not EMAIL.match(ref):
                 problems.append(f"hq.bulletin.{i}: {ref!r} is neither a staff id nor an e-mail address")

@@ -36,6 +36,7 @@ from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import answers_in_last_hour, enqueue
 from mailbot.reports import duty_people, ensure_period, local_period, persist_submission, unit_view
 from mailbot.request_flow import find_request, handle_reply, notify_assignee
+from mailbot.visits.service import find_visit, handle_visit_reply
 from mailbot.urgent import handle_urgent
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,9 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
     if sender is None:
         return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人")
+    visit = find_visit(ctx.s, p)
+    if visit is not None:
+        return handle_visit_reply(ctx, msg, p, sender, visit)
     req = find_request(ctx.s, p) if p.kind != "monthly_report" else None
     if req is not None:
         return handle_reply(ctx, msg, p, sender, req)

@@ -83,6 +83,8 @@ def _open_matters(s: Session, unit: Unit) -> list[dict[str, str]]:
 
 def send_requests(app: App, period_key: str, *, dry_run: bool = False) -> Plan:
     """The monthly request, with the unit's prefilled form, to every unit that has not had one."""
+    from mailbot.visits.service import open_follow_ups  # see tick
+
     plan = Plan()
     with unit_of_work(app, dry_run) as s:
         period = ensure_period(s, period_key, app.schedule)
@@ -91,8 +93,9 @@ def send_requests(app: App, period_key: str, *, dry_run: bool = False) -> Plan:
                                                     ReportRequest.unit_id == unit.id)):
                 continue
             token = make_token(period.key, unit.code, app.settings.token_secret())
+            matters = _open_matters(s, unit) + open_follow_ups(s, unit, today=app.today())
             draft = mails.request_mail(app.settings.identity.department, unit, period.key, period.deadline, token,
-                                       _open_matters(s, unit))
+                                       matters)
             row = _queue(app, s, plan, f"request:{period.key}:{unit.code}", "request", draft)
             if row is not None:
                 s.add(ReportRequest(period=period, unit=unit, token=token, message_id=row.message_id,
@@ -233,8 +236,10 @@ def tick(app: App) -> Plan:
             continue
         plan.queued += step.queued
         plan.files += step.files
-    step = chase_overdue(app)
-    plan.queued += step.queued
+    from mailbot.visits.service import visit_jobs  # here, not at the top: the visits package imports jobs
+
+    for step in (chase_overdue(app), visit_jobs(app)):
+        plan.queued += step.queued
     _warn_unknown_years(app, plan)
     return plan
 

@@ -21,7 +21,7 @@ def test_help_lists_every_command_with_a_line_of_help() -> None:
     # `mailbot --help` names each command the README documents.
     out = run("--help").stdout
     for cmd in ("run", "parse", "db", "send-requests", "remind", "escalate", "compile", "status", "reparse", "demo",
-                "check-config"):
+                "check-config", "requests", "visit", "customer"):
         assert f"    {cmd}" in out, cmd
 
 

@@ -32,6 +32,7 @@ from mailbot.bulletin.model import (
 )
 from mailbot.domain import due
 from mailbot.domain.commands import OPEN, STATUS_CN
+from mailbot.visits.bulletin import gather_visits
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 
 RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}
@@ -118,7 +119,7 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
     return Bulletin(period=period.key, department=department, deadline=period.deadline,
                     generated_at=now.astimezone(tz), units=tuple(statuses), customers=tuple(sections),
                     vip=tuple(vip), risks=tuple(risks), coordination=tuple(coordination), urgent=tuple(urgent),
-                    requests=gather_requests(s, first, nxt, now, tz))
+                    requests=gather_requests(s, first, nxt, now, tz), visits=gather_visits(s, first, nxt, now, tz))
 
 
 def gather_requests(s: Session, first: datetime, nxt: datetime, now: datetime, tz: ZoneInfo) -> RequestsSection:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from mailbot.visits.bulletin_model import VisitsSection
+
 
 @dataclass(frozen=True)
 class UnitStatus:
@@ -156,3 +158,4 @@ class Bulletin:
     coordination: tuple[CoordinationItem, ...]
     urgent: tuple[UrgentMatter, ...]
     requests: RequestsSection | None = None  # 七、诉求办理情况 (absent: the chapter is left out)
+    visits: VisitsSection | None = None      # 八、拜访与来访

@@ -85,6 +85,14 @@ SC = {"S002": {"1": "执行正常。"}, "S007": {"7": "客户所属电厂亏损�
       "S009": {}, "S012": {"8": "地方政府拟调整管输费定价，可能影响购销价格。"}}
 
 
+VISIT_SUMMARY = {
+    "会谈纪要": "双方就2027年度购销合同量、价格联动机制及今冬明春保供安排深入交流。客户希望冬季高峰期增加调峰量。",
+    "达成事项": "2027年度合同量原则上维持2026年水平，价格联动机制于12月底前确定。",
+    "后续事项": [("提交2027年度合同量及价格机制方案", "刘洋", "2026-12-10"),
+                 ("报送北京地区冬季调峰需求测算", "北京分公司", "2026-12-05")],
+}
+
+
 def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] = print) -> int:
     root = root.resolve()
     if root.exists():
@@ -132,6 +140,11 @@ def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None
     day = start
     while day <= end:
         clock.now = at(day, 9)
+        if day == start:  # HQ plans a visit to 国家电网 with three units (config/visit.example.yaml)
+            from mailbot.visits.service import plan_visit
+
+            for line in plan_visit(app, Path(__file__).resolve().parents[1] / "config/visit.example.yaml").lines():
+                out(f"  {day} {line}")
         for line in run_once(app).plan.lines():
             out(f"  {day} queued {line}")
         for when, raw in arrivals(app, p.key, day, deadline, at):
@@ -187,6 +200,10 @@ def arrivals(app: App, period: str, day: date, deadline: date,
             _sent(app, "req-notice:SQ-2026-0001:assigned").raw, sender=("刘洋", "liuyang@hq.example.cn"),
             at=at(day, 16, 30), body="答复：经与国家电网总部协调，2027年冬季调峰气量可增加2000万方，"
                                      "具体由广东分公司与省电网公司签订补充协议。")))
+    if n == 8:  # BJ, responsible for the visit's minutes, replies to the summary request with the form filled
+        request = _sent(app, "visit:VIS-2026-0001:summary-request").raw
+        mail.append((at(day, 14, 0), demo_mail.answer(request, sender=("孙悦", "sunyue@bj.example.cn"), at=at(day, 14, 0),
+                                                      body=demo_mail.fill_summary(request, VISIT_SUMMARY))))
     if day == deadline + timedelta(days=1):  # SC replies a day late
         reply("SC", ("王静", "wangjing@sc.example.cn"), SC, ("王静", "028-86661234"), 9, style="foxmail")
     return mail

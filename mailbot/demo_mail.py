@@ -84,6 +84,27 @@ def reply(request_raw: bytes, *, sender: tuple[str, str], at: datetime, answers:
                  in_reply_to=str(orig["Message-ID"]), charset=charset)
 
 
+def fill_summary(original: bytes, summary: Mapping[str, object]) -> str:
+    """The visit summary form from one of our mails, filled in: minutes, agreements, follow-up actions."""
+    _, text = text_of(original)
+    start = text.index("【") if "【" in text else 0
+    out: list[str] = []
+    actions = list(summary.get("后续事项", []))  # type: ignore[call-overload]
+    block = 0
+    for line in text[start:].splitlines():
+        out.append(line)
+        if line in ("【会谈纪要】", "【达成事项】"):
+            out.append(str(summary[line[1:-1]]))
+        elif line.startswith("【后续事项"):
+            block += 1
+        elif block and block <= len(actions) and line in ("事项：", "责任人：", "完成时限："):
+            what, who, when = actions[block - 1]
+            out[-1] = line + {"事项：": what, "责任人：": who, "完成时限：": when}[line]
+        if line.startswith("【填报结束】"):
+            break
+    return "\n".join(out) + "\n"
+
+
 def answer(original: bytes, *, sender: tuple[str, str], at: datetime, body: str) -> bytes:
     """A short reply on top of one of our mails, Outlook-style: the sender's text, then the quoted original."""
     orig, text = text_of(original)

@@ -60,11 +60,25 @@ def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(tmp_path: Path) -> None:
-    # `make demo`'s command: the PDF and 39 outgoing mails are left where it says; `status` shows the month.
+    # `make demo`'s command: the PDF and 48 outgoing mails are left where it says; `status` shows the month.
     r = run("demo", "--dir", str(tmp_path / "demo"), timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "demo/bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
-    assert "outbox (39 mails)" in r.stdout
+    assert "outbox (48 mails)" in r.stdout
     s = run("--config", str(tmp_path / "demo/mailbot.yaml"), "status", "--period", "2026-11")
     assert s.returncode == 0, s.stderr
     assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 1 message(s)" in s.stdout
+
+
+def test_customer_archive_after_the_demo_month(tmp_path: Path) -> None:
+    # `mailbot customer S001` shows the visit, its minutes and follow-ups; `--pdf` writes the dossier.
+    assert run("demo", "--dir", str(tmp_path / "demo"), timeout=300).returncode == 0
+    cfg = str(tmp_path / "demo/mailbot.yaml")
+    r = run("--config", cfg, "customer", "S001")
+    assert r.returncode == 0, r.stderr
+    assert "VIS-2026-0001" in r.stdout and "提交2027年度合同量及价格机制方案" in r.stdout and "SQ-2026-0001" in r.stdout
+    pdf = tmp_path / "s001.pdf"
+    r = run("--config", cfg, "customer", "S001", "--pdf", str(pdf))
+    assert r.returncode == 0, r.stderr
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "客户档案" in text and "国家电网有限公司" in text

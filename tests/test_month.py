@@ -33,16 +33,20 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
 
     # Requests: 3 assigned from reports, 1 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD);
     # the other three run late: assignee reminded, then the department head (6 notices).
+    # A visit to S001: the notice, four briefing reminders, the summary request; BJ's summary is filed (one
+    # acknowledgement) and its two follow-up actions are sent to their owners.
     assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
                                   "urgent_forward": 1, "urgent_ack": 1, "operator": 1, "bulletin": 1,
-                                  "request_notice": 9, "request_update_ack": 2, "request_answer": 1})
+                                  "request_notice": 9, "request_update_ack": 2, "request_answer": 1,
+                                  "visit_notice": 1, "visit_brief": 4, "visit_summary_request": 1,
+                                  "visit_reply": 1, "visit_followup": 2})
     with app.sessions() as s:
         statuses = Counter(s.scalars(select(InboundMessage.status)))
-        assert statuses == Counter({"processed": 7, "answered": 1, "ignored": 1, "quarantined": 1})
+        assert statuses == Counter({"processed": 8, "answered": 1, "ignored": 1, "quarantined": 1})
         sent = Counter(s.scalars(select(OutboxMail.status)))
-        assert sent == Counter({"sent": 39})
+        assert sent == Counter({"sent": 48})
     outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
-    assert len(list(outbox_dir.iterdir())) == 39
+    assert len(list(outbox_dir.iterdir())) == 48
 
     # The escalations went to the leaders of the three units that had not reported by the 27th.
     with app.sessions() as s:

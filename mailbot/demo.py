@@ -125,13 +125,22 @@ class SimClock:
         return self.now
 
 
-def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None]) -> None:
-    """Each simulated day: the calendar runs at 09:00, the day's replies arrive, the pipeline runs at 18:00."""
+def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None],
+               drop: Callable[[datetime, bytes], None] | None = None) -> None:
+    """Each simulated day: the calendar runs at 09:00, the day's replies arrive, the pipeline runs at 18:00.
+
+    `drop` puts a reply into the mailbox (default: the Maildir; the integration tests APPEND over IMAP).
+    """
     p = due.Period.parse(period)
     start = due.request_date(p, app.schedule, app.calendar)
     end = due.bulletin_date(p, app.schedule, app.calendar)
     deadline = due.deadline(p, app.schedule)
     inbox = app.settings.path(app.settings.mailbox.path)
+
+    def into_maildir(when: datetime, raw: bytes) -> None:
+        deliver(inbox, raw, received_at=when)
+
+    put = drop or into_maildir
     out(f"request {start}, deadline {deadline}, bulletin {end}")
 
     def at(d: date, h: int, m: int = 0) -> datetime:
@@ -148,7 +157,7 @@ def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None
         for line in run_once(app).plan.lines():
             out(f"  {day} queued {line}")
         for when, raw in arrivals(app, p.key, day, deadline, at):
-            deliver(inbox, raw, received_at=when)
+            put(when, raw)
         clock.now = at(day, 18)
         for o in run_once(app).outcomes:
             out(f"  {day} inbound #{o.inbound_id}: {o.status} — {o.note}")

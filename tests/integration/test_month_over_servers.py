@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,9 +22,8 @@ from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.db.session import transaction
-from mailbot.demo import TZ, SimClock, arrivals, play_month
+from mailbot.demo import SimClock, play_month
 from mailbot.directory import sync_directory
-from mailbot.domain import due
 from mailbot.outbox.smtp import envelope_recipients
 from mailbot.scheduler import run_once
 from tests.conftest import test_settings
@@ -59,22 +57,10 @@ def month_app(tmp_path: Path, db_url: str, dovecot: Dovecot, account: Account, s
 
 
 def play_month_over_servers(app: App, clock: SimClock, dovecot: Dovecot, user: str) -> None:
-    """mailbot.demo.play_month, with each day's replies APPENDed to the IMAP inbox instead of dropped in a Maildir."""
-    p = due.Period.parse(PERIOD)
-    day, end = due.request_date(p, app.schedule, app.calendar), due.bulletin_date(p, app.schedule, app.calendar)
-    deadline = due.deadline(p, app.schedule)
+    """mailbot.demo.play_month, with each day's replies APPENDed to the IMAP inbox instead of dropped in a Maildir.
 
-    def at(d: date, h: int, m: int = 0) -> datetime:
-        return datetime.combine(d, time(h, m), TZ)
-
-    while day <= end:
-        clock.now = at(day, 9)
-        run_once(app)  # the first pass takes the IMAP baseline, before any reply exists
-        for when, raw in arrivals(app, p.key, day, deadline, at):
-            dovecot.append(user, raw, date=when)
-        clock.now = at(day, 18)
-        run_once(app)
-        day += timedelta(days=1)
+    The first pass of the first day takes the IMAP baseline, before any reply exists."""
+    play_month(app, clock, PERIOD, lambda _: None, drop=lambda when, raw: dovecot.append(user, raw, date=when))
 
 
 def reference_month(root: Path, db_url: str) -> tuple[Counter[tuple[str, tuple[str, ...]]], Counter[str]]:

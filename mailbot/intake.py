@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,6 +73,27 @@ def intake(app: App, mail: FetchedMail) -> Outcome:
 
 
 # --- record -----------------------------------------------------------------
+
+
+_AUTH_FAIL = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*(fail|softfail)\b", re.IGNORECASE)
+
+
+def failed_authentication(raw: bytes) -> str | None:
+    """What the receiving server's Authentication-Results says failed for this message (DMARC first), if anything.
+
+    Only the header our own server adds matters, and it is the topmost one; a sender can forge headers below it.
+    """
+    try:
+        results = BytesHeaderParser(policy=policy.compat32).parsebytes(raw).get_all("Authentication-Results") or []
+    except Exception:  # noqa: BLE001 - no readable header, no verdict
+        return None
+    if not results:
+        return None
+    found = {m.group(1).lower(): m.group(2).lower() for m in _AUTH_FAIL.finditer(str(results[0]))}
+    for method in ("dmarc", "dkim", "spf"):
+        if found.get(method) == "fail":
+            return method
+    return None
 
 
 def _message_id(raw: bytes) -> str | None:
@@ -222,6 +244,8 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
     if sender is None:
         return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人")
+    if (method := failed_authentication(msg.raw)) is not None:
+        return quarantine(ctx, msg, f"发件人 {env.from_addr} 未通过邮件服务器的{method.upper()}验证，可能是冒用地址")
     visit = find_visit(ctx.s, p)
     if visit is not None:
         return handle_visit_reply(ctx, msg, p, sender, visit)

@@ -322,3 +322,25 @@ def test_a_unit_may_return_the_filled_workbook_instead_of_the_body(app: App) -> 
         entry = s.scalar(select(StrategicEntry).where(StrategicEntry.customer.has(code="S001")))
         assert entry.needs_hq is True
         assert {i.category: i.text for i in entry.items} == {4: "请总部协调冬季保供气量。"}
+
+
+def test_a_forged_contact_address_failing_dmarc_is_quarantined(app: App) -> None:
+    # Mail claiming to be GD's contact but failing DMARC at our server is set aside, not filed as GD's report.
+    requests_sent(app)
+    reply = demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+                            reporter=("李明", "1"))
+    forged = (b"Authentication-Results: mx.hq.example.cn; dmarc=fail (p=none) header.from=gd.example.cn; spf=fail\r\n"
+              + reply)
+    arrive(app, forged, at(2026, 11, 18, 10))
+    (o,) = intake.run_pass(app)
+    assert o.status == "quarantined"
+    with app.sessions() as s:
+        assert "DMARC" in s.scalar(select(Quarantine.reason))
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_authentication_results_that_pass_change_nothing() -> None:
+    # dmarc=pass at the top; a forged "fail" lower down is not ours and is ignored.
+    raw = (b"Authentication-Results: mx.hq.example.cn; dmarc=pass header.from=gd.example.cn\r\n"
+           b"Authentication-Results: evil.example; dmarc=fail\r\nFrom: a@gd.example.cn\r\n\r\nx")
+    assert intake.failed_authentication(raw) is None

@@ -70,7 +70,9 @@ def invitation(row: OutboxMail) -> Calendar:
     (part,) = [p for p in parsed(row).iter_attachments() if p.get_content_type() == "text/calendar"]
     raw = part.get_payload(decode=True)
     assert isinstance(raw, bytes)
-    return Calendar.from_ical(raw)
+    cal = Calendar.from_ical(raw)
+    assert part.get_param("method") == cal["METHOD"]  # clients offer accept/decline only when the part says it
+    return cal
 
 
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:

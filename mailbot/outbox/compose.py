@@ -35,6 +35,7 @@ class Attachment:
     data: bytes
     maintype: str = "application"
     subtype: str = "octet-stream"
+    params: tuple[tuple[str, str], ...] = ()  # Content-Type parameters, e.g. (("method", "REQUEST"),)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def compose(draft: Draft, sender: Identity, now: datetime) -> EmailMessage:
     if draft.attachments or draft.original is not None:
         msg.make_mixed()
     for a in draft.attachments:
-        msg.add_attachment(a.data, maintype=a.maintype, subtype=a.subtype, filename=a.filename)
+        msg.add_attachment(a.data, maintype=a.maintype, subtype=a.subtype, filename=a.filename, params=dict(a.params))
     if draft.original is not None:
         _attach_original(msg, draft.original)
     return msg

@@ -117,7 +117,10 @@ def notice_mail(department: str, action: str, c: dict[str, object], d: dict[str,
                 cc: Sequence[Addr], ics: bytes, *, sequence: int, changes: Sequence[str] = (),
                 reason: str | None = None) -> Draft:
     """The notice (action new | changed | cancelled | removed) with the .ics of this version attached."""
-    return _draft("visit_notice", to, cc=cc, attachments=[Attachment(f"{c['number']}.ics", ics, "text", "calendar")],
+    # Outlook and Foxmail show an invitation (accept/decline) only when the part names its iTIP method.
+    method = "CANCEL" if action in ("cancelled", "removed") else "REQUEST"
+    invitation = Attachment(f"{c['number']}.ics", ics, "text", "calendar", (("method", method), ("charset", "utf-8")))
+    return _draft("visit_notice", to, cc=cc, attachments=[invitation],
                   department=department, action=action, visit=c, d=d, recipient_names=_names(to),
                   changes=list(changes), reason=reason, sequence=sequence)
 

@@ -285,7 +285,7 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
 
 def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
     """Our Message-ID in In-Reply-To/References first, then the report number (form, else subject)."""
-    ids = [i for i in (p.envelope.in_reply_to, *p.envelope.references) if i]
+    ids = p.envelope.thread_ids
     if ids:
         rr = s.scalar(select(ReportRequest).where(ReportRequest.message_id.in_(ids)))
         if rr is not None:

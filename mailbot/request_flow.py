@@ -26,9 +26,10 @@ from sqlalchemy.orm import Session
 from parsers import ParsedMessage
 
 from mailbot import mails
-from mailbot.db.models import Customer, InboundMessage, OutboxMail, Person, Request, RequestEvent, Submission, Unit
+from mailbot.db.models import Customer, InboundMessage, Person, Request, RequestEvent, Submission, Unit
 from mailbot.domain.commands import OPEN, STATUS_CN, parse_commands
 from mailbot.outbox.compose import Thread
+from mailbot.outbox.queue import replied_to
 from mailbot.settings import RequestSettings
 
 if TYPE_CHECKING:
@@ -78,12 +79,9 @@ def open_or_merge(s: Session, cfg: RequestSettings, *, source: str, unit: Unit |
 
 def find_request(s: Session, p: ParsedMessage) -> Request | None:
     """The request a mail is about: a reply to one of our mails about it, else its number in the subject."""
-    ids = [i for i in (p.envelope.in_reply_to, *p.envelope.references) if i]
-    if ids:
-        req_id = s.scalar(select(OutboxMail.request_id).where(OutboxMail.message_id.in_(ids),
-                                                              OutboxMail.request_id.is_not(None)))
-        if req_id is not None:
-            return s.get(Request, req_id)
+    for ours in replied_to(s, p.envelope.thread_ids):
+        if ours.request_id is not None:
+            return s.get(Request, ours.request_id)
     m = NUMBER.search(p.envelope.subject)
     return s.scalar(select(Request).where(Request.number == m.group(0))) if m else None
 

@@ -84,3 +84,8 @@ class Envelope:
     references: tuple[str, ...]
     date: datetime | None
     automatic_reasons: tuple[str, ...]
+
+    @property
+    def thread_ids(self) -> tuple[str, ...]:
+        """The Message-IDs this message answers: In-Reply-To first, then References."""
+        return tuple(i for i in (self.in_reply_to, *self.references) if i)

@@ -65,6 +65,14 @@ def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Iden
     return row, True
 
 
+def replied_to(session: Session, message_ids: Sequence[str]) -> list[OutboxMail]:
+    """Our mails among the ones a received message answers (its In-Reply-To / References)."""
+    if not message_ids:
+        return []
+    return list(session.scalars(select(OutboxMail).where(OutboxMail.message_id.in_(message_ids))
+                                .order_by(OutboxMail.id.desc())))
+
+
 def answers_in_last_hour(session: Session, addr: str, now: datetime) -> int:
     """How many automatic answers went to one sender lately (the loop breaker)."""
     return session.scalar(select(func.count()).select_from(OutboxMail).where(

@@ -37,7 +37,7 @@ from parsers import ParsedMessage, Problem
 from mailbot.db.models import FollowUp, InboundMessage, OutboxMail, Person, Visit, VisitNote
 from mailbot.mails import thread_of
 from mailbot.outbox.compose import Draft
-from mailbot.outbox.queue import enqueue
+from mailbot.outbox.queue import enqueue, replied_to
 from mailbot.visits import mail, people
 from mailbot.visits.chase import follow_up_draft, index_of, summary_form_text, summary_recipients
 from mailbot.visits.people import Addr
@@ -67,12 +67,9 @@ def find_visit(s: Session, p: ParsedMessage) -> Visit | None:
     """The visit a mail is about, or None (see the module docstring for the order and the exclusions)."""
     if p.kind == "monthly_report" or any(not r.startswith("邮件头") for r in p.urgent_reasons):
         return None
-    ids = [i for i in (p.envelope.in_reply_to, *p.envelope.references) if i]
-    if ids:
-        visit_id = s.scalar(select(OutboxMail.visit_id).where(OutboxMail.message_id.in_(ids),
-                                                              OutboxMail.visit_id.is_not(None)))
-        if visit_id is not None:
-            return s.get(Visit, visit_id)
+    for ours in replied_to(s, p.envelope.thread_ids):
+        if ours.visit_id is not None:
+            return s.get(Visit, ours.visit_id)
     number: str | None = None
     if m := NUMBER.search(p.envelope.subject):
         number = m.group(0)
@@ -207,10 +204,8 @@ def _summary(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, vi
 
 def _thread_follow_up(s: Session, p: ParsedMessage, visit: Visit) -> FollowUp | None:
     """The follow-up a reply is about: the thread's chase or notice mail, else 后续事项N / VIS-…-N in the subject."""
-    ids = [i for i in (p.envelope.in_reply_to, *p.envelope.references) if i]
-    for key in s.scalars(select(OutboxMail.idem_key).where(OutboxMail.message_id.in_(ids),
-                                                           OutboxMail.visit_id == visit.id)) if ids else ():
-        if m := _FOLLOW_UP_KEY.match(key):
+    for ours in replied_to(s, p.envelope.thread_ids):
+        if ours.visit_id == visit.id and (m := _FOLLOW_UP_KEY.match(ours.idem_key)):
             fu = s.get(FollowUp, int(m.group(1)))
             if fu is not None and fu.visit_id == visit.id:
                 return fu

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -141,6 +142,8 @@ def main() -> None:
     print(f"(a) mailbot compile --no-mail: {t_compile:.2f} s (median of {args.repeat})")
     print(f"(b) WeasyPrint alone:          {t_engine:.2f} s")
     print(f"overhead (a-b)/b: {100 * (t_compile - t_engine) / t_engine:+.1f} %  (target < 20 %)")
+    app.engine.dispose()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

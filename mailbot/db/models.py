@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -288,6 +289,9 @@ class OutboxMail(Base):
     """A mail mailbot decided to send, written in the same transaction as the decision."""
 
     __tablename__ = "outbox"
+    # The sender's pending scan and the per-sender loop breaker run on every poll and every message.
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_answers", "answers_addr", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     idem_key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(30))

@@ -259,6 +259,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('idem_key', name=op.f('uq_outbox_idem_key')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_message_id'))
     )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_answers', ['answers_addr', 'created_at'], unique=False)
+        batch_op.create_index('ix_outbox_due', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('report_items',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=False),
@@ -321,6 +325,10 @@ def downgrade() -> None:
 
     op.drop_table('request_events')
     op.drop_table('report_items')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_due')
+        batch_op.drop_index('ix_outbox_answers')
+
     op.drop_table('outbox')
     with op.batch_alter_table('follow_ups', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_follow_ups_visit_id'))

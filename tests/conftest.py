@@ -22,6 +22,7 @@ from mailbot.db.migrate import upgrade
 from mailbot.db.session import make_engine, transaction
 from mailbot.directory import sync_directory
 from mailbot.settings import Settings
+from tests.servers.dovecot import Account, Dovecot, require_dovecot
 
 PROJECT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -82,6 +83,24 @@ def test_settings(root: Path, db_url: str, **overrides: object) -> Settings:
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """One real Dovecot on loopback for the whole run (mailbox and integration tests share it)."""
+    require_dovecot()
+    server = Dovecot()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def account(dovecot: Dovecot) -> Account:
+    """An IMAP account nobody used before: fresh folders, UIDVALIDITY and UIDs without a server restart."""
+    if not dovecot.running:  # a test that stopped the server failed before starting it again
+        dovecot.start(dovecot.dir, dovecot.ports)
+    return dovecot.new_user()
 
 
 @pytest.fixture

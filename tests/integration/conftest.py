@@ -8,34 +8,14 @@ without restarting the shared server; a test that restarts it leaves it running 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.harness import Mailbot
-from tests.servers.dovecot import Account, Dovecot, binary
+from tests.servers.dovecot import Account
 from tests.servers.smtpsink import SmtpSink
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    if binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("the dovecot binary is required in CI (apt-get install dovecot-imapd dovecot-lmtpd)")
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd)")
-    server = Dovecot()
-    server.start()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def account(dovecot: Dovecot) -> Account:
-    if not dovecot.running:  # a test that took the server away failed before bringing it back
-        dovecot.start(dovecot.dir, dovecot.ports)
-    return dovecot.new_user()
 
 
 @pytest.fixture

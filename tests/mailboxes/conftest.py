@@ -8,34 +8,11 @@ start from scratch without restarting the server.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
-from servers.dovecot import Account, Dovecot, OAuthProvider, binary
+from tests.servers.dovecot import Dovecot, OAuthProvider, require_dovecot
 
-
-def require_dovecot() -> None:
-    if binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("the dovecot binary is required in CI (apt-get install dovecot-imapd dovecot-lmtpd)")
-        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd)")
-
-
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
-    require_dovecot()
-    server = Dovecot()
-    server.start()
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def account(dovecot: Dovecot) -> Account:
-    if not dovecot.running:  # a test that stopped the server and failed before starting it again
-        dovecot.start(dovecot.dir, dovecot.ports)
-    return dovecot.new_user()
 
 
 @pytest.fixture

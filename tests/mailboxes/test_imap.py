@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from imapclient import IMAPClient
-from servers.dovecot import Account, Dovecot, OAuthProvider
+from tests.servers.dovecot import Account, Dovecot, OAuthProvider
 
 from mailbot.mailboxes.base import Folder
 from mailbot.mailboxes.imap import ImapMailbox, LoginFailed, MailboxUnavailable

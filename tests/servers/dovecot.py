@@ -386,3 +386,15 @@ class OAuthProvider:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+def require_dovecot() -> None:
+    """Skip where Dovecot is not installed, with the reason — but fail in CI, which must run the real IMAP path."""
+    import os
+
+    import pytest
+
+    if binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("the dovecot binary is required in CI (apt-get install dovecot-imapd dovecot-lmtpd)")
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd)")

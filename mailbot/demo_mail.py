@@ -15,7 +15,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from mailbot.outbox.compose import to_bytes
+from mailbot.outbox.compose import WIRE
 
 BLOCK = re.compile(r"^【(战略客户|VIP客户)】(\S+)")
 ITEM = re.compile(r"^(\d)\. .*：$")
@@ -129,4 +129,4 @@ def build(*, sender: tuple[str, str], to: str, subject: str, body: str, at: date
     for k, v in (extra or {}).items():
         msg[k] = v
     msg.set_content(body, charset=charset)
-    return to_bytes(msg)
+    return msg.as_bytes(policy=WIRE)

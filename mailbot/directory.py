@@ -215,3 +215,28 @@ def sync_directory(session: Session, d: Directory) -> None:
         session.delete(links[key])
     session.flush()
 
+
+# --- look-ups: the stored directory, loaded once per session ------------------------------------------
+# An intake pass keeps one session for all its messages (see intake.run_pass), so these cost one query a pass.
+
+
+def active_people(s: Session) -> dict[str, Person]:
+    """Active contacts and HQ staff by (lower-case) e-mail address."""
+    found: dict[str, Person] | None = s.info.get("people")
+    if found is None:
+        found = s.info["people"] = {p.email: p for p in s.scalars(select(Person).where(Person.active.is_(True)))}
+    return found
+
+
+def customers_by_code(s: Session) -> dict[str, Customer]:
+    """Every customer, active or not, by code."""
+    found: dict[str, Customer] | None = s.info.get("customers")
+    if found is None:
+        found = s.info["customers"] = {c.code: c for c in s.scalars(select(Customer))}
+    return found
+
+
+def duty_people(s: Session, duty_emails: list[str]) -> list[Person]:
+    """The duty list's active people, in the directory's order."""
+    people = active_people(s)
+    return [people[e] for e in duty_emails if e in people]

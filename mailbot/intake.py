@@ -20,7 +20,7 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email import policy
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,14 +28,14 @@ from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
 
 from mailbot import mails
 from mailbot.app import App
-from mailbot.db.models import InboundMessage, Person, Quarantine, ReportRequest, Unit
-from mailbot.db.session import transaction
+from mailbot.db.models import Customer, InboundMessage, Period, Person, Quarantine, ReportRequest, Unit
 from mailbot.domain.validate import validate_report
 from mailbot.errors import MailbotError
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import answers_in_last_hour, enqueue
-from mailbot.reports import duty_people, ensure_period, local_period, persist_submission, unit_view
+from mailbot.directory import active_people, customers_by_code, duty_people
+from mailbot.reports import ensure_period, local_period, persist_submission, unit_view
 from mailbot.request_flow import find_request, handle_reply, notify_assignee
 from mailbot.visits.service import find_visit, handle_visit_reply
 from mailbot.urgent import handle_urgent
@@ -55,21 +55,43 @@ class Outcome:
 
 
 def run_pass(app: App) -> list[Outcome]:
-    """One pass over the mailbox: every new message is recorded, handled, then marked done."""
+    """One pass over the mailbox: every new message is recorded, handled, then marked done.
+
+    The pass keeps one session (a transaction per message still): the directory rows the first message loads —
+    units, contacts, customers, periods, report requests — stay loaded for the next ones, which then cost no SQL.
+    """
     outcomes = []
-    for mail in app.mailbox.fetch_new():
-        outcome = intake(app, mail)
-        app.mailbox.mark_done(mail.ref, outcome.folder)
-        outcomes.append(outcome)
+    with app.sessions() as s:
+        keep_directory(s)
+        for mail in app.mailbox.fetch_new():
+            outcome = intake(app, s, mail)
+            app.mailbox.mark_done(mail.ref, outcome.folder)
+            outcomes.append(outcome)
     return outcomes
 
 
-def intake(app: App, mail: FetchedMail) -> Outcome:
-    row_id, status = record(app, mail)
+_DIRECTORY = (Unit, Person, Customer, Period, ReportRequest)
+
+
+def keep_directory(s: Session) -> None:
+    """Hold on to the directory rows the session loads, with the relationships they load in turn.
+
+    A session's identity map holds objects weakly, so without this each message would load them again.
+    """
+    kept: set[object] = s.info.setdefault("directory", set())
+
+    @event.listens_for(s, "loaded_as_persistent")
+    def _keep(_session: Session, obj: object) -> None:
+        if isinstance(obj, _DIRECTORY):
+            kept.add(obj)
+
+
+def intake(app: App, s: Session, mail: FetchedMail) -> Outcome:
+    row_id, status = record(app, s, mail)
     if status != "received":
         log.info("msg=%s already %s: duplicate of inbound %s", mail.uid_key, status, row_id)
         return Outcome(row_id, "duplicate", FOLDER_OF.get(status, "processed"), f"duplicate of {row_id}")
-    return process(app, row_id)
+    return process(app, s, row_id)
 
 
 # --- record -----------------------------------------------------------------
@@ -105,25 +127,30 @@ def _message_id(raw: bytes) -> str | None:
     return mid[:998] or None
 
 
-def record(app: App, mail: FetchedMail) -> tuple[int, str]:
-    """Store the raw message under its unique keys; returns (row id, status) — an existing row if seen before."""
+def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
+    """Store the raw message under its unique keys; returns (row id, status) — an existing row if seen before.
+
+    The look-up first keeps a duplicate from failing an INSERT (whose rollback would empty the session); the
+    unique constraints still decide when another process inserts the same message in between.
+    """
     sha = hashlib.sha256(mail.raw).hexdigest()
     mid = _message_id(mail.raw)
+    keys = [InboundMessage.uid_key == mail.uid_key, InboundMessage.sha256 == sha]
+    if mid:
+        keys.append(InboundMessage.message_id == mid)
+    seen = select(InboundMessage.id, InboundMessage.status).where(or_(*keys)).order_by(InboundMessage.id).limit(1)
     try:
-        with transaction(app.sessions) as s:
-            row = InboundMessage(mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=mid, sha256=sha,
-                                 raw=mail.raw, size=mail.size, received_at=mail.received_at,
-                                 recorded_at=app.now(), status="received",
-                                 outcome="oversized" if mail.oversized else None)
-            s.add(row)
-            s.flush()
-            return row.id, "received"
+        with s.begin():
+            if (old := s.execute(seen).first()) is not None:
+                return old.id, old.status
+            row_id = s.scalars(insert(InboundMessage).returning(InboundMessage.id), [dict(
+                mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=mid, sha256=sha, raw=mail.raw,
+                size=mail.size, received_at=mail.received_at, recorded_at=app.now(), status="received",
+                outcome="oversized" if mail.oversized else None)]).one()
+            return row_id, "received"
     except IntegrityError:
-        with app.sessions() as s:
-            keys = [InboundMessage.uid_key == mail.uid_key, InboundMessage.sha256 == sha]
-            if mid:
-                keys.append(InboundMessage.message_id == mid)
-            old = s.scalars(select(InboundMessage).where(or_(*keys)).order_by(InboundMessage.id)).first()
+        with s.begin():
+            old = s.execute(seen).first()
             assert old is not None, "unique violation without a matching row"
             return old.id, old.status
 
@@ -131,31 +158,33 @@ def record(app: App, mail: FetchedMail) -> tuple[int, str]:
 def resume_unfinished(app: App) -> list[Outcome]:
     """Finish rows recorded before a crash whose mail may no longer be in the inbox."""
     with app.sessions() as s:
-        ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "received")).all()
-    return [process(app, i) for i in ids]
+        with s.begin():
+            ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "received")).all()
+        return [process(app, s, i) for i in ids]
 
 
 def reparse(app: App, inbound_id: int) -> Outcome:
     """Run a stored message through the pipeline again (after a parser fix or a directory change)."""
-    with transaction(app.sessions) as s:
-        msg = s.get(InboundMessage, inbound_id)
-        if msg is None:
-            raise MailbotError(f"no inbound message {inbound_id}")
-        if msg.status == "processed":
-            raise MailbotError(f"inbound {inbound_id} was accepted as a report; ask the unit to resend instead")
-        for q in s.scalars(select(Quarantine).where(Quarantine.inbound_id == inbound_id,
-                                                    Quarantine.released_at.is_(None))):
-            q.released_at = app.now()
-        msg.status = "received"
-    return process(app, inbound_id, tag=f":re{app.now():%Y%m%dT%H%M%S}")
+    with app.sessions() as s:
+        with s.begin():
+            msg = s.get(InboundMessage, inbound_id)
+            if msg is None:
+                raise MailbotError(f"no inbound message {inbound_id}")
+            if msg.status == "processed":
+                raise MailbotError(f"inbound {inbound_id} was accepted as a report; ask the unit to resend instead")
+            for q in s.scalars(select(Quarantine).where(Quarantine.inbound_id == inbound_id,
+                                                        Quarantine.released_at.is_(None))):
+                q.released_at = app.now()
+            msg.status = "received"
+        return process(app, s, inbound_id, tag=f":re{app.now():%Y%m%dT%H%M%S}")
 
 
 # --- process ------------------------------------------------------------------
 
 
-def process(app: App, inbound_id: int, tag: str = "") -> Outcome:
+def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
     try:
-        with transaction(app.sessions) as s:
+        with s.begin(), s.no_autoflush:  # the row's fields are written together, not before each query
             msg = s.get(InboundMessage, inbound_id)
             assert msg is not None
             status, note = handle(Ctx(app, s, tag), msg)
@@ -164,16 +193,16 @@ def process(app: App, inbound_id: int, tag: str = "") -> Outcome:
         detail = traceback.format_exc()
         log.exception("msg=%s crashed; quarantined", inbound_id)
         status, note = "quarantined", "crashed"
-        _quarantine_crash(app, inbound_id, tag, detail)
+        _quarantine_crash(app, s, inbound_id, tag, detail)
     log.info("msg=%s status=%s outcome=%s", inbound_id, status, note)
     return Outcome(inbound_id, status, FOLDER_OF[status], note)
 
 
-def _quarantine_crash(app: App, inbound_id: int, tag: str, detail: str) -> None:
+def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: str) -> None:
     """Quarantine with the operator told; if even that fails (a broken template?), quarantine silently."""
     for notify in (True, False):
         try:
-            with transaction(app.sessions) as s:
+            with s.begin():
                 msg = s.get(InboundMessage, inbound_id)
                 assert msg is not None
                 if notify:
@@ -241,7 +270,7 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     if env.automatic_reasons or p.kind in ("bounce", "auto_reply"):
         return "ignored", "automatic: " + ", ".join(env.automatic_reasons or (p.kind,))
 
-    sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
+    sender = active_people(ctx.s).get(env.from_addr)
     if sender is None:
         return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人")
     if (method := failed_authentication(msg.raw)) is not None:
@@ -271,7 +300,7 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     if p.urgent:
         notes.append(handle_urgent(ctx, msg, p, unit, answer=may_answer))
     if p.kind == "monthly_report":
-        notes.append(handle_report(ctx, msg, p, unit, period.key, token, answer=may_answer))
+        notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer))
     elif not p.urgent:
         if may_answer:
             ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
@@ -295,23 +324,24 @@ def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
     return None
 
 
-def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period_key: str,
+def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period: Period,
                   token: str | None, *, answer: bool) -> str:
     verdict = validate_report(p, unit_view(ctx.s, unit))
     addr = p.envelope.from_addr
     if not verdict.accepted:
         if answer:
             ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
-                ctx.department, p, unit, period_key, token, verdict.problems), answers=addr)
+                ctx.department, p, unit, period.key, token, verdict.problems), answers=addr)
         return f"rejected: {len(verdict.problems)} problem(s)"
     duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
-    sub, requests = persist_submission(ctx.s, msg, p, unit, period_key, ctx.app.schedule, ctx.app.tz,
-                                       ctx.app.settings.requests, duty[0] if duty else None)
+    sub, requests = persist_submission(ctx.s, msg, p, unit, period, ctx.app.tz, ctx.app.settings.requests,
+                                       duty[0] if duty else None)
     for req, merged in requests:
         if not merged:
             notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
-                            lead=f"{unit.name}在{period_key}月报中提出需总部协调的事项，请办理。")
+                            lead=f"{unit.name}在{period.key}月报中提出需总部协调的事项，请办理。")
     if answer:
-        ctx.queue(f"ack:{msg.id}", "ack", mails.ack_mail(ctx.department, p, sub, token or "", verdict.warnings),
-                  answers=addr)
+        names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
+        ctx.queue(f"ack:{msg.id}", "ack", mails.ack_mail(ctx.department, p, sub, names, token or "",
+                                                         verdict.warnings), answers=addr)
     return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"

@@ -7,7 +7,7 @@ functions and queue the result under an idempotency key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -95,26 +95,29 @@ def escalation_mail(department: str, unit: Unit, period_key: str, deadline: date
                   reminders_sent=reminders_sent)
 
 
-def _summary(sub: Submission) -> list[dict[str, object]]:
+def _summary(p: ParsedMessage, names: Mapping[str, str]) -> list[dict[str, object]]:
+    """What the report said, customer by customer, as it was stored (from the accepted parse, not read back)."""
     out: list[dict[str, object]] = []
-    for e in sub.strategic:
-        lines = [{"label": f"{i.category}. {CATEGORY_LABELS[i.category]}", "text": i.text} for i in e.items]
-        out.append({"code": e.customer.code, "name": e.customer.name, "kind": "战略客户", "lines": lines,
-                    "risk": e.risk, "needs_hq": e.needs_hq})
-    for v in sub.vip:
+    for b in p.strategic:
+        lines = [{"label": f"{n}. {CATEGORY_LABELS[n]}", "text": text}
+                 for n, text in sorted((int(k), v) for k, v in b.items.items() if v is not None)]
+        out.append({"code": b.customer, "name": names[b.customer], "kind": "战略客户", "lines": lines,
+                    "risk": b.risk, "needs_hq": b.needs_hq})
+    for v in p.vip:
         lines = [{"label": label, "text": text}
                  for label, text in (("问题或诉求", v.issue), ("本单位处理情况", v.handling)) if text]
-        out.append({"code": v.customer.code, "name": v.customer.name, "kind": "VIP客户", "lines": lines,
+        out.append({"code": v.customer, "name": names[v.customer], "kind": "VIP客户", "lines": lines,
                     "risk": None, "needs_hq": v.needs_hq})
     return out
 
 
-def ack_mail(department: str, p: ParsedMessage, sub: Submission, token: str,
+def ack_mail(department: str, p: ParsedMessage, sub: Submission, names: Mapping[str, str], token: str,
              warnings: Sequence[Problem]) -> Draft:
+    """The receipt for an accepted report; `names` are the customers' names by code."""
     return _draft("ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
                   unit=_unit_ctx(sub.unit), period=period_view(sub.period.key), token=token,
                   version=sub.version, on_time=sub.on_time, received_at=sub.received_at,
-                  summary=_summary(sub), warnings=[_problem_text(w) for w in warnings],
+                  summary=_summary(p, names), warnings=[_problem_text(w) for w in warnings],
                   urgent_text=sub.urgent_text)
 
 

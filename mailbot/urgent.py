@@ -18,7 +18,7 @@ from parsers import CATEGORY_LABELS, ParsedMessage
 from mailbot import mails
 from mailbot.db.models import Customer, InboundMessage, Person, Request, StrategicEntry, Submission, Unit
 from mailbot.domain.commands import OPEN
-from mailbot.reports import duty_people
+from mailbot.directory import customers_by_code, duty_people
 from mailbot.request_flow import open_or_merge
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _last_report(ctx: Ctx, customer: Customer | None) -> dict[str, object] | Non
 
 def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | None, *, answer: bool) -> str:
     text = p.urgent_text or p.new_text.strip() or p.envelope.subject
-    customers = list(ctx.s.scalars(select(Customer).where(Customer.active.is_(True))))
+    customers = [c for c in customers_by_code(ctx.s).values() if c.active]
     customer = find_customer(f"{p.envelope.subject}\n{text}", customers, unit)
     recipients: list[Person] = [customer.hq_staff] if customer and customer.hq_staff else []
     if not recipients:

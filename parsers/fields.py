@@ -110,17 +110,18 @@ def split_number(label: str) -> tuple[int | None, str]:
 
 
 def _score(spec: FieldSpec, number: int | None, text: str) -> float | None:
-    similarity = dice(text, spec.canonical)
+    # Similarity is worked out only for a line that can still be this field: most pairs are ruled out by number.
     if spec.number is not None:
         if number == spec.number:
             if not text:
                 return 2.0
+            similarity = dice(text, spec.canonical)
             return 2.0 + similarity if similarity > 0 else 1.0
-        if number is None and similarity >= 0.7:
+        if number is None and (similarity := dice(text, spec.canonical)) >= 0.7:
             return 2.0 + similarity
         return None
     if text in spec.exact or any(word in text for word in spec.keywords):
-        return 2.0 + similarity
+        return 2.0 + dice(text, spec.canonical)
     return None
 
 
@@ -134,6 +135,8 @@ def candidates(lines: Sequence[str], specs: Sequence[FieldSpec]) -> list[Candida
         number, text = split_number(label)
         text = _OPTIONS.sub("", text).strip()
         for order, spec in enumerate(specs):
+            if number is not None and spec.number is not None and spec.number != number:
+                continue  # "3. …" is never field 5's label (the cheap test _score would make first)
             score = _score(spec, number, text)
             if score is not None:
                 found.append(Candidate(index, order, score, rest))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mailbot import demo_mail, intake, jobs
 from mailbot.app import App
@@ -199,7 +200,7 @@ def test_crash_after_recording_is_finished_on_the_next_pass(app: App, monkeypatc
     arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("李明", "1")), at(2026, 11, 18, 10))
 
-    def killed(app: App, inbound_id: int, tag: str = "") -> intake.Outcome:
+    def killed(app: App, s: Session, inbound_id: int, tag: str = "") -> intake.Outcome:
         raise SystemExit("killed")
 
     monkeypatch.setattr(intake, "process", killed)

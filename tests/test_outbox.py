@@ -29,7 +29,7 @@ def draft(**kw: object) -> Draft:
 def test_composed_mail_is_automatic_threaded_and_chinese(clock) -> None:  # type: ignore[no-untyped-def]
     # A reply carries Auto-Submitted, our loop header, In-Reply-To/References and both alternatives.
     msg = compose(draft(thread=Thread("<abc@gd.example.cn>", ("<req@hq.example.cn>",))), ME, clock())
-    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
     assert parsed["Auto-Submitted"] == "auto-generated"
     assert parsed["X-Mailbot-Loop"] == "kcr@hq.example.cn"
     assert parsed["In-Reply-To"] == "<abc@gd.example.cn>"
@@ -44,7 +44,7 @@ def test_original_mail_is_attached_as_a_message(clock) -> None:  # type: ignore[
     # An urgent forward carries the received mail as message/rfc822, readable in any client.
     original = "From: a@b.cn\r\nSubject: =?utf-8?b?57Sn5oCl?=\r\nMessage-ID: <o@b.cn>\r\n\r\nbody\r\n".encode()
     msg = compose(draft(original=original), ME, clock())
-    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
     att = [p for p in parsed.iter_attachments()]
     assert [a.get_content_type() for a in att] == ["message/rfc822"]
     assert att[0].get_content()["Subject"] == "紧急"
@@ -59,6 +59,32 @@ def test_same_key_queues_one_mail(app, clock) -> None:  # type: ignore[no-untype
     with app.sessions() as s:
         assert (first, second) == (True, False)
         assert s.scalar(select(func.count()).select_from(OutboxMail)) == 1
+
+
+def test_key_queued_by_another_process_meanwhile_is_not_queued_twice(app, clock, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A CLI job queues the same reminder between the daemon's look-up and its INSERT: one row, the job's, and
+    # the daemon's transaction carries on (ON CONFLICT DO NOTHING, no failed statement to roll back).
+    if app.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite lets one writer at a time: the second would wait for the first, no race to lose")
+    import mailbot.outbox.queue as queue
+
+    real_compose = queue.compose
+
+    def compose_while_another_queues(*args, **kwargs):  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(queue, "compose", real_compose)
+        with transaction(app.sessions) as other:
+            enqueue(other, key="reminder:2026-11:GD:T-3", kind="reminder", draft=draft(subject="另一进程"), sender=ME,
+                    now=clock())
+        return real_compose(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "compose", compose_while_another_queues)
+    with transaction(app.sessions) as s:
+        row, created = enqueue(s, key="reminder:2026-11:GD:T-3", kind="reminder", draft=draft(), sender=ME,
+                               now=clock())
+        assert (created, row.subject) == (False, "另一进程")
+        enqueue(s, key="ack:1", kind="ack", draft=draft(), sender=ME, now=clock())  # the transaction goes on
+    with app.sessions() as s:
+        assert sorted(s.scalars(select(OutboxMail.idem_key))) == ["ack:1", "reminder:2026-11:GD:T-3"]
 
 
 class Flaky:

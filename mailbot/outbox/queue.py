@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import transaction
-from mailbot.outbox.compose import Draft, Identity, compose, to_bytes
+from mailbot.outbox.compose import Draft, Identity, compose
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +50,26 @@ def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Iden
     existing = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
     if existing is not None:
         return existing, False
-    msg = compose(draft, sender, now)
-    row = OutboxMail(idem_key=key, kind=kind, message_id=str(msg["Message-ID"]),
-                     recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])), answers_addr=answers_addr,
-                     subject=draft.subject, raw=to_bytes(msg), created_at=now, status="pending",
-                     attempts=0, next_attempt_at=now, request_id=request_id, visit_id=visit_id)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another daemon queued it between our look-up and insert
+    mail = compose(draft, sender, now)
+    # Another process (a CLI job beside the daemon) may queue the same key between the look-up and here:
+    # ON CONFLICT DO NOTHING lets the unique key decide without failing, or needing a savepoint around, our
+    # transaction.
+    row = session.scalar(_insert_new(session).values(
+        idem_key=key, kind=kind, message_id=mail.message_id, recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])),
+        answers_addr=answers_addr, subject=draft.subject, raw=mail.raw, created_at=now, status="pending", attempts=0,
+        next_attempt_at=now, request_id=request_id, visit_id=visit_id).returning(OutboxMail))
+    if row is None:
         again = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
         assert again is not None
         return again, False
     return row, True
+
+
+def _insert_new(session: Session) -> Insert:
+    """INSERT … ON CONFLICT (idem_key) DO NOTHING, in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(OutboxMail).on_conflict_do_nothing(index_elements=[OutboxMail.idem_key])
+    return sqlite.insert(OutboxMail).on_conflict_do_nothing(index_elements=[OutboxMail.idem_key])
 
 
 def replied_to(session: Session, message_ids: Sequence[str]) -> list[OutboxMail]:

@@ -22,7 +22,7 @@ import requests_mock
 
 from mailbot.db.models import OutboxMail
 from mailbot.mailboxes.exchange import EwsLogin, ExchangeMailbox
-from mailbot.outbox.compose import Draft, Identity, compose, to_bytes
+from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.ews import EwsTransport
 from mailbot.outbox.queue import PermanentFailure
 
@@ -426,7 +426,7 @@ def test_login_configuration_mistakes_are_caught_at_construction() -> None:
 def outbox_mail(**kw: object) -> OutboxMail:
     draft = Draft(to=["zs@bj.example.cn"], cc=["ls@gz.example.cn"], subject="【提醒】2026年11月重点客户月报",
                   text="请于28日前回复。\n", html="<p>请于28日前回复。</p>")
-    raw = to_bytes(compose(draft, Identity(ADDR, "总部资源与市场部"), T0))
+    raw = compose(draft, Identity(ADDR, "总部资源与市场部"), T0).raw
     args: dict[str, object] = dict(id=7, idem_key="reminder:2026-11:BJ:T-3", kind="reminder", message_id="<x@hq>",
                                    recipients="zs@bj.example.cn,ls@gz.example.cn", subject=draft.subject, raw=raw)
     args.update(kw)

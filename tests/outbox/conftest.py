@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mailbot.db.models import OutboxMail
-from mailbot.outbox.compose import Draft, Identity, compose, to_bytes
+from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.smtp import SmtpTransport
 from tests.servers.smtpsink import HOST, SmtpSink, client_context, make_cert
 
@@ -73,10 +73,10 @@ def make_mail(clock: Callable[[], datetime]) -> Callable[..., OutboxMail]:
     def make(to: tuple[str, ...] = ("liming@gd.example.cn",), subject: str = "[重点客户月报] 2026年11月 请报送",
              text: str = "李明同志：\n请于28日前报送。\n", **kw: Any) -> OutboxMail:
         draft = Draft(to=list(to), subject=subject, text=text, html=f"<p>{text}</p>", **kw)
-        msg = compose(draft, BOT, clock())
+        mail = compose(draft, BOT, clock())
         n = next(counter)
-        return OutboxMail(id=n, idem_key=f"test:{n}", kind="test", message_id=str(msg["Message-ID"]),
-                          recipients=",".join(to), subject=subject, raw=to_bytes(msg), created_at=clock(),
+        return OutboxMail(id=n, idem_key=f"test:{n}", kind="test", message_id=mail.message_id,
+                          recipients=",".join(to), subject=subject, raw=mail.raw, created_at=clock(),
                           status="pending", attempts=0, next_attempt_at=clock())
 
     return make

@@ -20,7 +20,7 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email import policy
 
-from sqlalchemy import event, insert, or_, select
+from sqlalchemy import bindparam, event, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -133,26 +133,32 @@ def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
     The look-up first keeps a duplicate from failing an INSERT (whose rollback would empty the session); the
     unique constraints still decide when another process inserts the same message in between.
     """
-    sha = hashlib.sha256(mail.raw).hexdigest()
-    mid = _message_id(mail.raw)
-    keys = [InboundMessage.uid_key == mail.uid_key, InboundMessage.sha256 == sha]
-    if mid:
-        keys.append(InboundMessage.message_id == mid)
-    seen = select(InboundMessage.id, InboundMessage.status).where(or_(*keys)).order_by(InboundMessage.id).limit(1)
+    keys = {"uid_key": mail.uid_key, "sha256": hashlib.sha256(mail.raw).hexdigest(), "mid": _message_id(mail.raw)}
     try:
         with s.begin():
-            if (old := s.execute(seen).first()) is not None:
+            if (old := s.execute(_SEEN, keys).first()) is not None:
                 return old.id, old.status
-            row_id = s.scalars(insert(InboundMessage).returning(InboundMessage.id), [dict(
-                mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=mid, sha256=sha, raw=mail.raw,
-                size=mail.size, received_at=mail.received_at, recorded_at=app.now(), status="received",
+            row_id = s.scalars(_RECORD, [dict(
+                mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=keys["mid"], sha256=keys["sha256"],
+                raw=mail.raw, size=mail.size, received_at=mail.received_at, recorded_at=app.now(), status="received",
                 outcome="oversized" if mail.oversized else None)]).one()
             return row_id, "received"
     except IntegrityError:
         with s.begin():
-            old = s.execute(seen).first()
+            old = s.execute(_SEEN, keys).first()
             assert old is not None, "unique violation without a matching row"
             return old.id, old.status
+
+
+# The statements every message runs are built once: on SQLite, building one costs more than running it.
+# (A NULL Message-ID matches nothing, as it should.)
+_SEEN = (select(InboundMessage.id, InboundMessage.status)
+         .where(or_(InboundMessage.uid_key == bindparam("uid_key"), InboundMessage.sha256 == bindparam("sha256"),
+                    InboundMessage.message_id == bindparam("mid")))
+         .order_by(InboundMessage.id).limit(1))
+_RECORD = insert(InboundMessage).returning(InboundMessage.id)
+_REQUEST_BY_MESSAGE_ID = select(ReportRequest).where(ReportRequest.message_id.in_(bindparam("ids", expanding=True)))
+_REQUEST_BY_TOKEN = select(ReportRequest).where(ReportRequest.token == bindparam("token"))
 
 
 def resume_unfinished(app: App) -> list[Outcome]:
@@ -316,11 +322,11 @@ def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
     """Our Message-ID in In-Reply-To/References first, then the report number (form, else subject)."""
     ids = p.envelope.thread_ids
     if ids:
-        rr = s.scalar(select(ReportRequest).where(ReportRequest.message_id.in_(ids)))
+        rr = s.scalar(_REQUEST_BY_MESSAGE_ID, {"ids": list(ids)})
         if rr is not None:
             return rr
     if p.token:
-        return s.scalar(select(ReportRequest).where(ReportRequest.token == p.token))
+        return s.scalar(_REQUEST_BY_TOKEN, {"token": p.token})
     return None
 
 

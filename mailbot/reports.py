@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from parsers import ParsedMessage
@@ -38,8 +38,13 @@ def local_period(at: datetime, tz: ZoneInfo) -> str:
     return due.Period.of(at.astimezone(tz).date()).key
 
 
+_PERIOD = select(Period).where(Period.key == bindparam("key"))  # built once: intake runs it for every message
+_CURRENT = select(Submission).where(Submission.period_id == bindparam("period_id"),
+                                    Submission.unit_id == bindparam("unit_id"), Submission.superseded_by_id.is_(None))
+
+
 def ensure_period(s: Session, key: str, schedule: due.Schedule) -> Period:
-    period = s.scalar(select(Period).where(Period.key == key))
+    period = s.scalar(_PERIOD, {"key": key})
     if period is None:
         period = Period(key=key, deadline=due.deadline(due.Period.parse(key), schedule))
         s.add(period)
@@ -60,8 +65,7 @@ def unit_view(s: Session, unit: Unit) -> UnitView:
 
 
 def current_submission(s: Session, period_id: int, unit_id: int) -> Submission | None:
-    return s.scalar(select(Submission).where(Submission.period_id == period_id, Submission.unit_id == unit_id,
-                                             Submission.superseded_by_id.is_(None)))
+    return s.scalar(_CURRENT, {"period_id": period_id, "unit_id": unit_id})
 
 
 def persist_submission(s: Session, msg: InboundMessage, p: ParsedMessage, unit: Unit, period: Period,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Insert, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,43 +47,48 @@ def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Iden
             answers_addr: str | None = None, request_id: int | None = None,
             visit_id: int | None = None) -> tuple[OutboxMail, bool]:
     """Queue a mail under an idempotency key; returns (row, created). An existing key wins."""
-    existing = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
+    existing = session.scalar(_BY_KEY, {"key": key})
     if existing is not None:
         return existing, False
     mail = compose(draft, sender, now)
     # Another process (a CLI job beside the daemon) may queue the same key between the look-up and here:
     # ON CONFLICT DO NOTHING lets the unique key decide without failing, or needing a savepoint around, our
     # transaction.
-    row = session.scalar(_insert_new(session).values(
+    row = session.scalars(_INSERT_NEW[session.get_bind().dialect.name], [dict(
         idem_key=key, kind=kind, message_id=mail.message_id, recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])),
         answers_addr=answers_addr, subject=draft.subject, raw=mail.raw, created_at=now, status="pending", attempts=0,
-        next_attempt_at=now, request_id=request_id, visit_id=visit_id).returning(OutboxMail))
+        next_attempt_at=now, request_id=request_id, visit_id=visit_id)]).first()
     if row is None:
-        again = session.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
+        again = session.scalar(_BY_KEY, {"key": key})
         assert again is not None
         return again, False
     return row, True
 
 
-def _insert_new(session: Session) -> Insert:
-    """INSERT … ON CONFLICT (idem_key) DO NOTHING, in the database's own dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(OutboxMail).on_conflict_do_nothing(index_elements=[OutboxMail.idem_key])
-    return sqlite.insert(OutboxMail).on_conflict_do_nothing(index_elements=[OutboxMail.idem_key])
+# Built once (intake queues a mail for most messages): INSERT … ON CONFLICT (idem_key) DO NOTHING per dialect.
+_BY_KEY = select(OutboxMail).where(OutboxMail.idem_key == bindparam("key"))
+_INSERT_NEW = {
+    "postgresql": postgresql.insert(OutboxMail).on_conflict_do_nothing(index_elements=[OutboxMail.idem_key])
+    .returning(OutboxMail),
+    "sqlite": sqlite.insert(OutboxMail).on_conflict_do_nothing(index_elements=[OutboxMail.idem_key])
+    .returning(OutboxMail),
+}
+_ANSWERS_SINCE = select(func.count()).select_from(OutboxMail).where(
+    OutboxMail.answers_addr == bindparam("addr"), OutboxMail.created_at > bindparam("since"))
+_BY_MESSAGE_IDS = (select(OutboxMail).where(OutboxMail.message_id.in_(bindparam("ids", expanding=True)))
+                   .order_by(OutboxMail.id.desc()))
 
 
 def replied_to(session: Session, message_ids: Sequence[str]) -> list[OutboxMail]:
     """Our mails among the ones a received message answers (its In-Reply-To / References)."""
     if not message_ids:
         return []
-    return list(session.scalars(select(OutboxMail).where(OutboxMail.message_id.in_(message_ids))
-                                .order_by(OutboxMail.id.desc())))
+    return list(session.scalars(_BY_MESSAGE_IDS, {"ids": list(message_ids)}))
 
 
 def answers_in_last_hour(session: Session, addr: str, now: datetime) -> int:
     """How many automatic answers went to one sender lately (the loop breaker)."""
-    return session.scalar(select(func.count()).select_from(OutboxMail).where(
-        OutboxMail.answers_addr == addr, OutboxMail.created_at > now - timedelta(hours=1))) or 0
+    return session.scalar(_ANSWERS_SINCE, {"addr": addr, "since": now - timedelta(hours=1)}) or 0
 
 
 @dataclass(frozen=True)

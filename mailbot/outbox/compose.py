@@ -22,6 +22,7 @@ from datetime import datetime
 from email import encoders
 from email.generator import BytesGenerator
 from email.charset import Charset
+from email._policybase import Compat32
 from email.header import Header
 from email.message import Message
 from email.mime.base import MIMEBase
@@ -30,6 +31,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 from io import BytesIO
+from typing import Any
 
 LOOP_HEADER = "X-Mailbot-Loop"
 
@@ -40,7 +42,23 @@ LOOP_HEADER = "X-Mailbot-Loop"
 # places that write an EmailMessage (test and demo mail, Exchange header blocks).
 WIRE = email.policy.SMTP.clone(max_line_length=998)
 
-_CRLF = email.policy.compat32.clone(linesep="\r\n")
+
+
+class _Wire(Compat32):
+    """compat32 with CRLF, writing a short ASCII header as it is.
+
+    compat32 runs every header through email.header.Header to fold it, which was most of composing's time;
+    a header that needs no folding and no encoding is the common case (From, To, Date, Message-ID …).
+    """
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if isinstance(value, str) and value.isascii() and "\n" not in value \
+                and len(name) + len(value) + 2 <= (self.max_line_length or 78):
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)  # type: ignore[misc]
+
+
+_CRLF = _Wire(linesep="\r\n")
 _UTF8_8BIT = Charset("utf-8")
 _UTF8_8BIT.body_encoding = None  # type: ignore[assignment]  # no transfer encoding: UTF-8 text written as is
 

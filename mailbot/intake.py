@@ -16,7 +16,6 @@ import logging
 import re
 import traceback
 from dataclasses import dataclass
-from datetime import datetime
 from email.parser import BytesHeaderParser
 from email import policy
 
@@ -29,12 +28,12 @@ from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
 from mailbot import mails
 from mailbot.app import App
 from mailbot.db.models import Customer, InboundMessage, Period, Person, Quarantine, ReportRequest, Unit
+from mailbot.directory import active_people, customers_by_code, duty_people
 from mailbot.domain.validate import validate_report
 from mailbot.errors import MailbotError
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import answers_in_last_hour, enqueue
-from mailbot.directory import active_people, customers_by_code, duty_people
 from mailbot.reports import ensure_period, local_period, persist_submission, unit_view
 from mailbot.request_flow import find_request, handle_reply, notify_assignee
 from mailbot.visits.service import find_visit, handle_visit_reply

@@ -7,7 +7,7 @@ never lost. "Needs HQ" answers become request (诉求) records here.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, select, update
@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from parsers import ParsedMessage
 
 from mailbot.db.models import (
-    Customer,
     InboundMessage,
     Period,
     Person,
@@ -27,8 +26,8 @@ from mailbot.db.models import (
     Unit,
     VipItem,
 )
-from mailbot.domain import due
 from mailbot.directory import customers_by_code
+from mailbot.domain import due
 from mailbot.domain.validate import UnitView
 from mailbot.request_flow import open_or_merge
 from mailbot.settings import RequestSettings

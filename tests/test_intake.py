@@ -22,6 +22,8 @@ from mailbot.db.models import (
     StrategicEntry,
     Submission,
 )
+from mailbot.db.session import transaction
+from mailbot.directory import Contact, sync_directory
 from mailbot.mailboxes.maildir import deliver
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -136,6 +138,23 @@ def test_stranger_is_quarantined_and_operator_told(app: App) -> None:
     assert note.kind == "operator" and note.recipients == app.settings.operator
     with app.sessions() as s:
         assert "不是登记的联系人" in s.scalar(select(Quarantine.reason))
+
+
+def test_a_contact_added_to_the_directory_is_known_from_the_next_pass(app: App) -> None:
+    # A pass keeps the directory it loaded; the next pass reads it again, so a new contact's report is accepted.
+    requests_sent(app)
+    new = ("陈晨", "chenchen@gd.example.cn")
+    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=new, at=at(2026, 11, 18, 9), answers=GOOD,
+                                reporter=("陈晨", "1")), at(2026, 11, 18, 9))
+    assert [o.status for o in intake.run_pass(app)] == ["quarantined"]
+    d = app.directory
+    units = tuple(u.model_copy(update={"contacts": (*u.contacts, Contact(name=new[0], email=new[1]))})
+                  if u.code == "GD" else u for u in d.units)
+    with transaction(app.sessions) as s:
+        sync_directory(s, d.model_copy(update={"units": units}))
+    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=new, at=at(2026, 11, 18, 10), answers=GOOD,
+                                reporter=("陈晨", "1")), at(2026, 11, 18, 10))
+    assert [o.status for o in intake.run_pass(app)] == ["processed"]
 
 
 def test_contact_of_another_unit_cannot_report_for_it(app: App) -> None:

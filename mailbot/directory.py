@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from mailbot.db.models import Customer, Person, Unit, UnitCustomer
+from mailbot.db.models import Customer, Period, Person, ReportRequest, Unit, UnitCustomer
 from mailbot.errors import ConfigError
 from mailbot.settings import format_validation_error, read_yaml
 
@@ -218,6 +218,21 @@ def sync_directory(session: Session, d: Directory) -> None:
 
 # --- look-ups: the stored directory, loaded once per session ------------------------------------------
 # An intake pass keeps one session for all its messages (see intake.run_pass), so these cost one query a pass.
+
+_KEPT = (Unit, Person, Customer, Period, ReportRequest)  # rows a pass reads again and again and never changes
+
+
+def keep_directory(s: Session) -> None:
+    """Hold on to the directory rows the session loads, with the relationships they load in turn.
+
+    A session's identity map holds objects weakly, so without this each message would load them again.
+    """
+    kept: set[object] = s.info.setdefault("directory", set())
+
+    @event.listens_for(s, "loaded_as_persistent")
+    def _keep(_session: Session, obj: object) -> None:
+        if isinstance(obj, _KEPT):
+            kept.add(obj)
 
 
 def active_people(s: Session) -> dict[str, Person]:

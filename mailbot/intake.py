@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email import policy
 
-from sqlalchemy import bindparam, event, insert, or_, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,8 +27,8 @@ from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
 
 from mailbot import mails
 from mailbot.app import App
-from mailbot.db.models import Customer, InboundMessage, Period, Person, Quarantine, ReportRequest, Unit
-from mailbot.directory import active_people, customers_by_code, duty_people
+from mailbot.db.models import InboundMessage, Period, Quarantine, ReportRequest, Unit
+from mailbot.directory import active_people, customers_by_code, duty_people, keep_directory
 from mailbot.domain.validate import validate_report
 from mailbot.errors import MailbotError
 from mailbot.mailboxes.base import FetchedMail, Folder
@@ -67,22 +67,6 @@ def run_pass(app: App) -> list[Outcome]:
             app.mailbox.mark_done(mail.ref, outcome.folder)
             outcomes.append(outcome)
     return outcomes
-
-
-_DIRECTORY = (Unit, Person, Customer, Period, ReportRequest)
-
-
-def keep_directory(s: Session) -> None:
-    """Hold on to the directory rows the session loads, with the relationships they load in turn.
-
-    A session's identity map holds objects weakly, so without this each message would load them again.
-    """
-    kept: set[object] = s.info.setdefault("directory", set())
-
-    @event.listens_for(s, "loaded_as_persistent")
-    def _keep(_session: Session, obj: object) -> None:
-        if isinstance(obj, _DIRECTORY):
-            kept.add(obj)
 
 
 def intake(app: App, s: Session, mail: FetchedMail) -> Outcome:

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from parsers import CATEGORY_LABELS
+
 from mailbot.bulletin.model import (
     Bulletin,
     CategoryMatters,
@@ -34,18 +36,6 @@ CST = ZoneInfo("Asia/Shanghai")
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 
-ITEM_LABELS = {
-    1: "全国性天然气产品及服务方案执行情况",
-    2: "对全国性产品或服务的反馈意见与建议",
-    3: "来访或拜访协商事项的跟踪进展",
-    4: "需总部支持的合作诉求或需总部出面的合作机会",
-    5: "合同签订、执行方面出现的重大问题、风险或隐患",
-    6: "与我方购销合作中存在的重大纠纷或隐患",
-    7: "面临的重大经营或财务风险",
-    8: "地方政府层面可能造成影响的重要情况",
-    9: "其他重要事项",
-}
-
 UNITS = {
     "GD": "广东分公司",
     "JS": "江苏分公司",
@@ -59,7 +49,7 @@ UNITS = {
 def _cat(number: int, *matters: tuple[str, str]) -> CategoryMatters:
     return CategoryMatters(
         number=number,
-        label=ITEM_LABELS[number],
+        label=CATEGORY_LABELS[number],
         matters=tuple(Matter(unit_code=u, unit_name=UNITS[u], text=t) for u, t in matters),
     )
 

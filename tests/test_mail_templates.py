@@ -18,44 +18,16 @@ import jinja2
 import pytest
 from markupsafe import escape
 
+from parsers import render_form
+
 from mailbot.outbox.render import RenderedMail, cn_date, cn_datetime, render_mail
 
 TOKEN = "KCR-202611-GD-3F9A"
 SIGN_OFF = "总部资源与市场部（重点客户月报系统自动发送）"
 
-FORM = """\
-【重点客户月报填报单】
-报告编号：KCR-202611-GD-3F9A
-所属单位：广东分公司（GD）
-报告期：2026年11月
-填报人：
-联系电话：
-
-说明：请在各项冒号后或下一行直接填写，可在回复的引用原文中直接填写；无事项请填“无”；请勿删除【】标记行和报告编号。
-
-【战略客户】S001 国家电网有限公司
-1. 全国性天然气产品及服务方案执行情况：
-2. 对全国性产品或服务的反馈意见与建议：
-3. 来访或拜访协商事项的跟踪进展：
-4. 需总部支持的合作诉求或需总部出面的合作机会：
-5. 合同签订、执行方面出现的重大问题、风险或隐患：
-6. 与我方购销合作中存在的重大纠纷或隐患：
-7. 面临的重大经营或财务风险：
-8. 地方政府层面可能造成影响的重要情况：
-9. 其他重要事项：
-风险等级（无/一般/重大）：
-需总部协调（是/否）：
-
-【VIP客户】V012 深圳市燃气集团股份有限公司
-问题或诉求：
-本单位处理情况：
-需总部协调（是/否）：
-
-【紧急事项】
-（如有需立即上报的紧急事项请在此填写）
-
-【填报结束】
-"""
+# The blank form as the request carries it (its exact text is pinned against FORM.md in tests/parsers).
+FORM = render_form(token=TOKEN, unit_code="GD", unit_name="广东分公司", period="2026-11",
+                   strategic=[("S001", "国家电网有限公司")], vip=[("V012", "深圳市燃气集团股份有限公司")])
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,25 @@ def test_composed_mail_is_automatic_threaded_and_chinese(clock) -> None:  # type
     assert "已收到" in parsed.get_body(("html",)).get_content()
 
 
+def test_long_chinese_subject_keeps_its_spaces_and_long_lines_travel_as_base64(clock) -> None:  # type: ignore[no-untyped-def]
+    # A subject folded over several encoded-words arrives with every space; ordinary text goes as 8bit UTF-8,
+    # a paragraph longer than SMTP's 998-byte line limit as base64 — both read back unchanged.
+    subject = "回复：[重点客户月报] 2026年11月 北京分公司 月报已收到，版本 2（按时） 请核对下列客户 [KCR-202611-BJ-3F9A]"
+    paragraph = "客户反映冬季调峰气量缺口较大，" * 30  # 450 characters, 1,350 bytes on one line
+    msg = compose(draft(subject=subject, text=f"李明同志：\n{paragraph}\n", html="<p>已收到。</p>"), ME, clock())
+    head = msg.raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\n =?utf-8?b?" in head  # really folded
+    parsed = email.message_from_bytes(msg.raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+    plain, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert plain["Content-Transfer-Encoding"] == "base64" and html["Content-Transfer-Encoding"] == "8bit"
+    assert plain.get_content().replace("\r\n", "\n") == f"李明同志：\n{paragraph}\n"
+    short = compose(draft(), ME, clock())
+    assert email.message_from_bytes(short.raw, policy=email.policy.default).get_body(("plain",))[
+        "Content-Transfer-Encoding"] == "8bit"
+    assert max(len(line) for line in msg.raw.split(b"\r\n")) <= 998
+
+
 def test_original_mail_is_attached_as_a_message(clock) -> None:  # type: ignore[no-untyped-def]
     # An urgent forward carries the received mail as message/rfc822, readable in any client.
     original = "From: a@b.cn\r\nSubject: =?utf-8?b?57Sn5oCl?=\r\nMessage-ID: <o@b.cn>\r\n\r\nbody\r\n".encode()

@@ -106,6 +106,13 @@ class EwsLogin:
         access = el.DELEGATE if self.access == "delegate" else el.IMPERSONATION
         return el.Account(self.primary_smtp_address, config=config, autodiscover=False, access_type=access)
 
+    def ready(self, account: Any | None) -> Any:
+        """The account to use now: connected on first use, with a renewed OAuth token after that."""
+        if account is None:
+            return self.connect()
+        self.refresh(account)
+        return account
+
     def refresh(self, account: Any) -> None:
         """Pick up a renewed OAuth token before an operation; NTLM/Basic need nothing."""
         if self.oauth_token is None:
@@ -350,10 +357,7 @@ class ExchangeMailbox:
         return out
 
     def _connected(self) -> Any:
-        if self._account is None:
-            self._account = self.login.connect()
-        else:
-            self.login.refresh(self._account)
+        self._account = self.login.ready(self._account)
         return self._account
 
 

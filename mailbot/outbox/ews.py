@@ -71,10 +71,7 @@ class EwsTransport:
             self._account = None
 
     def _connected(self) -> Any:
-        if self._account is None:
-            self._account = self.login.connect()
-        else:
-            self.login.refresh(self._account)
+        self._account = self.login.ready(self._account)
         return self._account
 
 

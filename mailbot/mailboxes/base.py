@@ -43,7 +43,11 @@ class Mailbox(Protocol):
         ...
 
     def mark_done(self, ref: str, folder: Folder) -> None:
-        """Move a handled message out of the inbox into the folder for its outcome."""
+        """Move a handled message out of the inbox into the folder for its outcome.
+
+        Called during a `fetch_new` iteration, a backend may hold the move back and make it with others (IMAP
+        moves a batch per command), but no later than when the iteration ends or is closed.
+        """
         ...
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:

@@ -8,7 +8,7 @@ behind. The stages are the hand-offs the design promises survive a crash:
 
     recorded     after `intake.record` committed the raw message
     processed    after `intake.process` committed its effects, before `mark_done`
-    marked_done  after the mailbox moved the message, before the outbox is delivered
+    marked_done  after the mailbox moved the pass's messages, before the outbox is delivered
     sent         after the SMTP server accepted DATA, before the outbox row is marked sent
 
 Before dying it writes one line, `crash: SIGKILL after <stage>`, so the test can
@@ -28,7 +28,7 @@ from typing import Any
 STAGES = {
     "recorded": ("mailbot.intake", "record"),
     "processed": ("mailbot.intake", "process"),
-    "marked_done": ("mailbot.mailboxes.imap", "ImapMailbox.mark_done"),
+    "marked_done": ("mailbot.mailboxes.imap", "ImapMailbox._move_all"),
     "sent": ("mailbot.outbox.smtp", "SmtpTransport.send"),
 }
 

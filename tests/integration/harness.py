@@ -181,14 +181,16 @@ def outbox(engine: Engine) -> list[tuple[str, str, int]]:
         return [(r.kind, r.status, r.attempts) for r in rows]
 
 
+def delivered(engine: Engine) -> dict[str, str]:
+    """Outbox Message-ID → status once nothing is pending (else empty, for wait_until)."""
+    with engine.connect() as c:
+        rows = dict(c.execute(select(OutboxMail.message_id, OutboxMail.status)).all())
+    return rows if "pending" not in rows.values() else {}
+
+
 def every_row_on_the_sink_once(sink: SmtpSink, engine: Engine) -> None:
     """Once the outbox is delivered, the sink holds exactly the rows marked sent, one copy each."""
-    def settled() -> dict[str, str]:
-        with engine.connect() as c:
-            rows = dict(c.execute(select(OutboxMail.message_id, OutboxMail.status)).all())
-        return rows if "pending" not in rows.values() else {}
-
-    rows = wait_until(settled, 10, "the outbox delivered")
+    rows = wait_until(lambda: delivered(engine), 10, "the outbox delivered")
     with engine.connect() as c:
         kinds = dict(c.execute(select(OutboxMail.message_id, OutboxMail.kind)).all())
     assert Counter(kinds.get(m, "?") for m in copies(sink).elements()) == \

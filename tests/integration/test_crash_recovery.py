@@ -33,7 +33,7 @@ from tests.servers.smtpsink import SmtpSink
 AFTER_CRASH = {
     "recorded": (["received"], (2, 0), 0, 0),        # the first message stored, nothing decided, nothing moved
     "processed": (["processed"], (2, 0), 0, 2),      # its forward and ack queued, the message still in INBOX
-    "marked_done": (["processed"], (1, 1), 0, 2),    # moved to Processed; the outbox not yet delivered
+    "marked_done": (["processed", "processed"], (0, 2), 0, 4),  # both moved in one MOVE; the outbox not delivered
     "sent": (["processed", "processed"], (0, 2), 1, 4),  # all handled; the first mail accepted by SMTP, row pending
 }
 

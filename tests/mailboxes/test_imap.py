@@ -13,6 +13,7 @@ import pytest
 from imapclient import IMAPClient
 from tests.servers.dovecot import Account, Dovecot, OAuthProvider
 
+from mailbot.mailboxes import imap
 from mailbot.mailboxes.base import Folder
 from mailbot.mailboxes.imap import ImapMailbox, LoginFailed, MailboxUnavailable
 from mailbot.oauth import OAuth2Token
@@ -171,6 +172,64 @@ def test_mark_done_without_move_copies_flags_and_expunges(dovecot: Dovecot, acco
     box.mark_done(first.ref, "quarantine")
     assert uids_in(dovecot, account, "INBOX") == [2]
     assert len(uids_in(dovecot, account, "Quarantine")) == 1
+
+
+def test_a_pass_fetches_and_moves_in_batches(dovecot: Dovecot, account: Account, make_box: MakeBox,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sixty messages, some oversized, marked done as the pipeline goes: every one handed out once, in order, whole
+    # (or header only), and all moved into the right folders by the end — with one MOVE per folder and batch, since
+    # each MOVE costs the server a disk sync.
+    moves: list[tuple[list[int], str]] = []
+    real_move = IMAPClient.move
+
+    def counted_move(self: IMAPClient, uids: list[int], folder: str) -> Any:
+        moves.append((list(uids), folder))
+        return real_move(self, uids, folder)
+
+    monkeypatch.setattr(IMAPClient, "move", counted_move)
+    box = make_box(max_bytes=2000)
+    list(box.fetch_new())
+    with dovecot.client(account.user) as c:
+        for n in range(1, 61):
+            c.append("INBOX", msg(n, b"B" * (3000 if n % 20 == 0 else 10)))
+    outcomes: tuple[Folder, ...] = ("processed", "quarantine", "auto")
+    seen = []
+    for i, mail in enumerate(box.fetch_new()):
+        seen.append((f"Subject: report {i + 1}\r\n".encode() in mail.raw, mail.oversized, b"BBB" in mail.raw))
+        box.mark_done(mail.ref, outcomes[i % 3])
+    assert seen == [(True, (i + 1) % 20 == 0, (i + 1) % 20 != 0) for i in range(60)]
+    assert uids_in(dovecot, account, "INBOX") == []
+    assert [len(uids_in(dovecot, account, f)) for f in ("Processed", "Quarantine", "Auto-replies")] == [20, 20, 20]
+    assert sorted(u for uids, _ in moves for u in uids) == list(range(1, 61))
+    assert len(moves) == 3 * 3  # three batches of at most 25, three folders each
+
+
+def test_mail_finished_before_the_pipeline_stops_is_still_moved(dovecot: Dovecot, account: Account,
+                                                               make_box: MakeBox) -> None:
+    # The pipeline fails on the fourth message: the three it finished leave the inbox, the rest stay for next time.
+    box = make_box()
+    list(box.fetch_new())
+    for n in range(1, 8):
+        dovecot.append(account.user, msg(n))
+    with pytest.raises(RuntimeError, match="database gone"):
+        for i, mail in enumerate(box.fetch_new()):
+            if i == 3:
+                raise RuntimeError("database gone")
+            box.mark_done(mail.ref, "processed")
+    assert uids_in(dovecot, account, "Processed") == [1, 2, 3]
+    assert uids_in(dovecot, account, "INBOX") == [4, 5, 6, 7]
+    assert len(list(box.fetch_new())) == 4
+
+
+def test_batches_keep_order_and_bound_memory() -> None:
+    # Bodies are fetched at most FETCH_BATCH at a time and FETCH_BYTES in all, except one bigger message alone;
+    # mail over the size limit counts as the header that is all that is fetched of it.
+    at = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    mb = 1024 * 1024
+    sizes = [3 * mb, 3 * mb, 3 * mb, 20 * mb, 100, 90 * mb] + [1000] * 30
+    got = [[uid for _, uid, _ in b] for b in imap._batches([(at, i, n) for i, n in enumerate(sizes)], 25 * mb)]
+    assert got == [[0, 1], [2], [3], [4, 5] + list(range(6, 29)), list(range(29, 36))]
+    assert list(imap._batches([], 25 * mb)) == []
 
 
 def test_uidvalidity_change_rescans_without_old_mail(dovecot: Dovecot, account: Account, make_box: MakeBox,

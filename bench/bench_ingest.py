@@ -27,9 +27,10 @@ Databases: SQLite (a file, WAL, as the embedded default) and PostgreSQL
 (127.0.0.1:5432 database `test`, a throwaway schema dropped afterwards;
 skipped with the reason if it is not reachable). Backends: Maildir (the pure
 pipeline cost) and, with --imap, a real Dovecot on loopback (APPENDed before
-the clock starts; each message is one FETCH and one MOVE). The sender rate
-limit (`limits.auto_answers_per_hour`) is raised so every message gets the
-answer it would get on a normal day; the clock is fixed at 2026-11-28 08:00.
+the clock starts; bodies are fetched, and handled mail moved, 25 at a time).
+The sender rate limit (`limits.auto_answers_per_hour`) is raised so every
+message gets the answer it would get on a normal day; the clock is fixed at
+2026-11-28 08:00.
 INFO logging goes to a file, as the daemon's would go to the journal.
 
 Target: ≥ 100 messages/s through intake with SQLite on 2 cores. Medians of

@@ -9,7 +9,10 @@ because importing it costs a third of a second):
   limit, otherwise only InternetMessageHeaders and the envelope fields, so a
   30 MB message is never downloaded and the sender can still be told.
 - `mark_done()`  MoveItem into Inbox/Processed, Inbox/Quarantine or
-  Inbox/Auto-replies (FindFolder, then CreateFolder when missing).
+  Inbox/Auto-replies (FindFolder, then CreateFolder when missing). During a
+  `fetch_new` iteration the moves wait for MOVE_BATCH messages, or the end of
+  the iteration, and go as one MoveItem per folder: a round trip to the server
+  a message would otherwise slow a backlog down.
 - `wait()`       a streaming subscription on the inbox (Subscribe, then
   GetStreamingEvents held open for whole minutes) wakes the daemon on new mail.
 - First run      a baseline: the newest DateTimeReceived in the inbox is stored
@@ -56,6 +59,7 @@ WAKE_EVENTS = ("NewMailEvent", "CreatedEvent", "MovedEvent", "CopiedEvent")
 SUMMARY_FIELDS = ("subject", "author", "message_id", "headers", "datetime_received")
 GONE = ("ErrorItemNotFound", "ErrorInvalidIdMalformed")  # the item left the inbox since we listed it
 NO_STREAMING = ("ErrorSubscriptionDelegateAccessNotSupported", "ErrorSubscriptionAccessDenied")
+MOVE_BATCH = 50  # handled items per MoveItem during a pass
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ class ExchangeMailbox:
         self._folders: dict[Folder, Any] = {}
         self._subscription: str | None = None
         self._streaming_refused = False
+        self._done: dict[Folder, list[str]] | None = None  # item ids to move, by folder; None: move at once
 
     # --- fetch -------------------------------------------------------------------
 
@@ -181,10 +186,22 @@ class ExchangeMailbox:
         listing = [i for i in query.order_by("datetime_received").only("size", "datetime_received")[: self.batch]
                    if not isinstance(i, Exception) and i.id not in baseline.skip]
         listing.sort(key=lambda i: (i.datetime_received, i.id))
-        for item in listing:
-            mail = self._download(account, inbox, item)
-            if mail is not None:
-                yield mail
+        self._done = {}
+        try:
+            for n, item in enumerate(listing, 1):
+                mail = self._download(account, inbox, item)
+                if mail is not None:
+                    yield mail
+                if n % MOVE_BATCH == 0 or n == len(listing):
+                    done, self._done = self._done, {}
+                    self._move_all(done)
+        finally:
+            done, self._done = self._done, None
+            try:
+                self._move_all(done)  # what the pipeline finished before it stopped early
+            except Exception as e:  # noqa: BLE001 - the error that stopped the pass is the one to report
+                log.warning("ews=%s moving handled mail failed (%s); the next pass recognises and moves it",
+                            self.address, e)
 
     def _baseline(self, inbox: Any) -> _Baseline | None:
         """The stored baseline; on the very first run take it and return None (nothing to process)."""
@@ -227,14 +244,28 @@ class ExchangeMailbox:
     # --- mark done -----------------------------------------------------------------
 
     def mark_done(self, ref: str, folder: Folder) -> None:
+        if self._done is None:
+            self._move_all({folder: [ref]})
+        else:  # inside fetch_new: moved with the others
+            self._done.setdefault(folder, []).append(ref)
+
+    def _move_all(self, done: Mapping[Folder, list[str]]) -> None:
+        """One MoveItem per folder; items already gone are fine, any other failure is raised after the rest moved."""
+        if not done:
+            return
         account = self._connected()
-        target = self._folder(account, folder)
-        for result in account.bulk_move(ids=[(ref, None)], to_folder=target):
-            if isinstance(result, Exception):
+        failed: list[Exception] = []
+        for folder, refs in done.items():
+            target = self._folder(account, folder)
+            for ref, result in zip(refs, account.bulk_move(ids=[(ref, None) for ref in refs], to_folder=target)):
+                if not isinstance(result, Exception):
+                    continue
                 if type(result).__name__ in GONE:  # moved by an earlier pass that crashed before commit, or by a user
                     log.info("msg=ews:%s:%s already gone from the inbox", self.address, ref)
-                    continue
-                raise result
+                else:
+                    failed.append(result)
+        if failed:
+            raise failed[0]
 
     def _folder(self, account: Any, folder: Folder) -> Any:
         if folder not in self._folders:

@@ -193,8 +193,13 @@ def item_not_found(op: str) -> str:
                  "to get the correct properties.", "<m:Items/>" if op != "MoveItem" else "")
 
 
-def move_item(new_id: str) -> bytes:
-    return response("MoveItem", ok("MoveItem", f"<m:Items><t:Message>{_item_id(new_id)}</t:Message></m:Items>"))
+def moved(new_id: str) -> str:
+    """One item's answer inside a MoveItem response (one per ItemId asked for, in order)."""
+    return ok("MoveItem", f"<m:Items><t:Message>{_item_id(new_id)}</t:Message></m:Items>")
+
+
+def move_item(*new_ids: str) -> bytes:
+    return response("MoveItem", *(moved(i) for i in new_ids))
 
 
 def create_item_ok() -> bytes:

@@ -21,6 +21,7 @@ import requests
 import requests_mock
 
 from mailbot.db.models import OutboxMail
+from mailbot.mailboxes.base import Folder
 from mailbot.mailboxes.exchange import EwsLogin, ExchangeMailbox
 from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.ews import EwsTransport
@@ -226,6 +227,43 @@ def test_mark_done_creates_the_missing_folder_then_moves(fake: ews.FakeEws) -> N
     moves = fake.requests("MoveItem")
     assert [m.xml.find(".//m:ToFolderId/t:FolderId", ews.NS).get("Id") for m in moves] == ["QFOLDER", "QFOLDER"]
     assert [m.xml.find(".//m:ItemIds/t:ItemId", ews.NS).get("Id") for m in moves] == ["ITEM1", "ITEM2"]
+
+
+def test_a_pass_moves_its_mail_with_one_move_item_per_folder(fake: ews.FakeEws) -> None:
+    # Mail marked done during a pass waits for the end of the listing, then goes in one MoveItem per folder (one
+    # round trip, not one a message); an item someone already moved is no error.
+    mails = [ews.CannedMail(f"NEW{n}", T0 + timedelta(minutes=n), mime(n)) for n in (1, 2, 3)]
+    fake.queue("FindItem", ews.find_item(mails))
+    fake.queue("GetItem", *get_item_replies(*(ews.get_item_mime(m) for m in mails)))
+    fake.queue("FindFolder", ews.find_folder(ews.folder("PFOLDER", "Processed")),
+               ews.find_folder(ews.folder("QFOLDER", "Quarantine")))
+    fake.queue("MoveItem", ews.response("MoveItem", ews.moved("P1"), ews.item_not_found("MoveItem")),
+               ews.move_item("Q1"))
+    box = mailbox(baselined(T0))
+    outcomes: tuple[Folder, ...] = ("processed", "quarantine", "processed")
+    for got, outcome in zip(box.fetch_new(), outcomes, strict=True):
+        assert "MoveItem" not in fake.ops()
+        box.mark_done(got.ref, outcome)
+    assert [(m.xml.find(".//m:ToFolderId/t:FolderId", ews.NS).get("Id"),
+             [i.get("Id") for i in m.find(".//m:ItemIds/t:ItemId")]) for m in fake.requests("MoveItem")] == \
+           [("PFOLDER", ["NEW1", "NEW3"]), ("QFOLDER", ["NEW2"])]
+
+
+def test_mail_handled_before_the_pass_stopped_is_still_moved(fake: ews.FakeEws) -> None:
+    # The pipeline fails on the second message: the first, already committed, still leaves the inbox.
+    mails = [ews.CannedMail(f"NEW{n}", T0 + timedelta(minutes=n), mime(n)) for n in (1, 2, 3)]
+    fake.queue("FindItem", ews.find_item(mails))
+    fake.queue("GetItem", *get_item_replies(*(ews.get_item_mime(m) for m in mails[:2])))
+    fake.queue("FindFolder", ews.find_folder(ews.folder("PFOLDER", "Processed")))
+    fake.queue("MoveItem", ews.move_item("P1"))
+    box = mailbox(baselined(T0))
+    with pytest.raises(RuntimeError, match="database gone"):
+        for i, got in enumerate(box.fetch_new()):
+            if i == 1:
+                raise RuntimeError("database gone")
+            box.mark_done(got.ref, "processed")
+    (move,) = fake.requests("MoveItem")
+    assert [i.get("Id") for i in move.find(".//m:ItemIds/t:ItemId")] == ["NEW1"]
 
 
 def test_mark_done_into_existing_folder_and_item_already_gone(fake: ews.FakeEws) -> None:

@@ -147,6 +147,22 @@ def test_mark_done_moves_into_folders_it_creates(dovecot: Dovecot, account: Acco
             assert f"Message-ID: <{n}@".encode() in c.fetch([uid], ["BODY.PEEK[HEADER]"])[uid][b"BODY[HEADER]"]
 
 
+def test_done_folder_deleted_while_connected_is_made_again(dovecot: Dovecot, account: Account,
+                                                           make_box: MakeBox) -> None:
+    # Someone deletes Processed in their mail client while the daemon is connected: the MOVE is refused with
+    # TRYCREATE, the folder is made again, and the batch lands in it.
+    box = make_box()
+    list(box.fetch_new())
+    with dovecot.client(account.user) as c:
+        c.delete_folder("Processed")
+    for n in (1, 2):
+        dovecot.append(account.user, msg(n))
+    for mail in box.fetch_new():
+        box.mark_done(mail.ref, "processed")
+    assert uids_in(dovecot, account, "INBOX") == []
+    assert len(uids_in(dovecot, account, "Processed")) == 2
+
+
 def test_mark_done_twice_is_harmless(dovecot: Dovecot, account: Account, make_box: MakeBox) -> None:
     # After a crash the same message may be marked done again: no error, one copy.
     box = make_box()

@@ -120,7 +120,20 @@ def _fallbacks(data: bytes) -> tuple[str, str]:
 
 
 def decode_text(data: bytes, declared: str | None, what: str = "正文") -> tuple[str, str | None]:
-    """Decode `data` declared as `declared`; return (text, warning or None)."""
+    """Decode `data` declared as `declared`; return (text, warning or None), neither holding NUL.
+
+    NUL is dropped because PostgreSQL refuses it in text columns and no
+    person typed it; a label holding one is no charset name and is guessed past.
+    """
+    text, warning = _decoded(data, declared, what)
+    return _without_nul(text), _without_nul(warning) if warning else None
+
+
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _decoded(data: bytes, declared: str | None, what: str) -> tuple[str, str | None]:
     if not data:
         return "", None
     if data.startswith(_BOM_UTF8):
@@ -168,17 +181,17 @@ def _note(what: str, declared: str | None, used: str) -> str:
 
 
 def header_text_8bit(value: str) -> str:
-    """Headers carrying raw 8-bit bytes arrive surrogate-escaped; read them."""
+    """Headers carrying raw 8-bit bytes arrive surrogate-escaped; read them (NUL dropped)."""
     try:
         data = value.encode("ascii", "surrogateescape")
     except UnicodeError:
-        return value
+        return _without_nul(value)
     text = _strict(data, "utf-8")
     if text is None:
         text = _strict(data, "gb18030")
     if text is None:
         text = data.decode("utf-8", "replace")
-    return text
+    return _without_nul(text)
 
 
 def _word_bytes(encoding: str, payload: str) -> bytes:
@@ -197,12 +210,12 @@ def _word_bytes(encoding: str, payload: str) -> bytes:
 
 
 def decode_header(value: str | None) -> str:
-    """Unfold and decode one header value (RFC 2047, GB labels as gb18030)."""
+    """Unfold and decode one header value (RFC 2047, GB labels as gb18030); NUL is dropped, raw or encoded."""
     if not value:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    text = _FOLD.sub("", value)
+    text = _FOLD.sub("", _without_nul(value))
     if not text.isascii():
         text = header_text_8bit(text)
     if "=?" not in text:

@@ -104,13 +104,22 @@ def _workbook_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Probl
     """(file name, form copy) of every attached workbook holding the form, and read failures."""
     if not body.workbooks:
         return [], []
-    # Imported here: it brings openpyxl, which a message without a workbook never needs.
-    from parsers.xlsxform import read_workbook
+    # Imported here: a message without a workbook never needs the reader.
+    from parsers.xlsxcells import Budget, declared_size
+    from parsers.xlsxform import WorkbookForm, read_workbook
 
+    # One budget for the whole message, spent on the smallest workbook first (by inflated size:
+    # a zip bomb is small only when packed).  A form is small, so a big spreadsheet beside it
+    # cannot use up what reading the form needs.
+    budget = Budget()
+    sizes = [declared_size(data) for _name, data in body.workbooks]
+    results: dict[int, WorkbookForm] = {}
+    for index in sorted(range(len(sizes)), key=sizes.__getitem__):
+        results[index] = read_workbook(body.workbooks[index][1], budget)
     found: list[tuple[str, FormCopy]] = []
     problems: list[Problem] = []
-    for name, data in body.workbooks:
-        result = read_workbook(data)
+    for index, (name, _data) in enumerate(body.workbooks):
+        result = results[index]
         if result.problem is not None:
             problems.append(Problem("", f"附件“{name}”{result.problem}，未读取其中的内容"))
         elif result.copy is not None:
@@ -161,11 +170,15 @@ def _returned_parts(message: Message) -> list[Message]:
 def _returned_subject_token(parts: list[Message]) -> classify.Token | None:
     """A bounce is matched by the report number in the returned message's subject."""
     for part in parts:
-        payload = part.get_payload()
+        payload = part.get_payload() if part.is_multipart() else None
         if isinstance(payload, list) and payload and isinstance(payload[0], Message):
             subject = payload[0].get("subject")
         else:
-            line = _SUBJECT_LINE.search(str(payload))
+            # The bytes, not get_payload(): the stdlib decodes text by its charset label as written, and a label
+            # such as charset*=utf-8''utf-8 makes it raise.
+            data = part.get_payload(decode=True)
+            text = data.decode("utf-8", "surrogateescape") if isinstance(data, bytes) else ""
+            line = _SUBJECT_LINE.search(text)
             subject = line.group(1) if line else None
         token = classify.find_token(decode_header(subject))
         if token is not None:

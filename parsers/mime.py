@@ -19,6 +19,7 @@ with an explicit stack or a depth limit.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.errors import MessageDefect
@@ -65,9 +66,28 @@ def iter_parts(message: Message, max_depth: int = _MAX_DEPTH) -> Iterator[Messag
     while stack:
         part, depth = stack.pop()
         yield part
-        payload = part.get_payload()
+        # Only a multipart's payload: a leaf's would be decoded with its charset parameter.
+        payload = part.get_payload() if part.is_multipart() else None
         if depth < max_depth and isinstance(payload, list):
             stack.extend((c, depth + 1) for c in reversed(payload) if isinstance(c, Message))
+
+
+def _drop_nul_in_headers(message: Message) -> None:
+    """Remove NUL from every header name and value of every part, keeping their order.
+
+    A NUL has no use in a header, and left in one it breaks what reads it:
+    the stdlib decodes a leaf's payload with the charset parameter as given
+    (`charset="utf-8\\x00"` raises ValueError there), and PostgreSQL refuses
+    NUL in the text columns addresses and ids are stored in.
+    """
+    for part in iter_parts(message, max_depth=sys.maxsize):
+        items = list(part.raw_items())
+        if not any("\x00" in f"{name}{value}" for name, value in items):
+            continue
+        for name in {str(name).lower() for name, _value in items}:
+            del part[name]
+        for name, value in items:
+            part[str(name).replace("\x00", "")] = str(value).replace("\x00", "")
 
 
 def _shorten(match: re.Match[bytes]) -> bytes:
@@ -97,6 +117,8 @@ def read_message(raw: bytes) -> Message:
         message.defects.append(NestingTooDeep())
     except _PARSE_ERRORS as exc:  # the stdlib parser is lenient; this is a last resort
         raise UnreadableMessage(f"无法按邮件格式读取：{exc}") from exc
+    if b"\x00" in data:
+        _drop_nul_in_headers(message)
     if not message.keys():
         reason = not_mail_reason(data)
         if reason is not None:
@@ -272,7 +294,7 @@ class _Walker:
             self._attach(part, max(depth, 1))   # then at least list winmail.dat itself
             return
         if content.text.strip():
-            self.tnef_texts.append(content.text)
+            self.tnef_texts.append(content.text.replace("\x00", ""))
         for file in content.files:
             self._add(file.name, content_type_for(file.name), lambda: file.data)
 
@@ -286,6 +308,7 @@ class _Walker:
 
     def _add(self, name: str, content_type: str, data: Callable[[], bytes]) -> None:
         """List an attachment; keep the bytes of workbooks (only those are ever read)."""
+        name = name.replace("\x00", "")   # a TNEF name is not decoded by charsets.py
         self.attachments.append(Attachment(name, content_type))
         if is_workbook(name, content_type):
             self.workbooks.append((name, data()))

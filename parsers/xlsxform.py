@@ -13,16 +13,19 @@ shape "label in one cell, answer to its right": a label cell may carry
 its answer after a colon, and rows with an empty label continue the
 answer above.  Which of body and workbook wins is `message.py`'s call.
 
-openpyxl is imported only when a workbook is attached (it costs ~0.15 s).
-The reader is pure: the bytes are opened in memory, the archive's size is
-checked before openpyxl inflates it, and nothing here raises on a broken
-file — `WorkbookForm.problem` says what went wrong instead.
+The cells come from `xlsxcells.py`, which reads only the first rows and
+columns and charges what it reads to a per-message `Budget`; openpyxl is
+not used here (it parses a sheet without a `<dimension>` whole: one mail
+with four hostile 145 kB attachments took it 30–50 s).  The reader is pure: the bytes are opened in
+memory, the archive's declared size is checked before anything is
+inflated, and nothing here raises on a broken file —
+`WorkbookForm.problem` says what went wrong instead, and a workbook the
+budget cannot cover is reported rather than read in part.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,11 +34,12 @@ from datetime import date, datetime, time
 from parsers.fields import candidates, normalise_hint, split_label, without_hints
 from parsers.form import SPECS, FormCopy, Section, build_copy, marker_of
 from parsers.formtext import HINT_LINES
+from parsers.xlsxcells import MAX_BYTES, MAX_CELLS, Budget, LimitReached, NotAWorkbook, Workbook
 
-_MAX_UNPACKED = 50 * 1024 * 1024   # an .xlsx form is a few kB; more is not a form
+_MAX_UNPACKED = 50 * 1024 * 1024   # declared size; an .xlsx form is a few kB, more is not a form
 _MAX_MEMBERS = 500
-_MAX_ROWS = 2000
-_MAX_COLUMNS = 8
+_OVER_BUDGET = (f"内容过多（每封邮件的表格附件合计最多读取{MAX_CELLS}个单元格、"
+                f"解压后{MAX_BYTES // 2**20} MB）")
 _OPENERS = "【[［〔"
 _HINTS = frozenset(normalise_hint(h) for h in HINT_LINES)
 
@@ -146,43 +150,39 @@ def _sections(rows: list[tuple[str, list[str]]]) -> tuple[list[Section], str]:
     return [b.section() for b in builders], "\n".join(text)
 
 
-def _too_big(data: bytes) -> str | None:
+def _opened(data: bytes) -> zipfile.ZipFile | str:
+    """The archive, or why it is refused before anything is inflated."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
     except Exception:  # noqa: BLE001 - zipfile on untrusted bytes raises far more than BadZipFile
         return "不是有效的 .xlsx 文件（无法解压）"
     if len(members) > _MAX_MEMBERS or sum(m.file_size for m in members) > _MAX_UNPACKED:
+        archive.close()
         return "文件解压后过大，不像是填报单"
-    return None
+    return archive
 
 
-def read_workbook(data: bytes) -> WorkbookForm:
-    """The form in an .xlsx workbook: the first sheet that has the form's title row."""
-    problem = _too_big(data)
-    if problem is not None:
-        return WorkbookForm(None, problem)
+def read_workbook(data: bytes, budget: Budget | None = None) -> WorkbookForm:
+    """The form in an .xlsx workbook: the first sheet that has the form's title row.
+
+    `budget` is shared by all the workbooks of one message (a fresh one if
+    not given); when it runs out the workbook is reported, never half read.
+    """
+    archive = _opened(data)
+    if isinstance(archive, str):
+        return WorkbookForm(None, archive)
     try:
-        from openpyxl import load_workbook  # type: ignore[import-untyped, unused-ignore]
-
-        with warnings.catch_warnings():
-            # openpyxl warns about features it drops (extensions, styles); none matter here.
-            warnings.simplefilter("ignore")
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-            try:
-                for sheet in book.worksheets:
-                    if not hasattr(sheet, "iter_rows"):
-                        continue
-                    if hasattr(sheet, "reset_dimensions"):
-                        # Dimensions written by other programs may be wrong; read what is there.
-                        sheet.reset_dimensions()
-                    rows = _form_rows(sheet.iter_rows(max_row=_MAX_ROWS, max_col=_MAX_COLUMNS,
-                                                      values_only=True))
-                    if rows is not None:
-                        sections, text = _sections(rows)
-                        return WorkbookForm(build_copy(sections, start=0, end=0, text=text))
-            finally:
-                book.close()
-    except Exception as exc:  # noqa: BLE001 - openpyxl on untrusted bytes raises many kinds of errors
+        with archive:
+            for rows in Workbook(archive, budget if budget is not None else Budget()).sheets():
+                found = _form_rows(rows)
+                if found is not None:
+                    sections, text = _sections(found)
+                    return WorkbookForm(build_copy(sections, start=0, end=0, text=text))
+    except LimitReached:
+        return WorkbookForm(None, _OVER_BUDGET)
+    except NotAWorkbook:
+        return WorkbookForm(None, "无法读取（压缩包中没有 Excel 工作簿）")
+    except Exception as exc:  # noqa: BLE001 - zip and XML on untrusted bytes raise many kinds of errors
         return WorkbookForm(None, f"无法读取（{type(exc).__name__}）")
     return WorkbookForm(None)

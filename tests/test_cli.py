@@ -51,6 +51,16 @@ def test_parse_of_a_missing_or_unreadable_file_exits_2(tmp_path: Path) -> None:
     assert r.returncode == 2 and r.stderr.strip()
 
 
+def test_parse_of_a_nul_in_the_charset_label_prints_json(tmp_path: Path) -> None:
+    # charset="utf-8\0" with an 8-bit body: JSON and exit 0, not a ValueError traceback.
+    eml = tmp_path / "nul.eml"
+    eml.write_bytes(b'From: a@gd.example.cn\nSubject: t\nContent-Type: text/plain; charset="utf-8\x00"\n'
+                    b"Content-Transfer-Encoding: 8bit\n\n" + "月报见附件".encode())
+    r = run("parse", str(eml), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kind"] == "unknown" and "Traceback" not in r.stderr
+
+
 def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
     # A typo in the config names file and key, exit 1.
     cfg = tmp_path / "m.yaml"

@@ -162,3 +162,15 @@ def test_bounce_keeps_kind_and_finds_token_in_returned_message() -> None:
     parsed = parse_message((FIXTURES / "dsn_bounce_postfix.eml").read_bytes())
     assert (parsed.kind, parsed.token, parsed.errors, parsed.warnings) == ("bounce", TOKEN, (), ())
     assert "multipart/report（delivery-status）" in parsed.envelope.automatic_reasons
+
+
+def test_bounce_with_an_odd_charset_label_on_the_returned_headers_still_finds_the_token() -> None:
+    # `charset*=utf-8''utf-8` on the returned headers with 8-bit text made the stdlib raise while decoding them.
+    raw = ("From: MAILER-DAEMON@gd.example.cn\r\nTo: kcr@hq.example.cn\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+           "--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+           "Status: 5.1.1\r\n--b\r\nContent-Type: text/rfc822-headers; charset*=utf-8''utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\nSubject: 【月度报送通知】2026年11月 KCR-202611-GD\r\n"
+           "From: kcr@hq.example.cn\r\n--b--\r\n").encode()
+    p = parse_message(raw)
+    assert (p.kind, p.token) == ("bounce", "KCR-202611-GD")

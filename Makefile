@@ -22,7 +22,7 @@ run: venv
 
 test: system-deps venv
 	$(PY) -m mypy mailbot parsers
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 bench: venv
 	$(PY) bench/bench_bulletin.py

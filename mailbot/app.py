@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.db.session import make_engine, session_factory
@@ -169,7 +173,49 @@ class App:
 def build_app(settings: Settings, *, clock: Callable[[], datetime] = system_clock,
               engine: Engine | None = None) -> App:
     settings.path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    engine = engine or make_engine(settings.database_url())
+    engine = engine or open_database(settings)
     directory = load_directory(settings.path(settings.directory))
     return App(settings=settings, engine=engine, sessions=session_factory(engine), directory=directory,
                clock=clock)
+
+
+def open_database(settings: Settings) -> Engine:
+    """The engine, connected once now: a wrong or unreachable database ends the command with one line that
+    names the setting, rather than a traceback from whichever query would have come first."""
+    url = settings.database_url()
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # sqlite3 says only "unable to open database file"; the likely cause is worth naming.
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise ConfigError(f"{settings.source}: database.url: cannot open the SQLite database: "
+                              f"the directory {folder} does not exist")
+    engine = make_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as e:  # when connecting, every refusal is about the setting: host, user, database, options
+        engine.dispose()
+        raise _database_error(settings, url, "cannot connect to", e) from None
+    return engine
+
+
+@contextmanager
+def database_errors(settings: Settings, url: str, doing: str = "cannot use") -> Iterator[None]:
+    """The database failing while a command starts (connect, migrate, load the directory) as a ConfigError naming
+    `database.url`, the URL with its password masked, and what the server said.
+
+    Only errors of the database itself (unreachable, refused, read-only, locked, out of space): a constraint
+    violated by what we write is a fault of ours or of the directory, not of this setting.
+    """
+    try:
+        yield
+    except (OperationalError, InterfaceError) as e:
+        raise _database_error(settings, url, doing, e) from None
+
+
+def _database_error(settings: Settings, url: str, doing: str, e: DBAPIError) -> ConfigError:
+    shown = make_url(url).render_as_string(hide_password=True)
+    said = str(e.orig if e.orig is not None else e).strip().splitlines()  # libpq adds a hint on a second line
+    reason = (said[0] if said else type(e).__name__).removeprefix("connection failed: ")
+    return ConfigError(f"{settings.source}: database.url: {doing} {shown}: {reason}")

@@ -23,7 +23,7 @@ log = logging.getLogger("mailbot")
 
 
 def _app(args: argparse.Namespace) -> App:
-    from mailbot.app import build_app
+    from mailbot.app import build_app, database_errors
     from mailbot.db.migrate import current_revision, require_current, upgrade
     from mailbot.db.session import transaction
     from mailbot.directory import sync_directory
@@ -31,11 +31,12 @@ def _app(args: argparse.Namespace) -> App:
 
     settings = load_settings(args.config)
     app = build_app(settings)
-    if current_revision(app.engine) is None and app.engine.dialect.name == "sqlite":
-        upgrade(app.engine)  # the embedded default creates its own database on first use
-    require_current(app.engine)
-    with transaction(app.sessions) as s:
-        sync_directory(s, app.directory)
+    with database_errors(settings, settings.database_url()):
+        if current_revision(app.engine) is None and app.engine.dialect.name == "sqlite":
+            upgrade(app.engine)  # the embedded default creates its own database on first use
+        require_current(app.engine)
+        with transaction(app.sessions) as s:
+            sync_directory(s, app.directory)
     return app
 
 
@@ -77,13 +78,15 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from mailbot.app import build_app
+    from mailbot.app import build_app, database_errors
     from mailbot.db.migrate import current_revision, upgrade
     from mailbot.settings import load_settings
 
-    app = build_app(load_settings(args.config))
-    upgrade(app.engine)
-    print(f"database at revision {current_revision(app.engine)}")
+    settings = load_settings(args.config)
+    app = build_app(settings)
+    with database_errors(settings, settings.database_url()):
+        upgrade(app.engine)
+        print(f"database at revision {current_revision(app.engine)}")
     return 0
 
 
@@ -140,8 +143,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.once:
         report = run_once(app)
         print(report.summary())
-        if report.mailbox_error:
-            print(f"mailbot: mailbox: {report.mailbox_error}", file=sys.stderr)
+        if report.error is not None:  # a mailbox outage, or a database or disk that refused the pass
+            print(f"mailbot: {report.error}", file=sys.stderr)
             return 1
         return 0
     run_daemon(app)

@@ -3,7 +3,10 @@
 Two incidents are watched: no successful poll for `health.silence_minutes`, and
 `health.login_failures` failed logins in a row (an expired password or OAuth
 token). Each incident is mailed once — its idempotency key names the moment it
-began — and a successful poll ends it.
+began — and a successful poll ends it. A pass that a fault of ours stopped (the
+database, the disk) is a failed poll too: the inbox is read but nothing gets
+done, which is silence all the same. Where the record lives while the database
+is the thing that failed is `scheduler.Watch`'s business.
 """
 
 from __future__ import annotations
@@ -67,8 +70,10 @@ def alarms(h: Health, now: datetime, *, started: datetime, silence: timedelta, l
     out = []
     quiet_since = h.last_ok or started
     if now - quiet_since >= silence:
-        out.append(Alarm(f"operator:silence:{quiet_since:%Y%m%dT%H%M%S}", "邮箱长时间未能读取",
-                         f"自 {quiet_since:%Y-%m-%d %H:%M} 起没有一次成功读取邮箱。最近的错误：{h.last_error or '（无）'}"))
+        out.append(Alarm(f"operator:silence:{quiet_since:%Y%m%dT%H%M%S}", "邮件长时间未能收取处理",
+                         f"自 {quiet_since:%Y-%m-%d %H:%M} 起没有一次成功读取并处理邮箱"
+                         "（邮箱服务器、数据库或磁盘出错都会如此）；未处理的邮件留在收件箱，恢复后自动处理。"
+                         f"最近的错误：{h.last_error or '（无）'}"))
     if h.login_failures >= login_failures and h.failing_since:
         out.append(Alarm(f"operator:login:{h.failing_since:%Y%m%dT%H%M%S}", "邮箱登录连续失败",
                          f"已连续 {h.login_failures} 次登录失败（密码或 OAuth 令牌可能已过期）。最近的错误：{h.last_error}"))

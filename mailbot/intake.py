@@ -5,16 +5,23 @@ persist → act → mark done. `run_pass` is the loop edge: it fetches, calls
 `intake` for each message, and tells the mailbox only after the effects are
 committed. `record` commits the raw bytes first, under unique keys, so a crash
 in any later stage loses nothing and the next pass finds the row and finishes
-it; a stage that raises puts the message in quarantine with the traceback and
-the loop goes on.
+it. Whose fault decides the rest: a stage that raises on the message's content
+puts it in quarantine with the traceback and the loop goes on; a fault of ours
+(database, disk, connection, configuration) stops the pass, and the next one
+retries (`process`).
+
+Who sent it is decided once, strictly (`authenticate`): one From address read
+by an RFC 5322 parser, registered in the directory, and vouched for by our own
+mail server's Authentication-Results when they are there (README "Security").
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email import policy
@@ -23,14 +30,16 @@ from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
+from parsers import Envelope, ParsedMessage, Problem, UnreadableMessage, parse_message
+from parsers.authresults import trusted_results
 
 from mailbot import mails
 from mailbot.app import App
-from mailbot.db.models import InboundMessage, Period, Quarantine, ReportRequest, Unit
+from mailbot.db.models import InboundMessage, Period, Person, Quarantine, ReportRequest, Unit
 from mailbot.directory import active_people, customers_by_code, duty_people, keep_directory
+from mailbot.domain.sender import check_sender
 from mailbot.domain.validate import validate_report
-from mailbot.errors import MailbotError
+from mailbot.errors import MailbotError, PassStopped, describe, our_fault
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import answers_in_last_hour, enqueue
@@ -58,14 +67,26 @@ def run_pass(app: App) -> list[Outcome]:
 
     The pass keeps one session (a transaction per message still): the directory rows the first message loads —
     units, contacts, customers, periods, report requests — stay loaded for the next ones, which then cost no SQL.
+
+    A fault of ours stops the pass with `PassStopped`: the message in flight is not marked done, and it waits with
+    the rest of the inbox for the next pass. That pass starts on a new session, whose connection the engine pings
+    first (`db/session.make_engine`), so a connection the server killed is not handed out again.
     """
-    outcomes = []
-    with app.sessions() as s:
+    outcomes: list[Outcome] = []
+    with app.sessions() as s, stopping_on_our_fault(outcomes):
         keep_directory(s)
-        for mail in app.mailbox.fetch_new():
-            outcome = intake(app, s, mail)
-            app.mailbox.mark_done(mail.ref, outcome.folder)
-            outcomes.append(outcome)
+        mails = app.mailbox.fetch_new()
+        try:
+            for mail in mails:
+                outcome = intake(app, s, mail)
+                app.mailbox.mark_done(mail.ref, outcome.folder)
+                outcomes.append(outcome)
+        finally:
+            # A backend that batches its moves (IMAP, EWS) moves what was finished when the iteration is closed:
+            # close it now, not whenever the traceback of a stopped pass lets go of it.
+            close = getattr(mails, "close", None)
+            if close is not None:
+                close()
     return outcomes
 
 
@@ -77,37 +98,57 @@ def intake(app: App, s: Session, mail: FetchedMail) -> Outcome:
     return process(app, s, row_id)
 
 
+# --- whose fault --------------------------------------------------------------
+
+
+@contextmanager
+def stopping_on_our_fault(done: list[Outcome]) -> Iterator[None]:
+    """A fault of ours (`errors.our_fault`) becomes `PassStopped`, carrying what the pass finished.
+
+    Anything else goes on unchanged: a mailbox outage (`MailboxUnavailable`) for the daemon to record as such,
+    and whatever else escapes the per-message edge in `process`.
+    """
+    try:
+        yield
+    except PassStopped as e:
+        e.done = list(done)
+        raise
+    except Exception as e:
+        if not our_fault(e):
+            raise
+        raise PassStopped(describe(e), done) from e
+
+
 # --- record -----------------------------------------------------------------
 
 
-_AUTH_FAIL = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*(fail|softfail)\b", re.IGNORECASE)
+def content_key(raw: bytes) -> tuple[str | None, str | None]:
+    """(Message-ID, content key) of a raw message; both None when it has no Message-ID.
 
-
-def failed_authentication(raw: bytes) -> str | None:
-    """What the receiving server's Authentication-Results says failed for this message (DMARC first), if anything.
-
-    Only the header our own server adds matters, and it is the topmost one; a sender can forge headers below it.
+    The same message delivered twice differs in its transit headers (Received, Authentication-Results…), not
+    in its Message-ID, From or body; the key hashes those three, so anybody can still send a Message-ID ahead
+    of a genuine report without making the report a "duplicate" of theirs.
     """
     try:
-        results = BytesHeaderParser(policy=policy.compat32).parsebytes(raw).get_all("Authentication-Results") or []
-    except Exception:  # noqa: BLE001 - no readable header, no verdict
-        return None
-    if not results:
-        return None
-    found = {m.group(1).lower(): m.group(2).lower() for m in _AUTH_FAIL.finditer(str(results[0]))}
-    for method in ("dmarc", "dkim", "spf"):
-        if found.get(method) == "fail":
-            return method
-    return None
-
-
-def _message_id(raw: bytes) -> str | None:
-    try:
-        value = BytesHeaderParser(policy=policy.compat32).parsebytes(raw).get("Message-ID")
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        value = headers.get("Message-ID")
+        sender = "\n".join(str(v) for v in headers.get_all("From") or [])
     except Exception:  # noqa: BLE001 - a header we cannot read is simply no key
-        return None
-    mid = str(value).strip() if value else ""
-    return mid[:998] or None
+        return None, None
+    # No NUL (PostgreSQL text refuses it) and short enough for a B-tree index entry of any script: a value the
+    # sender chose must never make the raw message unstorable.
+    mid = (str(value).replace("\x00", "").strip() if value else "")[:_MESSAGE_ID_CHARS]
+    if not mid:
+        return None, None
+    ends = [i + len(sep) for sep in (b"\r\n\r\n", b"\n\n") if (i := raw.find(sep)) >= 0]
+    body = raw[min(ends):] if ends else b""
+    digest = hashlib.sha256()
+    for part in (mid.encode("utf-8", "surrogateescape"), sender.encode("utf-8", "surrogateescape"), body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return mid, digest.hexdigest()
+
+
+_MESSAGE_ID_CHARS = 500
 
 
 def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
@@ -116,13 +157,15 @@ def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
     The look-up first keeps a duplicate from failing an INSERT (whose rollback would empty the session); the
     unique constraints still decide when another process inserts the same message in between.
     """
-    keys = {"uid_key": mail.uid_key, "sha256": hashlib.sha256(mail.raw).hexdigest(), "mid": _message_id(mail.raw)}
+    mid, content = content_key(mail.raw)
+    keys = {"uid_key": mail.uid_key, "sha256": hashlib.sha256(mail.raw).hexdigest(), "content": content}
     try:
         with s.begin():
             if (old := s.execute(_SEEN, keys).first()) is not None:
                 return old.id, old.status
             row_id = s.scalars(_RECORD, [dict(
-                mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=keys["mid"], sha256=keys["sha256"],
+                mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=mid, sha256=keys["sha256"],
+                content_key=content,
                 raw=mail.raw, size=mail.size, received_at=mail.received_at, recorded_at=app.now(), status="received",
                 outcome="oversized" if mail.oversized else None)]).one()
             return row_id, "received"
@@ -134,10 +177,10 @@ def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
 
 
 # The statements every message runs are built once: on SQLite, building one costs more than running it.
-# (A NULL Message-ID matches nothing, as it should.)
+# (A NULL content key matches nothing, as it should.)
 _SEEN = (select(InboundMessage.id, InboundMessage.status)
          .where(or_(InboundMessage.uid_key == bindparam("uid_key"), InboundMessage.sha256 == bindparam("sha256"),
-                    InboundMessage.message_id == bindparam("mid")))
+                    InboundMessage.content_key == bindparam("content")))
          .order_by(InboundMessage.id).limit(1))
 _RECORD = insert(InboundMessage).returning(InboundMessage.id)
 _REQUEST_BY_MESSAGE_ID = select(ReportRequest).where(ReportRequest.message_id.in_(bindparam("ids", expanding=True)))
@@ -145,11 +188,15 @@ _REQUEST_BY_TOKEN = select(ReportRequest).where(ReportRequest.token == bindparam
 
 
 def resume_unfinished(app: App) -> list[Outcome]:
-    """Finish rows recorded before a crash whose mail may no longer be in the inbox."""
-    with app.sessions() as s:
+    """Finish rows left `received` — by a crash, or by a pass a fault of ours stopped — whose mail may no longer
+    be in the inbox. A fault of ours stops it as it stops a pass (`PassStopped`)."""
+    outcomes: list[Outcome] = []
+    with app.sessions() as s, stopping_on_our_fault(outcomes):
         with s.begin():
             ids = s.scalars(select(InboundMessage.id).where(InboundMessage.status == "received")).all()
-        return [process(app, s, i) for i in ids]
+        for i in ids:
+            outcomes.append(process(app, s, i))
+    return outcomes
 
 
 def reparse(app: App, inbound_id: int) -> Outcome:
@@ -172,13 +219,22 @@ def reparse(app: App, inbound_id: int) -> Outcome:
 
 
 def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
+    """Handle one recorded message in one transaction.
+
+    Whose fault decides what an exception does. The message's (its content hit a bug, or the database refused a
+    value it carries): quarantined with the traceback, and the loop goes on. Ours (`errors.our_fault`: database,
+    disk, connection, configuration): the transaction has rolled back, the row stays `received`, and
+    `PassStopped` ends the pass, so nothing is blamed on a message that would have gone through a moment later.
+    """
     try:
         with s.begin(), s.no_autoflush:  # the row's fields are written together, not before each query
             msg = s.get(InboundMessage, inbound_id)
             assert msg is not None
             status, note = handle(Ctx(app, s, tag), msg)
             msg.status, msg.outcome, msg.processed_at = status, note, app.now()
-    except Exception:  # noqa: BLE001 - the loop edge: quarantine with the traceback and carry on
+    except Exception as e:  # noqa: BLE001 - the loop edge: retry what is ours, quarantine what is the message's
+        if our_fault(e):
+            raise PassStopped(f"inbound {inbound_id}: {describe(e)}") from e
         detail = traceback.format_exc()
         log.exception("msg=%s crashed; quarantined", inbound_id)
         status, note = "quarantined", "crashed"
@@ -188,7 +244,12 @@ def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
 
 
 def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: str) -> None:
-    """Quarantine with the operator told; if even that fails (a broken template?), quarantine silently."""
+    """Quarantine with the operator told; if even that fails (a broken template?), quarantine silently.
+
+    A fault of ours on the way stops the pass instead: the row stays `received`, and the next pass meets the same
+    crash and quarantines it then.
+    """
+    detail = detail.replace("\x00", "\\x00")  # content can put a NUL in a traceback; PostgreSQL text refuses it
     for notify in (True, False):
         try:
             with s.begin():
@@ -201,9 +262,11 @@ def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: s
                                      created_at=app.now()))
                 msg.status, msg.outcome, msg.processed_at = "quarantined", "crashed", app.now()
             return
-        except Exception:  # noqa: BLE001 - second chance below
+        except Exception as e:  # noqa: BLE001 - second chance below
+            if our_fault(e):
+                raise PassStopped(f"inbound {inbound_id}: {describe(e)}") from e
             log.exception("msg=%s could not be quarantined with a notice", inbound_id)
-    raise RuntimeError(f"inbound {inbound_id} could not even be quarantined")
+    raise PassStopped(f"inbound {inbound_id} crashed and could not even be quarantined (see the log)")
 
 
 @dataclass
@@ -232,14 +295,23 @@ class Ctx:
         return False
 
 
-def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = None) -> tuple[str, str]:
-    """Set a message aside with its reason, and tell the operator once."""
-    ctx.s.add(Quarantine(inbound_id=msg.id, reason=reason, detail=detail, created_at=ctx.app.now()))
-    info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
-            "received_at": msg.received_at}
-    ctx.queue(f"operator:quarantine:{msg.id}", "operator", mails.operator_mail(
-        ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info, details=detail))
+def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = None, *,
+               at_once: bool = True) -> tuple[str, str]:
+    """Set a message aside with its reason; the operator is told at once, or in the next digest (`jobs`)."""
+    reason = reason if len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS - 1] + "…"
+    now = ctx.app.now()
+    ctx.s.add(Quarantine(inbound_id=msg.id, reason=reason, detail=detail, created_at=now,
+                         notified_at=now if at_once else None))
+    if at_once:
+        info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
+                "received_at": msg.received_at}
+        ctx.queue(f"operator:quarantine:{msg.id}", "operator", mails.operator_mail(
+            ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info,
+            details=detail))
     return "quarantined", f"quarantined: {reason}"
+
+
+_REASON_CHARS = 200  # Quarantine.reason's column
 
 
 def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
@@ -250,25 +322,38 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
         return quarantine(ctx, msg, f"无法读取的邮件：{e}")
     env = p.envelope
     msg.kind, msg.from_addr, msg.subject = p.kind, env.from_addr or None, env.subject[:2000]
-    if msg.outcome == "oversized":
-        if not env.automatic_reasons and env.from_addr and ctx.may_answer(env.from_addr):
-            ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
-                ctx.department, p, None, None, p.token,
-                [Problem("", "邮件超过大小限制，未能接收；请删除大附件后重新发送")]), answers=env.from_addr)
-        return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
     if env.automatic_reasons or p.kind in ("bounce", "auto_reply"):
+        if msg.outcome == "oversized":
+            return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
         return "ignored", "automatic: " + ", ".join(env.automatic_reasons or (p.kind,))
-
-    sender = active_people(ctx.s).get(env.from_addr)
-    if sender is None:
-        return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人")
-    if (method := failed_authentication(msg.raw)) is not None:
-        return quarantine(ctx, msg, f"发件人 {env.from_addr} 未通过邮件服务器的{method.upper()}验证，可能是冒用地址")
+    if env.from_problem:
+        return quarantine(ctx, msg, f"{env.from_problem}，可能是冒用地址")
+    person = active_people(ctx.s).get(env.from_addr)
+    if person is None:
+        # Strangers are the bulk of a mailbox (spam, newsletters, a contact not yet registered): the digest.
+        return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人", at_once=False)
+    known = authenticate(ctx, env, person)
+    if isinstance(known, str):
+        return quarantine(ctx, msg, known)
+    sender = known.person
+    if msg.outcome == "oversized":
+        # Told once a day at most: three oversized mails are one mistake, and each answer is another large echo.
+        day = msg.received_at.astimezone(ctx.app.tz).strftime("%Y%m%d")
+        ctx.queue(f"error:oversized:{sender.email}:{day}", "error_reply", mails.error_mail(
+            ctx.department, p, None, None, p.token,
+            [Problem("", "邮件超过大小限制，未能接收；请删除大附件后重新发送")]), answers=env.from_addr)
+        return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
     visit = find_visit(ctx.s, p)
     if visit is not None:
         return handle_visit_reply(ctx, msg, p, sender, visit)
     req = find_request(ctx.s, p) if p.kind != "monthly_report" else None
     if req is not None:
+        if sender.role != "hq" and req.unit_id is not None and req.unit_id != sender.unit_id:
+            return quarantine(ctx, msg, f"{req.number} 属于{req.unit.name if req.unit else '其他单位'}，"
+                                        f"发件人 {env.from_addr} 不是该单位的登记联系人")
+        if sender.role == "hq" and ctx.app.settings.security.authserv_ids and not known.vouched:
+            return quarantine(ctx, msg, f"总部人员 {sender.name}（{env.from_addr}）关于 {req.number} 的来信"
+                                        f"未经邮件服务器认证（{known.check}），其中的办理指令未执行")
         return handle_reply(ctx, msg, p, sender, req)
     if sender.role != "contact" or sender.unit is None:
         return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信未关联任何诉求（回复诉求邮件或在主题中写明编号）")
@@ -299,6 +384,28 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
         return "answered", "no form: told how to report"
     status = "answered" if any(n.startswith("rejected") for n in notes) else "processed"
     return status, "; ".join(notes)
+
+
+@dataclass(frozen=True)
+class Sender:
+    person: Person
+    vouched: bool   # our mail server's Authentication-Results confirm the address (DMARC, or aligned DKIM/SPF)
+    check: str      # what the check found, for notices
+
+
+def authenticate(ctx: Ctx, env: Envelope, person: Person) -> Sender | str:
+    """Whether the registered person the strict From names really sent the mail, or why not (a quarantine reason).
+
+    The From was read strictly (`parsers.envelope.read_sender`); when our server's Authentication-Results are on
+    the mail, they must vouch for that very address (`domain.sender`).
+    """
+    security = ctx.app.settings.security
+    check = check_sender(env.from_addr, trusted_results(env.auth_results, security.authserv_ids))
+    if check.verdict == "fail":
+        return check.reason
+    if check.verdict == "unverified" and security.require_authentication:
+        return f"发件人 {env.from_addr} 的邮件未经邮件服务器认证（{check.reason}）"
+    return Sender(person, check.verdict == "pass", check.reason)
 
 
 def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from mailbot import mails
 from mailbot.app import App
 from mailbot.bulletin.gather import gather
-from mailbot.db.models import OutboxMail, Period, Person, ReportRequest, Request, Unit
+from mailbot.db.models import OutboxMail, Period, Person, Quarantine, ReportRequest, Request, Unit
 from mailbot.domain import due
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.domain.tokens import make_token
@@ -238,9 +238,32 @@ def tick(app: App) -> Plan:
         plan.files += step.files
     from mailbot.visits.service import visit_jobs  # here, not at the top: the visits package imports jobs
 
-    for step in (chase_overdue(app), visit_jobs(app)):
+    for step in (chase_overdue(app), visit_jobs(app), operator_digest(app)):
         plan.queued += step.queued
     _warn_unknown_years(app, plan)
+    return plan
+
+
+def operator_digest(app: App, *, dry_run: bool = False) -> Plan:
+    """Quarantines that wait for the digest (strangers' mail), in one mail once the oldest has waited long enough.
+
+    A spam wave of thirty strangers is one operator mail, not thirty; a forged sender or a crash is told at once
+    by `intake.quarantine` and never waits here. The rows are marked in the transaction that queues the mail.
+    """
+    plan = Plan()
+    with unit_of_work(app, dry_run) as s:
+        pending = s.scalars(select(Quarantine).where(Quarantine.notified_at.is_(None),
+                                                     Quarantine.released_at.is_(None))
+                            .order_by(Quarantine.id)).all()
+        wait = timedelta(minutes=app.settings.limits.operator_digest_minutes)
+        if not pending or app.now() - pending[0].created_at < wait:
+            return plan
+        items: list[dict[str, object]] = [{"id": q.inbound_id, "from_addr": q.inbound.from_addr, "subject": q.inbound.subject,
+                  "received_at": q.inbound.received_at, "reason": q.reason} for q in pending]
+        _queue(app, s, plan, f"operator:digest:{pending[0].id}", "operator",
+               mails.operator_digest_mail(app.settings.identity.department, app.settings.operator, items))
+        for q in pending:
+            q.notified_at = app.now()
     return plan
 
 

@@ -16,7 +16,7 @@ from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
 from mailbot.db.models import Customer, Person, Request, Submission, Unit
 from mailbot.domain.commands import STATUS_CN
 from mailbot.domain.due import Period
-from mailbot.outbox.compose import Attachment, Draft, Thread
+from mailbot.outbox.compose import Attachment, Draft, Thread, clip
 from mailbot.outbox.render import render_mail
 from mailbot.xlsxform import CONTENT_TYPE, build_workbook, workbook_filename
 
@@ -40,6 +40,12 @@ def _draft(name: str, to: Sequence[str], *, cc: Sequence[str] = (), thread: Thre
 
 def thread_of(p: ParsedMessage) -> Thread:
     return Thread(message_id=p.envelope.message_id, references=p.envelope.references)
+
+
+def echoed_subject(p: ParsedMessage) -> str:
+    """The sender's subject as our mails repeat it (subject line and body): cut to a recognisable length,
+    because its length is the sender's choice and a huge one would make our answer undeliverable."""
+    return clip(p.envelope.subject) or "（无主题）"
 
 
 def _blocks(unit: Unit) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -131,7 +137,7 @@ def error_mail(department: str, p: ParsedMessage, unit: Unit | None, period_key:
                   unit=_unit_ctx(unit) if unit else None,
                   period=period_view(period_key) if period_key else None, token=token,
                   problems=[{"where": x.where, "message": x.message} for x in problems],
-                  form_text=p.form_text, original_subject=p.envelope.subject or "（无主题）")
+                  form_text=p.form_text, original_subject=echoed_subject(p))
 
 
 def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,
@@ -144,8 +150,8 @@ def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Requ
     return _draft("urgent_forward", [r.email for r in recipients], original=raw, department=department,
                   recipient_name=names, unit=_unit_ctx(unit) if unit else None,
                   customer={"code": customer.code, "name": customer.name} if customer else None,
-                  sender={"name": p.envelope.from_name, "addr": p.envelope.from_addr},
-                  original_subject=p.envelope.subject or "（无主题）", received_at=received_at,
+                  sender={"name": clip(p.envelope.from_name), "addr": clip(p.envelope.from_addr)},
+                  original_subject=echoed_subject(p), received_at=received_at,
                   text=req.text, request_number=req.number, reasons=list(reasons), open_requests=others,
                   last_report=last_report)
 
@@ -154,14 +160,27 @@ def urgent_ack_mail(department: str, p: ParsedMessage, unit: Unit | None, req: R
                     recipients: Sequence[Person]) -> Draft:
     return _draft("urgent_ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
                   unit=_unit_ctx(unit) if unit else None, request_number=req.number,
-                  original_subject=p.envelope.subject or "（无主题）",
+                  original_subject=echoed_subject(p),
                   forwarded_to=[r.name for r in recipients])
 
 
 def operator_mail(department: str, operator: str, title: str, reason: str, *,
                   message: dict[str, object] | None = None, details: str | None = None) -> Draft:
-    return _draft("operator_notice", [operator], department=department, title=title, reason=reason,
+    """A notice to the operator; `message` (id, from_addr, subject, received_at) is the inbound mail concerned.
+
+    The title may carry a reason quoting the mail, and the mail's sender and subject are the sender's to choose:
+    each is cut like any echo. `details` (a traceback) stays whole: it is ours and the operator needs all of it.
+    """
+    if message is not None:
+        message = {**message, **{k: clip(str(message[k])) for k in ("from_addr", "subject") if message.get(k)}}
+    return _draft("operator_notice", [operator], department=department, title=clip(title), reason=reason,
                   message=message, details=details)
+
+
+def operator_digest_mail(department: str, operator: str, items: Sequence[dict[str, object]]) -> Draft:
+    """Quarantines that can wait, in one mail; each item: id, from_addr, subject, received_at, reason."""
+    cut = [{**i, "from_addr": clip(str(i["from_addr"] or "")), "subject": clip(str(i["subject"] or ""))} for i in items]
+    return _draft("operator_digest", [operator], department=department, items=cut)
 
 
 def bulletin_mail(department: str, to: Sequence[str], period_key: str, pdf: bytes, filename: str,
@@ -216,4 +235,4 @@ def request_update_ack_mail(department: str, req: Request, actor: Person, change
 
 def request_refused_mail(department: str, p: ParsedMessage, number: str) -> Draft:
     return _draft("request_refused", [p.envelope.from_addr], thread=thread_of(p), department=department,
-                  number=number, original_subject=p.envelope.subject)
+                  number=number, original_subject=clip(p.envelope.subject))

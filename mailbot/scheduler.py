@@ -7,6 +7,12 @@ The calendar job has a fixed id, coalesces missed runs and never overlaps;
 what is due is computed from the database (`jobs.tick`), so a restart catches
 up and repeats nothing. Only the daemon holding the leader lock acts; another
 one started beside it waits and takes over when the first dies.
+
+A pass that a fault of ours stops (the database, the disk: `errors.PassStopped`)
+is a failed poll, like a mailbox outage: logged at ERROR, recorded for the health
+check, and the next poll finishes what it left — rows left `received` first, then
+the inbox. `Watch` keeps that record, and the alarms it raises, when the database
+is the thing that failed.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from datetime import datetime, timedelta
 from mailbot import health, jobs, mails
 from mailbot.app import App
 from mailbot.db.session import transaction
+from mailbot.errors import PassStopped, describe, our_fault
 from mailbot.intake import Outcome, resume_unfinished, run_pass
 from mailbot.leader import leadership
-from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable
+from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable, StateStore
 from mailbot.outbox.queue import SendReport, enqueue, send_pending
-from mailbot.state import DbStateStore
+from mailbot.state import DbStateStore, FallbackStore
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +44,14 @@ class PassReport:
     plan: jobs.Plan
     sent: SendReport
     mailbox_error: str | None = None
+    stopped: str | None = None  # a fault of ours stopped the pass (the database, the disk): why
+
+    @property
+    def error(self) -> str | None:
+        """What `run --once` reports on one line and exits 1 for."""
+        if self.stopped is not None:
+            return f"intake stopped, the rest waits for the next run: {self.stopped}"
+        return f"mailbox: {self.mailbox_error}" if self.mailbox_error is not None else None
 
     def summary(self) -> str:
         counts: dict[str, int] = {}
@@ -59,56 +74,152 @@ def deliver(app: App) -> SendReport:
     return report
 
 
-def poll(app: App, state: DbStateStore) -> list[Outcome]:
-    """One pass over the mailbox, with its result recorded for the health check."""
+@dataclass(frozen=True)
+class Polled:
+    outcomes: list[Outcome]
+    error: str | None = None     # why the poll failed; None when it succeeded
+    stopped: bool = False        # the failure was a fault of ours that stopped the pass
+
+
+def poll(app: App, state: StateStore, *, resume: bool = False) -> list[Outcome]:
+    """One pass over the mailbox, with its result recorded for the health check.
+
+    `resume` first finishes rows left `received` (by a crash, or by a pass a fault of ours stopped) whose mail may
+    no longer be in the inbox.
+    """
+    return _poll(app, state, resume=resume).outcomes
+
+
+def _poll(app: App, state: StateStore, *, resume: bool) -> Polled:
     try:
-        outcomes = run_pass(app)
+        outcomes = resume_unfinished(app) if resume else []
+        outcomes += run_pass(app)
     except LoginFailed as e:
         health.record_failure(state, app.now(), str(e), login=True)
         log.error("mailbox login failed: %s", e)
-        return []
+        return Polled([], str(e))
     except MailboxUnavailable as e:  # an outage, expected now and then: one line, no traceback
         health.record_failure(state, app.now(), str(e), login=False)
         log.warning("mailbox unavailable: %s", e)
-        return []
+        return Polled([], str(e))
+    except PassStopped as e:  # ours, not the message's: nothing was blamed on it, the next pass retries
+        health.record_failure(state, app.now(), str(e), login=False)
+        log.error("intake stopped; the message in flight stays received and the rest of the inbox waits for the "
+                  "next pass: %s", e)
+        log.debug("intake stopped", exc_info=True)
+        return Polled(e.done, str(e), stopped=True)
     except Exception as e:  # noqa: BLE001 - the loop edge: a server problem must not stop the daemon
         health.record_failure(state, app.now(), f"{type(e).__name__}: {e}", login=False)
         log.exception("mailbox pass failed")
-        return []
+        return Polled([], f"{type(e).__name__}: {e}")
     health.record_ok(state, app.now())
-    return outcomes
+    return Polled(outcomes)
 
 
-def check_health(app: App, state: DbStateStore, started: datetime) -> None:
+def check_health(app: App, state: StateStore, started: datetime,
+                 held: dict[str, health.Alarm] | None = None) -> None:
+    """Queue the alarms that are due.
+
+    An alarm the database will not take waits in `held` (when the caller keeps one) and is queued by a later
+    call, even once its incident has ended: it happened, and the operator must hear of it.
+    """
+    held = {} if held is None else held
     h = health.load(state)
     cfg = app.settings.health
     for alarm in health.alarms(h, app.now(), started=started,
                                silence=timedelta(minutes=cfg.silence_minutes), login_failures=cfg.login_failures):
-        with transaction(app.sessions) as s:
-            enqueue(s, key=alarm.key, kind="operator", sender=app.identity, now=app.now(),
-                    draft=mails.operator_mail(app.settings.identity.department, app.settings.operator,
-                                              alarm.title, alarm.reason))
+        held.setdefault(alarm.key, alarm)
+    for key, alarm in list(held.items()):
+        try:
+            with transaction(app.sessions) as s:
+                enqueue(s, key=alarm.key, kind="operator", sender=app.identity, now=app.now(),
+                        draft=mails.operator_mail(app.settings.identity.department, app.settings.operator,
+                                                  alarm.title, alarm.reason))
+        except Exception as e:
+            if not our_fault(e):
+                raise
+            log.warning("alarm %s is kept until the database takes writes again: %s", key, describe(e))
+            return
+        del held[key]
 
 
-def calendar_tick(app: App, state: DbStateStore, started: datetime) -> None:
+class Watch:
+    """The daemon's health — each poll's result, and the alarms still to be queued — kept when the database fails.
+
+    Health is written through a `FallbackStore`: when the database refuses the write, the record lives in memory
+    and reaches the database with the first write that succeeds (so `mailbot status` shows it afterwards). Alarms
+    are checked after every poll, not only on the calendar's tick; one that falls due while the database refuses
+    writes is held here and queued after the first poll that finds the database writable again, even if that
+    poll ended the incident.
+
+    Why queue the alarm rather than send it straight through the transport: the outbox is what makes an alarm go
+    out once per incident, across restarts and a second daemon; a direct send would need a memory of its own,
+    lost at restart, and on the embedded default the transport writes to the very disk that may be full. While
+    the database is down, what tells the operator is the ERROR line each stopped pass logs (journald, cron mail).
+
+    While the database refuses writes (`writable` is False: the last health record did not reach it), the
+    calendar and the outbox wait: the outbox marks a mail sent only after the transport took it, so delivering
+    then would send mails whose "sent" cannot be recorded, and send them again later.
+    """
+
+    def __init__(self, app: App, started: datetime) -> None:
+        self.app, self.started = app, started
+        self.state = FallbackStore(DbStateStore(app.sessions, app.now))
+        self.held: dict[str, health.Alarm] = {}
+        self._resume = True             # the first poll, and each after a failed one, finish rows left `received`
+        self._lock = threading.Lock()   # the loop and the calendar thread both check
+
+    @property
+    def writable(self) -> bool:
+        return not self.state.behind
+
+    def poll(self) -> Polled:
+        polled = _poll(self.app, self.state, resume=self._resume)
+        self._resume = polled.error is not None
+        self.check()
+        return polled
+
+    def check(self) -> None:
+        with self._lock:
+            try:
+                check_health(self.app, self.state, self.started, self.held)
+            except Exception:  # noqa: BLE001 - the loop edge: a broken alarm must not stop the daemon
+                log.exception("health check failed")
+
+
+def calendar_tick(app: App, watch: Watch) -> None:
+    if not watch.writable:  # what is due is computed from the database, so waiting misses nothing
+        log.warning("calendar waits: the database does not take writes")
+        watch.check()
+        return
     try:
         jobs.tick(app)
-        check_health(app, state, started)
     except Exception:  # noqa: BLE001 - the next tick tries again; nothing is half-sent (outbox rows are atomic)
         log.exception("calendar tick failed")
-    deliver(app)
+    watch.check()
+    _deliver_at_loop_edge(app)
+
+
+def _deliver_at_loop_edge(app: App) -> None:
+    try:
+        deliver(app)
+    except Exception:  # noqa: BLE001 - the loop edge: the rows wait for the next delivery
+        log.exception("outbox delivery failed")
 
 
 def run_once(app: App) -> PassReport:
-    """One pass for cron: the mailbox, the calendar, the outbox. A mailbox outage skips only the mailbox."""
-    state = DbStateStore(app.sessions, app.now)
-    before = health.load(state).failures
-    outcomes = resume_unfinished(app) + poll(app, state)
-    after = health.load(state)
+    """One pass for cron: the mailbox, the calendar, the outbox.
+
+    A mailbox outage skips only the mailbox. A pass that a fault of ours stopped is reported (`error`); the
+    calendar and the outbox then run only if the database still takes writes, as in the daemon.
+    """
+    watch = Watch(app, started=app.now())  # from cron, silence counts from the last successful poll
+    polled = watch.poll()
+    if polled.stopped and not watch.writable:
+        return PassReport(polled.outcomes, jobs.Plan(), SendReport(0, 0, []), stopped=polled.error)
     plan = jobs.tick(app)
-    check_health(app, state, started=app.now())  # from cron, silence counts from the last successful poll
-    error = after.last_error if after.failures > before else None
-    return PassReport(outcomes, plan, deliver(app), error)
+    return PassReport(polled.outcomes, plan, deliver(app), mailbox_error=None if polled.stopped else polled.error,
+                      stopped=polled.error if polled.stopped else None)
 
 
 def run_daemon(app: App, stop: threading.Event | None = None) -> None:
@@ -118,20 +229,18 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():  # tests run the daemon in a thread
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     leader = leadership(app.engine, app.settings.path(app.settings.data_dir))
-    state = DbStateStore(app.sessions, app.now)
     s = app.settings.schedule
     while not stop.is_set() and not leader.hold():
         log.info("another mailbot holds the lock; standing by")
         stop.wait(10)
     if stop.is_set():
         return
-    started = app.now()
+    watch = Watch(app, started=app.now())
     log.info("mailbot active: mailbox %s, poll every %ss, calendar every %ss", app.mailbox.name,
              s.poll_seconds, s.tick_seconds)
-    resume_unfinished(app)
     sched = BackgroundScheduler(timezone=app.settings.timezone,
                                 job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
-    sched.add_job(calendar_tick, "interval", args=[app, state, started], seconds=s.tick_seconds, id="calendar",
+    sched.add_job(calendar_tick, "interval", args=[app, watch], seconds=s.tick_seconds, id="calendar",
                   replace_existing=True, next_run_time=app.now())
     sched.start()
     try:
@@ -139,8 +248,9 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
             if not leader.hold():
                 log.error("lost the daemon lock; stopping so the other daemon acts alone")
                 break
-            poll(app, state)
-            deliver(app)
+            watch.poll()  # a failed pass is recorded, not raised; the next one retries
+            if watch.writable:
+                _deliver_at_loop_edge(app)
             if not stop.is_set():
                 app.mailbox.wait(s.poll_seconds, stop)
     finally:

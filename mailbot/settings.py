@@ -12,6 +12,7 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,6 +27,28 @@ class _Strict(BaseModel):
 class DatabaseSettings(_Strict):
     url: str = "sqlite:///data/mailbot.sqlite3"
     password_env: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        # Only the form is checked here; whether the database answers is found when build_app first connects.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(v)
+        except ArgumentError:
+            # The value is not echoed: it may hold a password.
+            raise ValueError("not a database URL; write sqlite:///PATH or "
+                             "postgresql+psycopg://USER@HOST[:PORT]/DBNAME") from None
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"mailbot runs on SQLite or PostgreSQL, not {backend}")
+        if url.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"):
+            # postgresql:// is read as postgresql+psycopg:// (database_url); other drivers are not installed.
+            raise ValueError(f"the {url.drivername} driver is not installed; write "
+                             f"{'sqlite' if backend == 'sqlite' else 'postgresql+psycopg'}://…")
+        return v
 
 
 class SecretRef(_Strict):
@@ -155,6 +178,21 @@ class CalendarSettings(_Strict):
 
 class LimitSettings(_Strict):
     auto_answers_per_hour: int = Field(default=5, ge=1)
+    operator_digest_minutes: int = Field(default=60, ge=1)  # strangers' quarantines: one operator mail per this long
+
+
+class SecuritySettings(_Strict):
+    """Whom to believe about a sender (README "Security"): only our own servers' Authentication-Results."""
+
+    authserv_ids: tuple[str, ...] = ()      # the authserv-id our receiving server writes, e.g. mx.hq.example.cn
+    require_authentication: bool = False    # quarantine registered senders' mail that our server did not vouch for
+
+    @field_validator("authserv_ids")
+    @classmethod
+    def _ids(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not i.strip() or any(c in i for c in " ;\t") for i in v):
+            raise ValueError("each authserv-id is one host-like word, e.g. mx.hq.example.cn")
+        return tuple(i.strip().lower() for i in v)
 
 
 class Settings(_Strict):
@@ -167,6 +205,7 @@ class Settings(_Strict):
     schedule: ScheduleSettings = ScheduleSettings()
     calendar: CalendarSettings = CalendarSettings()
     limits: LimitSettings = LimitSettings()
+    security: SecuritySettings = SecuritySettings()
     health: HealthSettings = HealthSettings()
     requests: RequestSettings = RequestSettings()
     directory: str = "config/directory.yaml"
@@ -176,6 +215,15 @@ class Settings(_Strict):
     home: Path = Path(".")
     source: str = "(built-in defaults)"
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):  # ValueError: not even a key, e.g. "../etc/passwd"
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Shanghai)") from None
+        return v
+
     def path(self, p: str) -> Path:
         """A configured path, relative paths taken from the project home."""
         q = Path(p)
@@ -183,12 +231,14 @@ class Settings(_Strict):
 
     def database_url(self) -> str:
         """The SQLAlchemy URL with relative SQLite paths anchored at home and the password from the environment."""
+        from sqlalchemy.engine import make_url
+
         url = self.database.url
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             url = "sqlite:///" + str(self.path(url[len("sqlite:///"):]))
+        if url.startswith("postgresql://"):  # SQLAlchemy's default driver (psycopg2) is not installed: psycopg 3 is
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
         if self.database.password_env:
-            from sqlalchemy.engine import make_url
-
             secret = os.environ.get(self.database.password_env)
             if secret is None:
                 raise ConfigError(f"{self.source}: database.password_env: "
@@ -223,6 +273,8 @@ def format_validation_error(source: str, err: ValidationError) -> str:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (misspelt?)"
+        elif e["type"] == "value_error":  # our validators' own words, without pydantic's "Value error, "
+            msg = str(e.get("ctx", {}).get("error", msg))
         lines.append(f"{source}: {key}: {msg}")
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from mailbot.db.models import (
 )
 from mailbot.domain import due
 from mailbot.domain.commands import OPEN, STATUS_CN
+from mailbot.outbox.queue import stopped as outbox_stopped
 from mailbot.state import DbStateStore
 
 
@@ -59,6 +60,8 @@ def render_status(app: App, period_key: str) -> str:
         counts = dict(s.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
         out.append(f"outbox: pending {counts.get('pending', 0)}, sent {counts.get('sent', 0)}, "
                    f"dead {counts.get('dead', 0)}  ({app.settings.path(app.settings.outbox.path)})")
+        if (stop := outbox_stopped(s)) is not None:
+            out.append(f"  not sending since {stop[0].astimezone(tz):%Y-%m-%d %H:%M}: {stop[1]}")
         for mail in s.scalars(select(OutboxMail).where(OutboxMail.status != "sent").order_by(OutboxMail.id)):
             out.append(f"  {mail.status} {mail.idem_key} → {mail.recipients}: {mail.last_error or ''}")
     h = health.load(DbStateStore(app.sessions, app.now))

@@ -71,7 +71,8 @@ class Envelope:
 
     `automatic_reasons` lists why the message is automatic mail that must
     never be answered (DESIGN.md "Automatic mail"); empty means a person
-    wrote it.
+    wrote it. `from_addr` is empty unless the From header held exactly one
+    strictly parsed address (`envelope.read_sender`).
     """
 
     from_addr: str
@@ -84,6 +85,8 @@ class Envelope:
     references: tuple[str, ...]
     date: datetime | None
     automatic_reasons: tuple[str, ...]
+    from_problem: str | None = None          # why the From header names no sender we could trust (Chinese)
+    auth_results: tuple[str, ...] = ()       # Authentication-Results values, topmost (newest) first, unfolded
 
     @property
     def thread_ids(self) -> tuple[str, ...]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,7 +37,7 @@ def test_example_config_is_valid() -> None:
     ("schedule:\n  deadline_day: 40\n", "schedule.deadline_day: Input should be less than or equal to 31"),
     ("schedule:\n  reminder_offset: [7]\n", "schedule.reminder_offset: unknown key (misspelt?)"),
     ("mailbox:\n  backend: pop3\n", "mailbox.backend: Input should be 'maildir'"),
-    ("identity:\n  address: nobody\n", "identity.address: Value error, not an e-mail address"),
+    ("identity:\n  address: nobody\n", "identity.address: not an e-mail address: 'nobody'"),
     ("schedule: [1, 2\n", "not valid YAML"),
 ])
 def test_wrong_config_names_file_key_and_problem(tmp_path: Path, yaml_text: str, expected: str) -> None:
@@ -135,3 +138,55 @@ def test_incomplete_or_unsafe_server_settings_are_refused(tmp_path: Path, sectio
         app = build_app(load_settings(cfg, home=tmp_path))
         app.mailbox, app.transport  # noqa: B018 - building them is the check
     assert expected in str(e.value) and str(cfg) in str(e.value)
+
+
+# --- mistakes found only when mailbot starts: the real command, one line, no traceback ---------------------
+
+def _mailbot(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mailbot", *args], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})})
+
+
+def _config(tmp_path: Path, body: str) -> Path:
+    cfg = tmp_path / "mailbot.yaml"
+    cfg.write_text(f"data_dir: {tmp_path}/data\ndirectory: {PROJECT}/config/directory.example.yaml\n{body}\n",
+                   encoding="utf-8")
+    return cfg
+
+
+UNREACHABLE = ("database.url: cannot connect to postgresql+psycopg://postgres:***@127.0.0.1:1/test: "
+               "connection to server at \"127.0.0.1\", port 1 failed: Connection refused")
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("timezone: Mars/Olympus",
+     "timezone: unknown time zone 'Mars/Olympus' (an IANA name such as Asia/Shanghai)"),
+    ("database: {url: notaurl}",
+     "database.url: not a database URL; write sqlite:///PATH or postgresql+psycopg://USER@HOST[:PORT]/DBNAME"),
+    ("database: {url: 'mysql://bot@db.example.cn/kcr'}",
+     "database.url: mailbot runs on SQLite or PostgreSQL, not mysql"),
+    ("database: {url: 'sqlite:///{tmp}/no/such/dir/mailbot.sqlite3'}",
+     "database.url: cannot open the SQLite database: the directory {tmp}/no/such/dir does not exist"),
+    ("database: {url: 'postgresql+psycopg://postgres:pw-in-url@127.0.0.1:1/test'}", UNREACHABLE),
+    ("database: {url: 'postgresql://postgres@127.0.0.1:1/test', password_env: KCR_TEST_DB_PW}", UNREACHABLE),
+], ids=["timezone", "not-a-url", "other-database", "sqlite-directory-missing", "postgres-unreachable",
+        "postgres-unreachable-password-from-env"])
+def test_start_up_mistakes_are_one_line_naming_file_and_key(tmp_path: Path, body: str, expected: str) -> None:
+    # Each ends `mailbot status` with exit 1 and "<file>: <key>: <what is wrong>": no traceback, no password.
+    assert_one_line(tmp_path, body.replace("{tmp}", str(tmp_path)), "status", expected.replace("{tmp}", str(tmp_path)))
+
+
+@pytest.mark.parametrize("command", ["db upgrade", "run --once"])
+def test_every_way_of_starting_reports_an_unreachable_database_in_one_line(tmp_path: Path, command: str) -> None:
+    # `mailbot db upgrade` and the daemon's start meet the same database the same way.
+    assert_one_line(tmp_path, "database: {url: 'postgresql+psycopg://postgres:pw-in-url@127.0.0.1:1/test'}",
+                    command, UNREACHABLE)
+
+
+def assert_one_line(tmp_path: Path, body: str, command: str, expected: str) -> None:
+    cfg = _config(tmp_path, body)
+    r = _mailbot(tmp_path, "--config", str(cfg), *command.split(), env={"KCR_TEST_DB_PW": "pw-from-env"})
+    assert r.returncode == 1, r.stderr
+    assert f"mailbot: {cfg}: {expected}" in r.stderr.splitlines(), r.stderr
+    assert "Traceback" not in r.stderr
+    assert "pw-in-url" not in r.stderr + r.stdout and "pw-from-env" not in r.stderr + r.stdout

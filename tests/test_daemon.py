@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from mailbot import demo_mail, health
 from mailbot.app import App
@@ -18,7 +19,7 @@ from mailbot.leader import FileLeadership, PgLeadership
 from mailbot.mailboxes.base import LoginFailed
 from mailbot.mailboxes.maildir import deliver
 from mailbot.scheduler import check_health, poll, run_daemon
-from mailbot.state import DbStateStore
+from mailbot.state import DbStateStore, FallbackStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
@@ -111,3 +112,41 @@ def test_daemon_processes_mail_dropped_while_it_runs(make_app) -> None:  # type:
         stop.set()
         t.join(timeout=10)
     assert not t.is_alive()
+
+
+class SwitchableStore:
+    """A state store whose database can be made to refuse everything, as a full or read-only one does."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise OperationalError("UPDATE state …", {}, Exception("database or disk is full"))
+
+    def get(self, key: str) -> str | None:
+        self._check()
+        return self.data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._check()
+        self.data[key] = value
+
+
+def test_health_is_kept_in_memory_while_the_database_refuses_it_and_written_when_it_takes_writes() -> None:
+    # Three failed polls while the database is down are counted, not lost; the first write that succeeds stores them.
+    durable = SwitchableStore()
+    store = FallbackStore(durable)
+    health.record_ok(store, T0)
+    durable.down = True
+    for i in range(1, 4):
+        health.record_failure(store, T0 + timedelta(minutes=i), "intake stopped: DiskFull", login=False)
+    h = health.load(store)
+    assert store.behind and (h.failures, h.last_ok, h.failing_since) == (3, T0, T0 + timedelta(minutes=1))
+    durable.down = False
+    assert store.flush() and not store.behind
+    assert health.load(durable) == h
+    durable.set = lambda key, value: 1 / 0  # type: ignore[method-assign]  # a bug is not absorbed
+    with pytest.raises(ZeroDivisionError):
+        health.record_ok(store, T0)

@@ -128,14 +128,19 @@ def test_corrected_resend_supersedes_and_keeps_history(app: App) -> None:
     assert "第2版" in outbox(app, "ack")[1].subject
 
 
-def test_stranger_is_quarantined_and_operator_told(app: App) -> None:
-    # Mail from an address that is no unit's contact is set aside with a reason; the stranger gets nothing.
+def test_stranger_is_quarantined_and_operator_told(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    # Mail from an address that is no unit's contact is set aside with a reason; the stranger gets nothing, and
+    # the operator reads it in the next digest (an hour later by default).
+    clock.set(2026, 11, 20, 9)
     arrive(app, demo_mail.build(sender=("某人", "someone@other.example.com"), to=HQ, at=at(2026, 11, 20, 9),
                                 subject="合作邀请", body="您好"), at(2026, 11, 20, 9))
     (o,) = intake.run_pass(app)
     assert (o.status, o.folder) == ("quarantined", "quarantine")
-    (note,) = outbox(app)
-    assert note.kind == "operator" and note.recipients == app.settings.operator
+    assert outbox(app) == []
+    clock.set(2026, 11, 20, 10)
+    jobs.tick(app)
+    (note,) = outbox(app, "operator")
+    assert note.recipients == app.settings.operator and "someone@other.example.com" in body(note)
     with app.sessions() as s:
         assert "不是登记的联系人" in s.scalar(select(Quarantine.reason))
 
@@ -344,23 +349,3 @@ def test_a_unit_may_return_the_filled_workbook_instead_of_the_body(app: App) -> 
         assert {i.category: i.text for i in entry.items} == {4: "请总部协调冬季保供气量。"}
 
 
-def test_a_forged_contact_address_failing_dmarc_is_quarantined(app: App) -> None:
-    # Mail claiming to be GD's contact but failing DMARC at our server is set aside, not filed as GD's report.
-    requests_sent(app)
-    reply = demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
-                            reporter=("李明", "1"))
-    forged = (b"Authentication-Results: mx.hq.example.cn; dmarc=fail (p=none) header.from=gd.example.cn; spf=fail\r\n"
-              + reply)
-    arrive(app, forged, at(2026, 11, 18, 10))
-    (o,) = intake.run_pass(app)
-    assert o.status == "quarantined"
-    with app.sessions() as s:
-        assert "DMARC" in s.scalar(select(Quarantine.reason))
-        assert s.scalar(select(func.count()).select_from(Submission)) == 0
-
-
-def test_authentication_results_that_pass_change_nothing() -> None:
-    # dmarc=pass at the top; a forged "fail" lower down is not ours and is ignored.
-    raw = (b"Authentication-Results: mx.hq.example.cn; dmarc=pass header.from=gd.example.cn\r\n"
-           b"Authentication-Results: evil.example; dmarc=fail\r\nFrom: a@gd.example.cn\r\n\r\nx")
-    assert intake.failed_authentication(raw) is None

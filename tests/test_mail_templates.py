@@ -8,6 +8,7 @@ where the brief allows it; a missing variable is an error, never a hole.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -18,8 +19,9 @@ import jinja2
 import pytest
 from markupsafe import escape
 
-from parsers import render_form
+from parsers import parse_message, render_form
 
+from mailbot import mails
 from mailbot.outbox.render import RenderedMail, cn_date, cn_datetime, render_mail
 
 TOKEN = "KCR-202611-GD-3F9A"
@@ -134,6 +136,10 @@ def contexts() -> dict[str, dict[str, Any]]:
                       "customers_reported": 85, "risks_major": 3, "coordination": 7, "urgent": 1},
             "missing_units": ["海南分公司", "西藏分公司"],
             "late_units": ["福建分公司", "广西分公司"],
+        },
+        "operator_digest": {
+            "items": [{"id": 4211, "from_addr": "news@list.example", "subject": "<b>特价</b>", "received_at": received,
+                       "reason": "发件人 news@list.example 不是登记的联系人"}],
         },
         "operator_notice": {
             "title": "邮件已隔离",
@@ -460,6 +466,25 @@ def test_operator_notice_without_message_or_details() -> None:
     mail = render("operator_notice", title="IMAP 登录连续失败", reason="OAuth2 令牌已过期", message=None, details=None)
     assert mail.subject == "[mailbot] IMAP 登录连续失败"
     assert "相关邮件" not in mail.text and "<pre" not in mail.html
+
+
+def test_what_a_sender_wrote_is_echoed_only_in_part() -> None:
+    # A 100,000-character subject and sender: the refusal and the operator's notice repeat 200 characters
+    # of each ("…" marking the cut) in the subject line and in the body alike.
+    subject = "请核实" * 33_334
+    raw = ("From: someone@gd.example.cn\r\nTo: kcr@hq.example.cn\r\nMessage-ID: <m@gd.example.cn>\r\n"
+           "Subject: =?utf-8?b?" + base64.b64encode(subject.encode()).decode() + "?=\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n状态：关闭\r\n").encode()
+    p = parse_message(raw)
+    assert p.envelope.subject == subject
+    refused = mails.request_refused_mail("资源与市场部", p, "SQ-2026-0001")
+    assert refused.subject == "回复：" + subject[:199] + "…"
+    notice = mails.operator_mail("资源与市场部", "it-ops@hq.example.cn", "邮件已隔离：" + subject, "发件人不在名单中",
+                                 message={"id": 7, "from_addr": "x" * 5000 + "@evil.example", "subject": subject,
+                                          "received_at": datetime(2026, 11, 19, tzinfo=timezone.utc)})
+    assert notice.subject == "[mailbot] " + ("邮件已隔离：" + subject)[:199] + "…"
+    assert f"主题：{subject[:199]}…\n" in notice.text and f"发件人：{'x' * 199}…\n" in notice.text
+    assert len(notice.text) < 2000 and len(notice.html) < 10_000
 
 
 # --- the renderer ------------------------------------------------------------

@@ -143,8 +143,10 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     mailbox: Mapped[str] = mapped_column(String(200))
     uid_key: Mapped[str | None] = mapped_column(String(400), unique=True)  # mailbox:UIDVALIDITY:UID or Maildir key
-    message_id: Mapped[str | None] = mapped_column(String(998), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # sha256 of Message-ID, From and body: a Message-ID alone never makes a second message a duplicate
+    content_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]  # when the mail server got it: decides on time / late
@@ -281,6 +283,7 @@ class Quarantine(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     released_at: Mapped[datetime | None]  # set when `mailbot reparse` takes it out again
+    notified_at: Mapped[datetime | None]  # when the operator was told: at once, or NULL until the next digest
 
     inbound: Mapped[InboundMessage] = relationship()
 

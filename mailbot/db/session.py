@@ -7,7 +7,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+CONNECT_TIMEOUT = 10  # seconds a PostgreSQL server has to answer a new connection
 
 
 def make_engine(url: str, **kw: Any) -> Engine:
@@ -25,6 +28,10 @@ def make_engine(url: str, **kw: Any) -> Engine:
             cur.close()
 
         return engine
+    if "connect_timeout" not in make_url(url).query:
+        # libpq waits for TCP's own timeout (minutes) on a host that does not answer; a command or a daemon
+        # pass would hang that long instead of saying the database is unreachable.
+        kw["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT, **kw.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, **kw)
 
 

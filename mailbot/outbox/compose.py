@@ -35,6 +35,15 @@ from typing import Any
 
 LOOP_HEADER = "X-Mailbot-Loop"
 
+# How much of someone else's text (a subject, a display name) a mail repeats: enough to recognise it. A sender
+# controls its length, and a 1 MB subject echoed whole makes a header block no SMTP server accepts.
+ECHO_CHARS = 200
+# What compose writes whoever asked: the last line of defence behind the callers' clip().
+SUBJECT_CHARS = 300       # ours are under 150, with an echoed subject about 240
+NAME_CHARS = 100          # a display name in To/Cc
+MSGID_CHARS = 250         # a Message-ID longer than this is no id we can thread on (ours are about 60)
+REFERENCES_CHARS = 900    # RFC 5322 §3.6.4: the first id and the latest ones are what threading needs
+
 # Python 3.11's header folder (policy.default) breaks a long CJK subject at a space and puts that space
 # *between* two encoded-words, where RFC 2047 decoders drop it ("2026年11月 北京分公司" arrives as
 # "2026年11月北京分公司"). Generating with a long line limit keeps each header unfolded. Our own mail is
@@ -108,6 +117,11 @@ class Composed:
     raw: bytes  # CRLF line ends, ready for SMTP, a Maildir file or EWS MIME content
 
 
+def clip(text: str, limit: int = ECHO_CHARS) -> str:
+    """At most `limit` characters of `text`, the last one "…" where it was cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def compose(draft: Draft, sender: Identity, now: datetime) -> Composed:
     msg: Message = MIMEMultipart("alternative", _subparts=[_text(draft.text, "plain"), _text(draft.html, "html")])
     if draft.attachments or draft.original is not None:
@@ -119,20 +133,37 @@ def compose(draft: Draft, sender: Identity, now: datetime) -> Composed:
     msg["To"] = _addresses(draft.to)
     if draft.cc:
         msg["Cc"] = _addresses(draft.cc)
-    msg["Subject"] = _header(draft.subject)  # type: ignore[assignment]  # compat32 takes a Header too
+    msg["Subject"] = _header(clip(draft.subject, SUBJECT_CHARS))  # type: ignore[assignment]  # or a Header
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = mid
     msg["Auto-Submitted"] = "auto-generated"
     msg[LOOP_HEADER] = sender.address
-    if draft.thread and draft.thread.message_id:
+    if draft.thread and draft.thread.message_id and len(draft.thread.message_id) <= MSGID_CHARS:
         msg["In-Reply-To"] = draft.thread.message_id
-        msg["References"] = " ".join(dict.fromkeys([*draft.thread.references, draft.thread.message_id]))
+        msg["References"] = _references([*draft.thread.references, draft.thread.message_id])
     return Composed(mid, _flatten(msg))
+
+
+def _references(ids: Sequence[str]) -> str:
+    """The thread's ids within REFERENCES_CHARS: the first (the thread's root) and as many of the latest as fit.
+
+    The ids come from the mail we answer, so their number and length are the sender's choice.
+    """
+    usable = list(dict.fromkeys(i for i in ids if len(i) <= MSGID_CHARS))
+    root, rest = usable[0], usable[1:]
+    latest: list[str] = []
+    room = REFERENCES_CHARS - len(root)
+    for i in reversed(rest):
+        if len(i) + 1 > room:
+            break
+        latest.insert(0, i)
+        room -= len(i) + 1
+    return " ".join([root, *latest])
 
 
 def _addresses(values: Sequence[str]) -> str:
     """`李明 <liming@gd.example.cn>` with the name as an encoded-word and the address left readable."""
-    return ", ".join(_address(name, addr) for name, addr in getaddresses(list(values)))
+    return ", ".join(_address(clip(name, NAME_CHARS), addr) for name, addr in getaddresses(list(values)))
 
 
 def _address(name: str, addr: str) -> str:

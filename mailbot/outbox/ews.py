@@ -9,10 +9,14 @@ recipients are not all in those headers is refused here rather than sent to
 fewer people than the outbox says.
 
 Refusals that no retry can cure (bad recipients, too big, MIME the server
-cannot read) become PermanentFailure; everything else — busy server,
-connection trouble, expired login, send-as rights not yet granted — is left to
-the sender's backoff. Like SMTP, a send is not idempotent on the server: a
-crash between CreateItem and the row being marked sent repeats that one mail.
+cannot read) become PermanentFailure. What would fail the same way for every
+mail — a password or token that cannot be read, credentials refused (401),
+send-as rights not granted, a server that cannot be reached or is busy —
+becomes EwsUnavailable: the outbox stops the pass without using any mail's
+retries, and logs the first three as errors for the operator. Anything else
+is left to the sender's backoff. Like SMTP, a send is not idempotent on the
+server: a crash between CreateItem and the row being marked sent repeats that
+one mail.
 
 exchangelib adds its defaults for Importance, Sensitivity and receipt requests
 next to MimeContent; they match what mailbot writes, so nothing changes.
@@ -30,8 +34,9 @@ from email.utils import getaddresses
 from typing import Any
 
 from mailbot.db.models import OutboxMail
+from mailbot.errors import MailbotError
 from mailbot.mailboxes.exchange import EwsLogin
-from mailbot.outbox.queue import PermanentFailure
+from mailbot.outbox.queue import PermanentFailure, TransportUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,30 @@ PERMANENT = frozenset({
 })
 
 
+# Refusals of our credentials or of our right to send as the bot's address: the same for every mail, and
+# someone must act.
+REFUSED = frozenset({
+    "UnauthorizedError", "ErrorSendAsDenied", "ErrorPasswordExpired", "ErrorAccountDisabled",
+    "ErrorImpersonateUserDenied", "ErrorImpersonationDenied",
+})
+# A server that cannot be reached or is too busy now (exchangelib re-raises a lost connection as
+# ErrorTimeoutExpired): the same for every mail, and it passes. Named one by one, because exchangelib's
+# TransportError is also the base of refusals that concern one item.
+UNREACHABLE = frozenset({
+    "TransportError", "ErrorTimeoutExpired", "ErrorServerBusy", "ErrorConnectionFailed",
+    "ErrorConnectionFailedTransientError", "ErrorInternalServerTransientError", "ErrorMailboxStoreUnavailable",
+    "RateLimitError", "ConnectionError", "ConnectTimeout", "ReadTimeout",
+})
+
+
+class EwsUnavailable(TransportUnavailable):
+    """Nothing can be sent through EWS now; `needs_operator` when a setting or a right is the cause."""
+
+    def __init__(self, message: str, *, needs_operator: bool) -> None:
+        super().__init__(message)
+        self.needs_operator = needs_operator
+
+
 class EwsTransport:
     def __init__(self, login: EwsLogin, *, save_copy: bool = False) -> None:
         self.login = login
@@ -51,7 +80,10 @@ class EwsTransport:
 
     def send(self, mail: OutboxMail) -> None:
         _check_recipients(mail)
-        account = self._connected()
+        try:
+            account = self._connected()
+        except MailbotError as e:  # the password or token could not be had
+            raise EwsUnavailable(f"EWS login: {e}", needs_operator=True) from None
         from exchangelib import Message
 
         message = Message(account=account, mime_content=mail.raw)
@@ -62,6 +94,10 @@ class EwsTransport:
             code = type(e).__name__
             if code in PERMANENT:
                 raise PermanentFailure(f"EWS {code}: {e}") from e
+            if code in REFUSED:
+                raise EwsUnavailable(f"EWS {code}: {e}", needs_operator=True) from e
+            if code in UNREACHABLE:
+                raise EwsUnavailable(f"EWS {code}: {e}", needs_operator=False) from e
             raise
         log.debug("outbox=%s handed to %s over EWS", mail.id, self.login.host)
 

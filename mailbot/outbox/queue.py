@@ -9,18 +9,20 @@ operator is told once.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.db.models import OutboxMail
+from mailbot.db.models import KeyValue, OutboxMail
 from mailbot.db.session import transaction
+from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Draft, Identity, compose
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ class TransportUnavailable(Exception):
 
     The pass stops without counting an attempt, so an outage does not use up the mails' retries.
     """
+
+    # An outage passes by itself and is a warning; a setting someone must fix (a secret that cannot be read,
+    # a login or sender refused) is logged as an error on every pass until it is fixed.
+    needs_operator: bool = False
 
 
 class Transport(Protocol):
@@ -111,6 +117,7 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
                         .order_by(OutboxMail.id).limit(limit)).all()
     sent = retried = 0
     dead: list[int] = []
+    stopped_by: str | None = None
     for mail_id in ids:
         with transaction(sessions) as s:
             mail = s.get(OutboxMail, mail_id, with_for_update=True)
@@ -119,9 +126,16 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
             failure: Exception | None = None
             try:
                 transport.send(mail)
-            except TransportUnavailable as e:
-                mail.last_error = f"{type(e).__name__}: {e}"[:2000]
-                log.warning("outbox: transport unavailable, %d mail(s) wait: %s", len(ids), e)
+            except (TransportUnavailable, MailbotError) as e:
+                # A MailbotError here is ours (a secret that cannot be read, no OAuth token): the same for every
+                # mail, like a server that is down, so no mail pays for it with a retry.
+                stopped_by = error = f"{type(e).__name__}: {e}"[:2000]
+                mail.last_error = error
+                _record_stop(s, error, now)
+                if not isinstance(e, TransportUnavailable) or e.needs_operator:
+                    log.error("outbox: cannot send, check the outbox settings; %d mail(s) wait: %s", len(ids), error)
+                else:
+                    log.warning("outbox: transport unavailable, %d mail(s) wait: %s", len(ids), error)
                 break
             except Exception as e:  # noqa: BLE001 - classified below: permanent, or retried later
                 failure = e
@@ -142,4 +156,29 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
                 retried += 1
                 log.warning("outbox=%s key=%s attempt %d failed: %s", mail.id, mail.idem_key, mail.attempts,
                             failure)
+    if sent and stopped_by is None:
+        with transaction(sessions) as s:
+            s.execute(delete(KeyValue).where(KeyValue.key == STOPPED_KEY))
     return SendReport(sent, retried, dead)
+
+
+# Why the outbox last stopped (a JSON object: since, error) until a mail gets through; `mailbot status` shows it.
+STOPPED_KEY = "outbox:stopped"
+
+
+def _record_stop(s: Session, error: str, now: datetime) -> None:
+    row = s.get(KeyValue, STOPPED_KEY)
+    if row is None:
+        s.add(KeyValue(key=STOPPED_KEY, value=json.dumps({"since": now.isoformat(), "error": error}), updated_at=now))
+    else:  # the first failure's time is the one worth showing: "not sending since …"
+        since = json.loads(row.value).get("since", now.isoformat())
+        row.value, row.updated_at = json.dumps({"since": since, "error": error}), now
+
+
+def stopped(s: Session) -> tuple[datetime, str] | None:
+    """Since when, and why, the outbox has sent nothing; None once a mail got through."""
+    row = s.get(KeyValue, STOPPED_KEY)
+    if row is None:
+        return None
+    data = json.loads(row.value)
+    return datetime.fromisoformat(data["since"]), str(data["error"])

@@ -13,10 +13,12 @@ How replies are classified, and why:
   server) → `SmtpRefused`, a `PermanentFailure`: it is about *this* mail.
 * 4xx anywhere, 421, a connection lost or timed out → `SmtpDeferred`: temporary.
 * Anything that would fail the same way for *every* mail — cannot connect, no
-  STARTTLS offered, certificate not trusted, AUTH refused (535), 5xx to MAIL
-  FROM (our sender address, e.g. Microsoft 365 "not allowed to send as") →
-  `SmtpUnavailable`: temporary, logged at ERROR because an operator has to act,
-  never a reason to give a mail up. It also opens a short breaker (`cooldown`):
+  STARTTLS offered, certificate not trusted, a password or token that cannot
+  be read, AUTH refused (535), 5xx to MAIL FROM (our sender address, e.g.
+  Microsoft 365 "not allowed to send as") → `SmtpUnavailable`: the outbox
+  stops the pass without counting an attempt, and logs it as an ERROR
+  (`needs_operator`) unless the server is merely unreachable; never a reason
+  to give a mail up. It also opens a short breaker (`cooldown`):
   the rest of a pass fails at once instead of each mail waiting out its own
   timeout, or logging in again with a wrong password until the account locks.
 * Some recipients accepted, others refused: the mail *was* sent to the accepted
@@ -51,6 +53,7 @@ from email.utils import getaddresses
 from typing import Literal
 
 from mailbot.db.models import OutboxMail
+from mailbot.errors import MailbotError
 from mailbot.loopback import is_loopback
 from mailbot.outbox.queue import PermanentFailure, TransportUnavailable
 
@@ -87,6 +90,10 @@ class SmtpDeferred(SmtpError):
 
 class SmtpUnavailable(SmtpError, TransportUnavailable):
     """No usable session — unreachable, TLS, AUTH, or our sender refused: the same for every mail."""
+
+    @property
+    def needs_operator(self) -> bool:  # type: ignore[override]
+        return not (self.stage == "connect" and self.code is None)  # anything but an outage is a setting
 
 
 class SmtpRefused(SmtpError, PermanentFailure):
@@ -208,13 +215,13 @@ class SmtpTransport:
         return self._smtp, False
 
     def _trip(self, e: SmtpUnavailable) -> None:
-        """Every mail would fail like this one: say so once, and stop trying for `cooldown` seconds."""
+        """Every mail would fail like this one: stop trying for `cooldown` seconds.
+
+        send_pending logs the stop once per pass (an error when `e.needs_operator`), so nothing is logged here.
+        """
         self._drop()
         self._down, self._down_until = e, time.monotonic() + self.cooldown
-        if e.stage == "connect" and e.code is None:  # an outage, not a setting
-            log.warning("smtp %s unreachable: %s", self.where, e)
-        else:
-            log.error("smtp %s refuses us, check the outbox settings: %s", self.where, e)
+        log.debug("smtp %s unusable for %.0f s: %s", self.where, self.cooldown, e)
 
     def _transact(self, smtp: smtplib.SMTP, mail: OutboxMail, rcpts: list[str]) -> None:
         msg = mail.message_id
@@ -348,6 +355,10 @@ class SmtpTransport:
             if smtp is not None:
                 smtp.close()
             raise
+        except MailbotError as e:  # the secret or OAuth token could not be had: a setting, never this mail
+            if smtp is not None:
+                smtp.close()
+            raise SmtpUnavailable(stage, None, str(e)) from None
         except smtplib.SMTPResponseException as e:
             if smtp is not None:
                 smtp.close()

@@ -56,7 +56,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, *, every: fl
 
 def write_config(root: Path, *, dovecot: Dovecot, account: Account, sink: SmtpSink, db_url: str,
                  poll_seconds: int = 30, tick_seconds: int = 3600, tls: bool = False,
-                 backfill: bool = False) -> Path:
+                 backfill: bool = False, smtp_cooldown: float = 30) -> Path:
     """A config file for the real `mailbot` command: IMAP on Dovecot, SMTP to the sink; no secret in it."""
     assert dovecot.ports is not None and dovecot.dir is not None
     mailbox: dict[str, Any] = {
@@ -72,7 +72,8 @@ def write_config(root: Path, *, dovecot: Dovecot, account: Account, sink: SmtpSi
         "directory": str(PROJECT / "config" / "directory.example.yaml"),
         "identity": {"address": BOT, "token_secret_env": None},
         "mailbox": mailbox,
-        "outbox": {"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10},
+        "outbox": {"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10,
+                   "cooldown_seconds": smtp_cooldown},
         "schedule": {"poll_seconds": poll_seconds, "tick_seconds": tick_seconds},
     }
     path = root / "mailbot.yaml"

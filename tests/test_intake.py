@@ -128,6 +128,22 @@ def test_corrected_resend_supersedes_and_keeps_history(app: App) -> None:
     assert "第2版" in outbox(app, "ack")[1].subject
 
 
+def test_a_nul_in_the_subject_is_stored_without_it(app: App) -> None:
+    # PostgreSQL refuses NUL in text: the report is filed and acknowledged, its subject stored without the NUL.
+    requests_sent(app)
+    reply = demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+                            reporter=("李明", "1"))
+    head, body_ = reply.split(b"\r\n\r\n", 1) if b"\r\n\r\n" in reply else reply.split(b"\n\n", 1)
+    head = head.replace(b"Subject: ", b"Subject: \x00", 1)
+    arrive(app, head + b"\r\n\r\n" + body_, at(2026, 11, 18, 10))
+    (o,) = intake.run_pass(app)
+    assert o.status == "processed", o.note
+    with app.sessions() as s:
+        subject = s.scalar(select(InboundMessage.subject))
+        assert subject and "\x00" not in subject
+    assert len(outbox(app, "ack")) == 1
+
+
 def test_stranger_is_quarantined_and_operator_told(app: App, clock) -> None:  # type: ignore[no-untyped-def]
     # Mail from an address that is no unit's contact is set aside with a reason; the stranger gets nothing, and
     # the operator reads it in the next digest (an hour later by default).

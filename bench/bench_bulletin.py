@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailbot.bulletin.model import (  # noqa: E402 - after the path fix above
+from mailbot.bulletin.model import (
     Bulletin,
     CategoryMatters,
     CoordinationItem,
@@ -43,8 +43,8 @@ from mailbot.bulletin.model import (  # noqa: E402 - after the path fix above
     UrgentMatter,
     VipMatter,
 )
-from mailbot.bulletin.render import render_bulletin_html, render_bulletin_pdf  # noqa: E402
-from mailbot.pdf import make_url_fetcher  # noqa: E402
+from mailbot.bulletin.render import render_bulletin_html, render_bulletin_pdf
+from mailbot.render.pdf import make_url_fetcher
 
 CST = ZoneInfo("Asia/Shanghai")
 

@@ -30,23 +30,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-from mailbot import jobs  # noqa: E402
-from mailbot.app import build_app  # noqa: E402
-from mailbot.bulletin.gather import gather  # noqa: E402
-from mailbot.bulletin.render import render_bulletin_html  # noqa: E402
-from mailbot.db.migrate import upgrade  # noqa: E402
-from mailbot.db.models import (  # noqa: E402
-    InboundMessage,
-    ReportItem,
-    StrategicEntry,
-    Submission,
-    Unit,
-    VipItem,
-)
-from mailbot.db.session import transaction  # noqa: E402
-from mailbot.directory import Directory, sync_directory  # noqa: E402
-from mailbot.reports import ensure_period  # noqa: E402
-from mailbot.settings import Settings  # noqa: E402
+
+from mailbot.app import build_app
+from mailbot.bulletin.gather import gather
+from mailbot.bulletin.render import render_bulletin_html
+from mailbot.db.migrate import upgrade
+from mailbot.db.models import InboundMessage, ReportItem, StrategicEntry, Submission, Unit, VipItem
+from mailbot.db.session import transaction
+from mailbot.directory.config import Directory
+from mailbot.directory.lookup import sync_directory
+from mailbot.reports.store import ensure_period
+from mailbot.settings import Settings
+from mailbot.bulletin.compile import bulletin_path, compile_bulletin
 
 TZ = ZoneInfo("Asia/Shanghai")
 PHRASES = ("已按集团方案签订年度供气协议，执行平稳", "客户反映冬季调峰气量缺口约2000万方", "合同价格联动条款尚未确认",
@@ -126,17 +121,17 @@ def main() -> None:
     def engine() -> None:
         from weasyprint import HTML
 
-        from mailbot.pdf import make_url_fetcher
+        from mailbot.render.pdf import make_url_fetcher
 
         HTML(string=html, url_fetcher=make_url_fetcher(None)).write_pdf()
 
     def compile_() -> None:
-        jobs.compile_bulletin(app, "2026-11", mail=False)
+        compile_bulletin(app, "2026-11", mail=False)
 
     engine()  # warm-up: the first render loads fonts and fontconfig caches
     t_engine = median(engine, args.repeat)
     t_compile = median(compile_, args.repeat)
-    pdf = jobs.bulletin_path(app, "2026-11")
+    pdf = bulletin_path(app, "2026-11")
     print(f"month: {args.units} units, {args.customers} customers; HTML {len(html) // 1024} KiB; "
           f"PDF {pdf.stat().st_size // 1024} KiB")
     print(f"(a) mailbot compile --no-mail: {t_compile:.2f} s (median of {args.repeat})")

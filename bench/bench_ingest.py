@@ -71,16 +71,18 @@ sys.path.insert(0, str(PROJECT))
 
 from sqlalchemy import select, text  # noqa: E402 - after the path fix above
 
-from mailbot import demo_mail, jobs  # noqa: E402
-from mailbot.app import App, build_app  # noqa: E402
-from mailbot.db.migrate import upgrade  # noqa: E402
-from mailbot.db.models import OutboxMail  # noqa: E402
-from mailbot.db.session import make_engine, transaction  # noqa: E402
-from mailbot.directory import Directory, sync_directory  # noqa: E402
-from mailbot.intake import run_pass  # noqa: E402
-from mailbot.mailboxes.maildir import deliver  # noqa: E402
-from mailbot.outbox.queue import send_pending  # noqa: E402
-from mailbot.settings import Settings  # noqa: E402
+from mailbot.demo import replies
+from mailbot.app import App, build_app
+from mailbot.db.migrate import upgrade
+from mailbot.db.models import OutboxMail
+from mailbot.db.session import make_engine, transaction
+from mailbot.directory.config import Directory
+from mailbot.directory.lookup import sync_directory
+from mailbot.pipeline.intake import run_pass
+from mailbot.mailboxes.maildir import deliver
+from mailbot.outbox.queue import send_pending
+from mailbot.settings import Settings
+from mailbot.reports.schedule import send_requests
 
 if TYPE_CHECKING:
     from tests.servers.dovecot import Dovecot
@@ -211,25 +213,25 @@ def month_of_mail(app: App, n: int, seed: int) -> list[Mail]:
         contact = rng.choice(units[code].contacts)
         sender = (contact.name, str(contact.email))
         if kind in ("report", "error"):
-            raw = demo_mail.reply(requests[code], sender=sender, at=at, reporter=(contact.name, contact.phone or ""),
+            raw = replies.reply(requests[code], sender=sender, at=at, reporter=(contact.name, contact.phone or ""),
                                   answers=answers(code, d, rng, bad=kind == "error"),
                                   style=rng.choice(("outlook", "outlook", "foxmail")),
                                   charset=rng.choice(("utf-8", "utf-8", "gb18030")),
                                   note=rng.choice(("", "本月月报已在下方填写，请查收。", "已按要求修改，请以此版为准。")))
         elif kind == "urgent":
             customer = names[rng.choice(mine[code])]
-            raw = demo_mail.build(sender=sender, to=HQ, at=at, subject=f"【紧急】{customer}供气异常",
+            raw = replies.build(sender=sender, to=HQ, at=at, subject=f"【紧急】{customer}供气异常",
                                   body=f"总部领导：\n{fill(rng.choice(URGENT), rng, name=customer)}\n\n"
                                        f"{contact.name}\n{units[code].name}\n")
         elif kind == "chatter":
-            raw = demo_mail.build(sender=sender, to=HQ, at=at, subject="请问本月月报模板在哪里下载",
+            raw = replies.build(sender=sender, to=HQ, at=at, subject="请问本月月报模板在哪里下载",
                                   body="张处长好：\n本月的月报表格我没有找到，麻烦再发一份。谢谢！\n" + contact.name)
         elif kind == "ooo":
-            raw = demo_mail.build(sender=sender, to=HQ, at=at, subject="自动回复: [重点客户月报] 重点客户月报填报",
+            raw = replies.build(sender=sender, to=HQ, at=at, subject="自动回复: [重点客户月报] 重点客户月报填报",
                                   body=f"您好，我正在休假，{rng.randint(17, 30)}日返回，急事请联系{contact.phone or '值班室'}。",
                                   extra={"Auto-Submitted": "auto-replied"})
         elif kind == "stranger":
-            raw = demo_mail.build(sender=("推广", f"promo{i}@market{i % 7}.example.com"), to=HQ, at=at,
+            raw = replies.build(sender=("推广", f"promo{i}@market{i % 7}.example.com"), to=HQ, at=at,
                                   subject=rng.choice(STRANGERS), body="尊敬的客户：\n" + fill(rng.choice(MATTERS), rng))
         else:
             orig = rng.choice(mails)
@@ -276,7 +278,7 @@ def scratch(db: str, **mailbox: object) -> Iterator[App]:
         with database(db, root) as url:
             app = make_app(root, url, **mailbox)
             try:
-                jobs.send_requests(app, PERIOD)
+                send_requests(app, PERIOD)
                 send_pending(app.sessions, app.transport, app.now(), max_attempts=8)
                 yield app
             finally:

@@ -52,7 +52,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 sys.path.insert(0, str(PROJECT / "bench"))
 
-from mailbot import demo_mail  # noqa: E402 - after the path fix above
+from mailbot.demo import replies
 from tests.servers.dovecot import Account, Dovecot  # noqa: E402
 from tests.servers.smtpsink import Received, SmtpSink  # noqa: E402
 
@@ -210,7 +210,7 @@ def running_daemon(*, poll: int, tick: int, keep: bool = False,
 
 def urgent_mail(i: int, tag: str) -> bytes:
     name, addr, customer = SENDERS[i % len(SENDERS)]
-    raw = demo_mail.build(sender=(name, addr), to=HQ, at=datetime.now(timezone.utc),
+    raw = replies.build(sender=(name, addr), to=HQ, at=datetime.now(timezone.utc),
                           subject=f"【紧急】{customer}供气中断风险（{i}）",
                           body=f"总部领导：\n{customer}通知，其主力工厂因上游检修可能于本周五起中断供气三天，"
                                f"影响我方合同供气量约600万方，请总部尽快协调。\n\n{name}\n")

@@ -92,7 +92,7 @@ def filled_form() -> bytes:
     """The request's own workbook with one answer typed in, as a unit sends it back."""
     from openpyxl import load_workbook
 
-    from mailbot.xlsxform import build_workbook
+    from mailbot.reports.workbook import build_workbook
 
     blank = build_workbook(token=TOKEN, unit_code="GD", unit_name="广东分公司", period="2026-11",
                            strategic=[("S001", "国家电网有限公司")], vip=[("V012", "深圳市燃气集团股份有限公司")])

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailbot.db.session import make_engine, session_factory
-from mailbot.directory import Directory, load_directory
+from mailbot.directory.config import Directory, load_directory
 from mailbot.errors import ConfigError
 from mailbot.domain.due import Schedule
 from mailbot.domain.workdays import WorkCalendar, YearRule
@@ -33,9 +33,9 @@ from mailbot.mailboxes.maildir import MaildirMailbox
 from mailbot.outbox.compose import Identity
 from mailbot.outbox.queue import Transport
 from mailbot.outbox.transports import MaildirTransport
-from mailbot.oauth import OAuth2Token
+from mailbot.net.oauth import OAuth2Token
 from mailbot.settings import ServerSettings, Settings
-from mailbot.state import DbStateStore
+from mailbot.db.state import DbStateStore
 
 if TYPE_CHECKING:
     from mailbot.mailboxes.exchange import EwsLogin

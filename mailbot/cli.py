@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbot.errors import MailbotError
+from mailbot.bulletin.compile import compile_bulletin
+from mailbot.reports.schedule import escalate, remind, send_requests
 
 if TYPE_CHECKING:
     from mailbot.app import App
-    from mailbot.jobs import Plan
+    from mailbot.outbox.queue import Plan
 
 log = logging.getLogger("mailbot")
 
@@ -26,7 +28,7 @@ def _app(args: argparse.Namespace) -> App:
     from mailbot.app import build_app, database_errors
     from mailbot.db.migrate import current_revision, require_current, upgrade
     from mailbot.db.session import transaction
-    from mailbot.directory import sync_directory
+    from mailbot.directory.lookup import sync_directory
     from mailbot.settings import load_settings
 
     settings = load_settings(args.config)
@@ -91,36 +93,36 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_send_requests(args: argparse.Namespace) -> int:
-    from mailbot import jobs
+
 
     app = _app(args)
-    _print_plan(jobs.send_requests(app, _period(app, args.period), dry_run=args.dry_run), args.dry_run)
+    _print_plan(send_requests(app, _period(app, args.period), dry_run=args.dry_run), args.dry_run)
     return _deliver_unless(app, args.dry_run)
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
-    from mailbot import jobs
+
 
     app = _app(args)
     stage = args.stage or f"manual-{app.today():%Y%m%d}"
-    _print_plan(jobs.remind(app, _period(app, args.period), stage, dry_run=args.dry_run), args.dry_run)
+    _print_plan(remind(app, _period(app, args.period), stage, dry_run=args.dry_run), args.dry_run)
     return _deliver_unless(app, args.dry_run)
 
 
 def cmd_escalate(args: argparse.Namespace) -> int:
-    from mailbot import jobs
+
 
     app = _app(args)
-    _print_plan(jobs.escalate(app, _period(app, args.period), dry_run=args.dry_run), args.dry_run)
+    _print_plan(escalate(app, _period(app, args.period), dry_run=args.dry_run), args.dry_run)
     return _deliver_unless(app, args.dry_run)
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
-    from mailbot import jobs
+
 
     app = _app(args)
     print("compiling the bulletin (rendering the PDF takes a few seconds)…", file=sys.stderr)
-    plan = jobs.compile_bulletin(app, _period(app, args.period), dry_run=args.dry_run, mail=not args.no_mail,
+    plan = compile_bulletin(app, _period(app, args.period), dry_run=args.dry_run, mail=not args.no_mail,
                                  resend=args.resend)
     _print_plan(plan, args.dry_run)
     return _deliver_unless(app, args.dry_run)
@@ -136,7 +138,7 @@ def _deliver_unless(app: App, dry_run: bool) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from mailbot.scheduler import run_daemon, run_once
+    from mailbot.daemon.scheduler import run_daemon, run_once
 
     app = _app(args)
     app.backfill = args.backfill
@@ -166,7 +168,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from mailbot.status import render_status
+    from mailbot.daemon.status import render_status
 
     app = _app(args)
     print(render_status(app, _period(app, args.period)))
@@ -174,7 +176,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_requests(args: argparse.Namespace) -> int:
-    from mailbot.status import list_requests, render_requests
+    from mailbot.requests.commands import list_requests, render_requests
 
     app = _app(args)
     rows = list_requests(app, assignee=args.assignee, unit=args.unit, customer=args.customer,
@@ -184,7 +186,7 @@ def cmd_requests(args: argparse.Namespace) -> int:
 
 
 def cmd_visit(args: argparse.Namespace) -> int:
-    from mailbot.visits.service import cancel_visit, plan_visit
+    from mailbot.visits.store import cancel_visit, plan_visit
 
     app = _app(args)
     if args.action == "plan":
@@ -196,7 +198,7 @@ def cmd_visit(args: argparse.Namespace) -> int:
 
 
 def cmd_customer(args: argparse.Namespace) -> int:
-    from mailbot.archive import customer_archive, render_timeline_text, write_dossier
+    from mailbot.archive.dossier import customer_archive, render_timeline_text, write_dossier
 
     app = _app(args)
     if args.pdf is not None:
@@ -207,7 +209,7 @@ def cmd_customer(args: argparse.Namespace) -> int:
 
 
 def cmd_reparse(args: argparse.Namespace) -> int:
-    from mailbot.intake import reparse
+    from mailbot.pipeline.intake import reparse
 
     app = _app(args)
     outcome = reparse(app, args.id)
@@ -216,7 +218,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mailbot.demo import run_demo
+    from mailbot.demo.month import run_demo
 
     if not args.verbose:  # the demo prints its own story; per-message log lines would drown it
         logging.getLogger().setLevel(logging.WARNING)

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.session import make_engine, transaction
-from mailbot.directory import sync_directory
+from mailbot.directory.lookup import sync_directory
 from mailbot.settings import Settings
 from tests.servers.dovecot import Account, Dovecot, require_dovecot
 

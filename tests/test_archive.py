@@ -8,25 +8,27 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mailbot import demo_mail, jobs
+from mailbot.demo import replies
 from mailbot.app import App
-from mailbot.archive import customer_archive, render_dossier_html, render_dossier_pdf, render_timeline_text
+from mailbot.archive.dossier import customer_archive, render_dossier_html, render_dossier_pdf, render_timeline_text
 from mailbot.db.models import OutboxMail
 from mailbot.errors import MailbotError
-from mailbot.visits import service
-from mailbot.visits.record import plan_visit
+
+from mailbot.visits.store import plan_visit
 from test_visits import SUMMARY, SUNYUE, answer_to, arrive, one, pdf_text, visit_routing, write_plan  # noqa: F401
+from mailbot.reports.schedule import send_requests
+from mailbot.visits.schedule import visit_jobs
 
 GD = ("李明", "liming@gd.example.cn")
 
 
 def report(app: App, answers: dict[str, dict[str, str]]) -> None:
     """GD answers this month's request with the given form answers."""
-    jobs.send_requests(app, f"{app.now():%Y-%m}")
+    send_requests(app, f"{app.now():%Y-%m}")
     with app.sessions() as s:
         raw = s.scalar(select(OutboxMail.raw).where(OutboxMail.idem_key == f"request:{app.now():%Y-%m}:GD"))
     assert raw is not None
-    arrive(app, demo_mail.reply(raw, sender=GD, at=app.now(), answers=answers, reporter=("李明", "020-38886666")))
+    arrive(app, replies.reply(raw, sender=GD, at=app.now(), answers=answers, reporter=("李明", "020-38886666")))
 
 
 def history(app: App, clock: Any, tmp_path: Path, summary: str = SUMMARY) -> None:
@@ -38,11 +40,11 @@ def history(app: App, clock: Any, tmp_path: Path, summary: str = SUMMARY) -> Non
     report(app, {"S001": {"1": "已按全国性方案执行，11月供气量同比增长6%。",
                           "4": "请总部协调2027年冬季保供气量。", "风险等级": "一般", "需总部协调": "是"}})
     clock.set(2026, 11, 20, 14)
-    service.visit_jobs(app)
+    visit_jobs(app)
     clock.set(2026, 11, 23, 10)
     answer_to(app, one(app, "visit:VIS-2026-0001:summary-request"), SUNYUE, summary)
     clock.set(2026, 12, 11, 16)
-    service.visit_jobs(app)
+    visit_jobs(app)
     with app.sessions() as s:
         first = s.scalars(select(OutboxMail).where(OutboxMail.idem_key.like("followup:%:chase:2026-12-10:D+1"))).one()
     answer_to(app, first, SUNYUE, "已完成。\n预测表已发刘洋。")
@@ -110,8 +112,8 @@ def test_the_bulletin_lists_the_months_visits_and_overdue_follow_ups(app: App, c
     from markupsafe import Markup
 
     from mailbot.bulletin.render import _environment, templates_dir
-    from mailbot.pdf import render_pdf
-    from mailbot.visits.bulletin import gather_visits
+    from mailbot.render.pdf import render_pdf
+    from mailbot.visits.chapter import gather_visits
 
     history(app, clock, tmp_path)
     with app.sessions() as s:

@@ -28,9 +28,9 @@ from mailbot.bulletin.model import (
     UrgentMatter,
     VipMatter,
 )
-import mailbot.pdf
+import mailbot.render.pdf
 from mailbot.bulletin.render import render_bulletin_html, render_bulletin_pdf
-from mailbot.pdf import BlockedURLError, make_url_fetcher, render_pdf
+from mailbot.render.pdf import BlockedURLError, make_url_fetcher, render_pdf
 
 CST = ZoneInfo("Asia/Shanghai")
 
@@ -247,7 +247,7 @@ def http_server() -> Iterator[tuple[str, list[str]]]:
 def fetch_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every URL WeasyPrint asks the fetcher for, during this test's renders."""
     calls: list[str] = []
-    real_make = mailbot.pdf.make_url_fetcher
+    real_make = mailbot.render.pdf.make_url_fetcher
 
     def spying_make(base_dir: Path | None = None) -> object:
         fetcher = real_make(base_dir)
@@ -260,7 +260,7 @@ def fetch_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         fetcher.fetch = fetch  # type: ignore[method-assign]
         return fetcher
 
-    monkeypatch.setattr(mailbot.pdf, "make_url_fetcher", spying_make)
+    monkeypatch.setattr(mailbot.render.pdf, "make_url_fetcher", spying_make)
     return calls
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from mailbot.db.models import Customer, Person, Unit
-from mailbot.directory import load_directory, sync_directory
+from mailbot.directory.config import load_directory
+from mailbot.directory.lookup import sync_directory
 from mailbot.errors import ConfigError
 from mailbot.settings import load_settings
 

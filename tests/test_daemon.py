@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from mailbot import demo_mail, health
+from mailbot.demo import replies
+from mailbot.daemon import health
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.db.session import make_engine
-from mailbot.leader import FileLeadership, PgLeadership
+from mailbot.daemon.leader import FileLeadership, PgLeadership
 from mailbot.mailboxes.base import LoginFailed
 from mailbot.mailboxes.maildir import deliver
-from mailbot.scheduler import check_health, poll, run_daemon
-from mailbot.state import DbStateStore, FallbackStore
+from mailbot.daemon.scheduler import check_health, poll, run_daemon
+from mailbot.db.state import DbStateStore, FallbackStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 
@@ -96,7 +97,7 @@ def test_daemon_processes_mail_dropped_while_it_runs(make_app) -> None:  # type:
     t = threading.Thread(target=run_daemon, args=(app, stop), daemon=True)
     t.start()
     try:
-        raw = demo_mail.build(sender=("李明", "liming@gd.example.cn"), to="kcr@hq.example.cn", at=app.now(),
+        raw = replies.build(sender=("李明", "liming@gd.example.cn"), to="kcr@hq.example.cn", at=app.now(),
                               subject="【紧急】管线泄漏", body="S001 支线泄漏，已关阀。")
         deliver(app.settings.path(app.settings.mailbox.path), raw)
         deadline = time.monotonic() + 20

@@ -30,17 +30,21 @@ import yaml
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import DataError, OperationalError
 
-from mailbot import demo_mail, health, intake, jobs, scheduler
+from mailbot.demo import replies
+from mailbot.daemon import health
+from mailbot.pipeline import intake
+from mailbot.daemon import scheduler
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, Submission
 from mailbot.db.session import make_engine, transaction
-from mailbot.directory import sync_directory
+from mailbot.directory.lookup import sync_directory
 from mailbot.errors import ConfigError, PassStopped, our_fault
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.mailboxes.maildir import deliver
-from mailbot.state import DbStateStore
+from mailbot.db.state import DbStateStore
 from tests.conftest import PROJECT, Clock, test_settings
+from mailbot.reports.schedule import send_requests
 
 TZ = ZoneInfo("Asia/Shanghai")
 # One contact of each demo unit, and a strategic customer that unit serves.
@@ -55,13 +59,13 @@ def at(*a: int) -> datetime:
 
 def reports_arrive(app: App, count: int) -> None:
     """This month's request to every unit, then `count` valid replies in the inbox, one unit each, oldest first."""
-    jobs.send_requests(app, "2026-11")
+    send_requests(app, "2026-11")
     with app.sessions() as s:
         requests = dict(s.execute(select(OutboxMail.idem_key, OutboxMail.raw)
                                   .where(OutboxMail.kind == "request")).all())
     for i, (unit, sender, customer) in enumerate(REPORTERS[:count]):
         when = at(2026, 11, 18, 9, i)
-        deliver(inbox(app), demo_mail.reply(requests[f"request:2026-11:{unit}"], sender=sender, at=when,
+        deliver(inbox(app), replies.reply(requests[f"request:2026-11:{unit}"], sender=sender, at=when,
                                             answers={customer: {"1": "执行正常。"}}, reporter=(sender[0], "1")),
                 received_at=when)
 

@@ -11,20 +11,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot import demo_mail, intake, jobs
+from mailbot.demo import replies
+from mailbot.pipeline import intake
 from mailbot.app import App
-from mailbot.db.models import (
-    InboundMessage,
-    OutboxMail,
-    Quarantine,
-    ReportItem,
-    Request,
-    StrategicEntry,
-    Submission,
-)
+from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, ReportItem, Request, StrategicEntry, Submission
 from mailbot.db.session import transaction
-from mailbot.directory import Contact, sync_directory
+from mailbot.directory.config import Contact
+from mailbot.directory.lookup import sync_directory
 from mailbot.mailboxes.maildir import deliver
+from mailbot.daemon.calendar import tick
+from mailbot.reports.schedule import send_requests
 
 TZ = ZoneInfo("Asia/Shanghai")
 GD = ("李明", "liming@gd.example.cn")
@@ -39,7 +35,7 @@ def at(*a: int) -> datetime:
 
 
 def requests_sent(app: App) -> None:
-    jobs.send_requests(app, "2026-11")
+    send_requests(app, "2026-11")
 
 
 def request_raw(app: App, unit: str) -> bytes:
@@ -70,7 +66,7 @@ def body(row: OutboxMail) -> str:
 def test_accepted_report_is_stored_and_acknowledged_in_thread(app: App) -> None:
     # GD fills the form above an Outlook quote: stored item by item, acknowledged with a summary, filed away.
     requests_sent(app)
-    reply = demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+    reply = replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                             reporter=("李明", "020-38886666"))
     arrive(app, reply, at(2026, 11, 18, 10))
     (o,) = intake.run_pass(app)
@@ -98,7 +94,7 @@ def test_report_with_errors_is_answered_with_places_and_the_form_kept(app: App) 
     # BJ writes 较大 and 可能: one reply names S001/风险等级 and S001/需总部协调 and quotes the answers back.
     requests_sent(app)
     bad = {"S001": {"1": "执行正常。", "风险等级": "较大", "需总部协调": "可能"}}
-    arrive(app, demo_mail.reply(request_raw(app, "BJ"), sender=BJ, at=at(2026, 11, 19, 9), answers=bad,
+    arrive(app, replies.reply(request_raw(app, "BJ"), sender=BJ, at=at(2026, 11, 19, 9), answers=bad,
                                 reporter=("孙悦", "010-65558888")), at(2026, 11, 19, 9))
     (o,) = intake.run_pass(app)
     assert o.status == "answered"
@@ -115,10 +111,10 @@ def test_corrected_resend_supersedes_and_keeps_history(app: App) -> None:
     # A second accepted report is version 2; version 1 stays, superseded; the unit counts as on time.
     requests_sent(app)
     raw = request_raw(app, "GD")
-    arrive(app, demo_mail.reply(raw, sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+    arrive(app, replies.reply(raw, sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("李明", "1")), at(2026, 11, 18, 10))
     fixed = {**GOOD, "S002": {"9": "补充：客户更换联系人。"}}
-    arrive(app, demo_mail.reply(raw, sender=GD, at=at(2026, 11, 29, 10), answers=fixed,
+    arrive(app, replies.reply(raw, sender=GD, at=at(2026, 11, 29, 10), answers=fixed,
                                 reporter=("李明", "1")), at(2026, 11, 29, 10))
     assert [o.status for o in intake.run_pass(app)] == ["processed", "processed"]
     with app.sessions() as s:
@@ -131,7 +127,7 @@ def test_corrected_resend_supersedes_and_keeps_history(app: App) -> None:
 def test_a_nul_in_the_subject_is_stored_without_it(app: App) -> None:
     # PostgreSQL refuses NUL in text: the report is filed and acknowledged, its subject stored without the NUL.
     requests_sent(app)
-    reply = demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+    reply = replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                             reporter=("李明", "1"))
     head, body_ = reply.split(b"\r\n\r\n", 1) if b"\r\n\r\n" in reply else reply.split(b"\n\n", 1)
     head = head.replace(b"Subject: ", b"Subject: \x00", 1)
@@ -148,13 +144,13 @@ def test_stranger_is_quarantined_and_operator_told(app: App, clock) -> None:  # 
     # Mail from an address that is no unit's contact is set aside with a reason; the stranger gets nothing, and
     # the operator reads it in the next digest (an hour later by default).
     clock.set(2026, 11, 20, 9)
-    arrive(app, demo_mail.build(sender=("某人", "someone@other.example.com"), to=HQ, at=at(2026, 11, 20, 9),
+    arrive(app, replies.build(sender=("某人", "someone@other.example.com"), to=HQ, at=at(2026, 11, 20, 9),
                                 subject="合作邀请", body="您好"), at(2026, 11, 20, 9))
     (o,) = intake.run_pass(app)
     assert (o.status, o.folder) == ("quarantined", "quarantine")
     assert outbox(app) == []
     clock.set(2026, 11, 20, 10)
-    jobs.tick(app)
+    tick(app)
     (note,) = outbox(app, "operator")
     assert note.recipients == app.settings.operator and "someone@other.example.com" in body(note)
     with app.sessions() as s:
@@ -165,7 +161,7 @@ def test_a_contact_added_to_the_directory_is_known_from_the_next_pass(app: App) 
     # A pass keeps the directory it loaded; the next pass reads it again, so a new contact's report is accepted.
     requests_sent(app)
     new = ("陈晨", "chenchen@gd.example.cn")
-    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=new, at=at(2026, 11, 18, 9), answers=GOOD,
+    arrive(app, replies.reply(request_raw(app, "GD"), sender=new, at=at(2026, 11, 18, 9), answers=GOOD,
                                 reporter=("陈晨", "1")), at(2026, 11, 18, 9))
     assert [o.status for o in intake.run_pass(app)] == ["quarantined"]
     d = app.directory
@@ -173,7 +169,7 @@ def test_a_contact_added_to_the_directory_is_known_from_the_next_pass(app: App) 
                   if u.code == "GD" else u for u in d.units)
     with transaction(app.sessions) as s:
         sync_directory(s, d.model_copy(update={"units": units}))
-    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=new, at=at(2026, 11, 18, 10), answers=GOOD,
+    arrive(app, replies.reply(request_raw(app, "GD"), sender=new, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("陈晨", "1")), at(2026, 11, 18, 10))
     assert [o.status for o in intake.run_pass(app)] == ["processed"]
 
@@ -181,7 +177,7 @@ def test_a_contact_added_to_the_directory_is_known_from_the_next_pass(app: App) 
 def test_contact_of_another_unit_cannot_report_for_it(app: App) -> None:
     # BJ's contact answering GD's request (GD's token and thread) is quarantined, not filed under GD.
     requests_sent(app)
-    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=BJ, at=at(2026, 11, 18, 10), answers=GOOD,
+    arrive(app, replies.reply(request_raw(app, "GD"), sender=BJ, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("孙悦", "1")), at(2026, 11, 18, 10))
     (o,) = intake.run_pass(app)
     assert o.status == "quarantined"
@@ -191,7 +187,7 @@ def test_contact_of_another_unit_cannot_report_for_it(app: App) -> None:
 
 def test_out_of_office_is_recorded_and_never_answered(app: App) -> None:
     # An auto-reply from a registered contact is filed under Auto-replies with no answer.
-    arrive(app, demo_mail.build(sender=GD, to=HQ, at=at(2026, 11, 14, 9), subject="自动回复: 月报",
+    arrive(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 14, 9), subject="自动回复: 月报",
                                 body="我正在休假。", extra={"Auto-Submitted": "auto-replied"}), at(2026, 11, 14, 9))
     (o,) = intake.run_pass(app)
     assert (o.status, o.folder) == ("ignored", "auto")
@@ -201,7 +197,7 @@ def test_out_of_office_is_recorded_and_never_answered(app: App) -> None:
 def test_same_message_twice_is_processed_once(app: App) -> None:
     # The same report dropped twice (a second delivery) yields one submission and one acknowledgement.
     requests_sent(app)
-    reply = demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+    reply = replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                             reporter=("李明", "1"))
     arrive(app, reply, at(2026, 11, 18, 10))
     arrive(app, reply, at(2026, 11, 18, 10, 5))
@@ -224,7 +220,7 @@ def test_a_stage_that_crashes_quarantines_and_the_loop_goes_on(app: App, monkeyp
 
     monkeypatch.setattr(intake, "handle_report", boom)
     for unit, sender, h in (("GD", GD, 9), ("BJ", BJ, 10)):
-        arrive(app, demo_mail.reply(request_raw(app, unit), sender=sender, at=at(2026, 11, 18, h),
+        arrive(app, replies.reply(request_raw(app, unit), sender=sender, at=at(2026, 11, 18, h),
                                     answers={"S001": {"1": "正常。"}}, reporter=(sender[0], "1")), at(2026, 11, 18, h))
     assert [o.status for o in intake.run_pass(app)] == ["quarantined", "processed"]
     with app.sessions() as s:
@@ -237,7 +233,7 @@ def test_a_stage_that_crashes_quarantines_and_the_loop_goes_on(app: App, monkeyp
 def test_crash_after_recording_is_finished_on_the_next_pass(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     # Killed between record and process: the row stays 'received', the mail stays in the inbox; next pass finishes it once.
     requests_sent(app)
-    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+    arrive(app, replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("李明", "1")), at(2026, 11, 18, 10))
 
     def killed(app: App, s: Session, inbound_id: int, tag: str = "") -> intake.Outcome:
@@ -255,7 +251,7 @@ def test_crash_after_recording_is_finished_on_the_next_pass(app: App, monkeypatc
 
 def test_urgent_mail_reaches_the_customers_hq_staff_with_the_original(app: App) -> None:
     # 【紧急】 about S005 goes to its designated HQ staff (张伟) at once, original attached; the sender gets a number.
-    raw = demo_mail.build(sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(2026, 11, 19, 8, 40),
+    raw = replies.build(sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(2026, 11, 19, 8, 40),
                           subject="【紧急】国家能源集团榆林项目供气中断风险", body="S005 客户通知可能中断供气三天，请总部协调。\n\n马丽")
     arrive(app, raw, at(2026, 11, 19, 8, 40))
     (o,) = intake.run_pass(app)
@@ -272,7 +268,7 @@ def test_urgent_mail_reaches_the_customers_hq_staff_with_the_original(app: App) 
 
 def test_urgent_mail_without_a_customer_goes_to_the_duty_list(app: App) -> None:
     # No customer can be identified: the duty list gets it.
-    arrive(app, demo_mail.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="紧急：管线第三方施工挖断",
+    arrive(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="紧急：管线第三方施工挖断",
                                 body="今晨某工地挖断支线，已抢修。"), at(2026, 11, 19, 8))
     intake.run_pass(app)
     (fwd,) = outbox(app, "urgent_forward")
@@ -281,7 +277,7 @@ def test_urgent_mail_without_a_customer_goes_to_the_duty_list(app: App) -> None:
 
 def test_mail_without_a_form_from_a_contact_is_told_how_to_report(app: App) -> None:
     # A contact writing plain text (no form, not urgent) gets one reply saying what to do.
-    arrive(app, demo_mail.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="月报", body="见附件。"),
+    arrive(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="月报", body="见附件。"),
            at(2026, 11, 19, 8))
     (o,) = intake.run_pass(app)
     assert o.status == "answered"
@@ -292,7 +288,7 @@ def test_a_sender_who_loops_gets_no_more_than_the_hourly_limit(make_app) -> None
     # Ten form-less mails in an hour: 3 answers, then silence, and the operator is told once.
     app = make_app(limits={"auto_answers_per_hour": 3})
     for i in range(10):
-        arrive(app, demo_mail.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8, i), subject=f"月报{i}", body="见附件。"),
+        arrive(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8, i), subject=f"月报{i}", body="见附件。"),
                at(2026, 11, 19, 8, i))
     intake.run_pass(app)
     assert len(outbox(app, "error_reply")) == 3
@@ -302,7 +298,7 @@ def test_a_sender_who_loops_gets_no_more_than_the_hourly_limit(make_app) -> None
 def test_oversized_mail_is_quarantined_and_the_sender_told_once(make_app, tmp_path) -> None:  # type: ignore[no-untyped-def]
     # Over the size limit: not downloaded, quarantined, one reply to the sender.
     app = make_app(mailbox={"path": str(tmp_path / "mail"), "max_message_bytes": 2000})
-    arrive(app, demo_mail.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="月报", body="很长" * 2000),
+    arrive(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="月报", body="很长" * 2000),
            at(2026, 11, 19, 8))
     (o,) = intake.run_pass(app)
     assert o.status == "quarantined"
@@ -315,7 +311,7 @@ def test_reparse_takes_a_message_out_of_quarantine(app: App, monkeypatch: pytest
     # After a bug is fixed, `reparse` runs the stored message again and the report is accepted.
     requests_sent(app)
     monkeypatch.setattr(intake, "handle_report", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
-    arrive(app, demo_mail.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+    arrive(app, replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("李明", "1")), at(2026, 11, 18, 10))
     (o,) = intake.run_pass(app)
     monkeypatch.undo()

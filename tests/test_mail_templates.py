@@ -21,8 +21,10 @@ from markupsafe import escape
 
 from parsers import parse_message, render_form
 
-from mailbot import mails
-from mailbot.outbox.render import RenderedMail, cn_date, cn_datetime, render_mail
+
+from mailbot.render.mail import RenderedMail, cn_date, cn_datetime, render_mail
+from mailbot.outbox.operator import operator_mail
+from mailbot.requests.mails import request_refused_mail
 
 TOKEN = "KCR-202611-GD-3F9A"
 SIGN_OFF = "总部资源与市场部（重点客户月报系统自动发送）"
@@ -379,7 +381,7 @@ def test_escalation_to_the_unit_leader() -> None:
 # --- urgent ------------------------------------------------------------------
 
 
-def test_urgent_forward_to_hq_staff() -> None:
+def test_urgent_forward_to_hqfind_staff() -> None:
     # Identified customer: named in the subject; the body notes the attached original.
     mail = render("urgent_forward")
     assert mail.subject == "【紧急】国家电网有限公司：S001 输气管线遭第三方施工损坏 [SQ-2026-0007]"
@@ -477,9 +479,9 @@ def test_what_a_sender_wrote_is_echoed_only_in_part() -> None:
            "Content-Type: text/plain; charset=utf-8\r\n\r\n状态：关闭\r\n").encode()
     p = parse_message(raw)
     assert p.envelope.subject == subject
-    refused = mails.request_refused_mail("资源与市场部", p, "SQ-2026-0001")
+    refused = request_refused_mail("资源与市场部", p, "SQ-2026-0001")
     assert refused.subject == "回复：" + subject[:199] + "…"
-    notice = mails.operator_mail("资源与市场部", "it-ops@hq.example.cn", "邮件已隔离：" + subject, "发件人不在名单中",
+    notice = operator_mail("资源与市场部", "it-ops@hq.example.cn", "邮件已隔离：" + subject, "发件人不在名单中",
                                  message={"id": 7, "from_addr": "x" * 5000 + "@evil.example", "subject": subject,
                                           "received_at": datetime(2026, 11, 19, tzinfo=timezone.utc)})
     assert notice.subject == "[mailbot] " + ("邮件已隔离：" + subject)[:199] + "…"

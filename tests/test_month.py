@@ -12,11 +12,14 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from mailbot import jobs
+
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, OutboxMail
-from mailbot.demo import SimClock, play_month
-from mailbot.scheduler import run_once
+from mailbot.demo.month import SimClock, play_month
+from mailbot.daemon.scheduler import run_once
+from mailbot.bulletin.compile import bulletin_path, compile_bulletin
+from mailbot.daemon.calendar import tick
+from mailbot.reports.schedule import escalate, remind, send_requests
 
 
 def kinds(app: App) -> Counter[str]:
@@ -53,7 +56,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
         esc = s.scalars(select(OutboxMail.recipients).where(OutboxMail.kind == "escalation")).all()
     assert sorted(r.split(",")[0] for r in esc) == ["fengjj@sx.example.cn", "hewb@xj.example.cn", "yanggd@sc.example.cn"]
 
-    pdf = jobs.bulletin_path(app, "2026-11")
+    pdf = bulletin_path(app, "2026-11")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for expected in ("重点客户月报", "广东分公司", "按时", "逾期", "未报", "四川分公司",
                      "客户子公司拖欠气款约1.2亿元", "榆林化工项目", "北京市拟出台燃气价格联动新政"):
@@ -64,16 +67,16 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
 
     before = kinds(app)
     run_once(app)
-    jobs.send_requests(app, "2026-11")
-    jobs.remind(app, "2026-11", "T-1")
-    jobs.escalate(app, "2026-11")
-    jobs.compile_bulletin(app, "2026-11")
+    send_requests(app, "2026-11")
+    remind(app, "2026-11", "T-1")
+    escalate(app, "2026-11")
+    compile_bulletin(app, "2026-11")
     assert kinds(app) == before
 
 
 def test_dry_run_shows_the_plan_and_changes_nothing(app: App) -> None:
     # `send-requests --dry-run` lists six requests; afterwards the outbox is still empty.
-    plan = jobs.send_requests(app, "2026-11", dry_run=True)
+    plan = send_requests(app, "2026-11", dry_run=True)
     assert len(plan.queued) == 6 and all(k.startswith("request:2026-11:") for k, _, _ in plan.queued)
     assert kinds(app) == Counter()
 
@@ -84,8 +87,8 @@ def test_an_undescribed_year_warns_the_operator_once(app: App) -> None:
     from zoneinfo import ZoneInfo
 
     app.clock = lambda: datetime(2026, 12, 20, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
-    jobs.tick(app)
-    jobs.tick(app)
+    tick(app)
+    tick(app)
     with app.sessions() as s:
         keys = s.scalars(select(OutboxMail.idem_key).where(OutboxMail.kind == "operator")).all()
     assert keys == ["operator:calendar:2027"]

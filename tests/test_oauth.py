@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.oauth import OAuth2Token, OAuthError, SignInRequired, microsoft365_token_url
+from mailbot.net.oauth import OAuth2Token, OAuthError, SignInRequired, microsoft365_token_url
 
 REFRESH = "0.AAAA-refresh-token-one"
 

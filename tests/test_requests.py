@@ -9,11 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from mailbot import demo_mail, intake, jobs
+from mailbot.demo import replies
+from mailbot.pipeline import intake
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, Request
 from mailbot.mailboxes.maildir import deliver
-from mailbot.status import list_requests
+from mailbot.requests.commands import list_requests
+from mailbot.reports.schedule import send_requests
+from mailbot.requests.schedule import chase_overdue
 
 TZ = ZoneInfo("Asia/Shanghai")
 GD = ("李明", "liming@gd.example.cn")
@@ -48,7 +51,7 @@ def text(row: OutboxMail) -> str:
 def answer_to(app: App, row: OutboxMail, sender: tuple[str, str], body: str) -> list[intake.Outcome]:
     """A person replies to one of our mails, Outlook-style: their text on top, our mail quoted below."""
     quoted = "\n".join("> " + line for line in text(row).splitlines())
-    raw = demo_mail.build(sender=sender, to=HQ, subject=f"答复: {row.subject}", at=app.now(),
+    raw = replies.build(sender=sender, to=HQ, subject=f"答复: {row.subject}", at=app.now(),
                           body=f"{body}\n\n-----邮件原件-----\n发件人: 总部资源与市场部 <{HQ}>\n主题: {row.subject}\n\n{quoted}",
                           in_reply_to=row.message_id)
     return arrive(app, raw)
@@ -63,10 +66,10 @@ def request(app: App, number: str) -> Request:
 
 
 def report(app: App, answers: dict[str, dict[str, str]]) -> None:
-    jobs.send_requests(app, f"{app.now():%Y-%m}")
+    send_requests(app, f"{app.now():%Y-%m}")
     with app.sessions() as s:
         req_mail = s.scalar(select(OutboxMail.raw).where(OutboxMail.idem_key == f"request:{app.now():%Y-%m}:GD"))
-    arrive(app, demo_mail.reply(req_mail, sender=GD, at=app.now(), answers=answers, reporter=("李明", "1")))
+    arrive(app, replies.reply(req_mail, sender=GD, at=app.now(), answers=answers, reporter=("李明", "1")))
 
 
 def test_a_request_lives_its_whole_life_by_email(app: App, clock) -> None:  # type: ignore[no-untyped-def]
@@ -113,13 +116,13 @@ def test_overdue_chain_reminds_assignee_then_head_once_each(app: App, clock) -> 
     report(app, NEEDS_HQ)
     number = str(list_requests(app)[0]["number"])
     clock.set(2026, 11, 29, 11)  # due 11-28 10:00: one day and an hour late
-    jobs.chase_overdue(app)
-    jobs.chase_overdue(app)
+    chase_overdue(app)
+    chase_overdue(app)
     assert mail(app, f"req-overdue:{number}:assignee").recipients == "liuyang@hq.example.cn"
     assert list_requests(app, overdue_only=True)[0]["overdue_days"] == 1
     clock.set(2026, 12, 2, 9)
-    jobs.chase_overdue(app)
-    jobs.chase_overdue(app)
+    chase_overdue(app)
+    chase_overdue(app)
     head = mail(app, f"req-overdue:{number}:head")
     assert head.recipients == "zhangwei@hq.example.cn" and "督办" in text(head)
     with app.sessions() as s:
@@ -156,7 +159,7 @@ def test_the_same_matter_reported_again_is_merged(app: App, clock) -> None:  # t
 def test_a_follow_up_to_an_urgent_matter_is_a_comment_not_a_new_alarm(app: App, clock) -> None:  # type: ignore[no-untyped-def]
     # GD replies to its urgent acknowledgement with news: added to the request and passed to the assignee.
     clock.set(2026, 11, 19, 8)
-    arrive(app, demo_mail.build(sender=GD, to=HQ, at=app.now(), subject="【紧急】S001 支线泄漏",
+    arrive(app, replies.build(sender=GD, to=HQ, at=app.now(), subject="【紧急】S001 支线泄漏",
                                 body="今晨S001供气支线泄漏，已关阀抢修。"))
     (row,) = list_requests(app)
     number = str(row["number"])
@@ -171,7 +174,7 @@ def test_a_follow_up_to_an_urgent_matter_is_a_comment_not_a_new_alarm(app: App, 
 def test_hq_mail_about_no_request_is_quarantined(app: App, clock) -> None:  # type: ignore[no-untyped-def]
     # An HQ staff member writes to the bot about nothing it knows: set aside for the operator.
     clock.set(2026, 11, 19, 8)
-    (o,) = arrive(app, demo_mail.build(sender=LIUYANG, to=HQ, at=app.now(), subject="测试", body="你好"))
+    (o,) = arrive(app, replies.build(sender=LIUYANG, to=HQ, at=app.now(), subject="测试", body="你好"))
     assert o.status == "quarantined"
 
 
@@ -190,7 +193,7 @@ def test_urgent_forward_carries_the_customers_open_requests_and_last_report(app:
     clock.set(2026, 11, 18, 10)
     report(app, NEEDS_HQ)
     clock.set(2026, 11, 19, 8)
-    arrive(app, demo_mail.build(sender=GD, to=HQ, at=app.now(), subject="【紧急】国家电网支线泄漏",
+    arrive(app, replies.build(sender=GD, to=HQ, at=app.now(), subject="【紧急】国家电网支线泄漏",
                                 body="S001 供气支线泄漏，已关阀。"))
     body = text(mail(app, "urgent:"))
     assert "该客户尚未办结的诉求" in body and "请总部协调2027年冬季保供气量。" in body

@@ -15,10 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from mailbot import demo_mail, intake, jobs
+from mailbot.demo import replies
+from mailbot.pipeline import intake
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, Request, RequestEvent, Submission
 from mailbot.mailboxes.maildir import deliver
+from mailbot.daemon.calendar import tick
+from mailbot.reports.schedule import send_requests
 
 TZ = ZoneInfo("Asia/Shanghai")
 GD = ("李明", "liming@gd.example.cn")
@@ -64,9 +67,9 @@ def text(row: OutboxMail) -> str:
 
 
 def gd_report(app: App, answers: dict[str, dict[str, str]] = GOOD) -> bytes:
-    jobs.send_requests(app, "2026-11")
+    send_requests(app, "2026-11")
     (request,) = outbox(app, "request:2026-11:GD")
-    return demo_mail.reply(request.raw, sender=GD, at=app.now(), answers=answers, reporter=("李明", "1"))
+    return replies.reply(request.raw, sender=GD, at=app.now(), answers=answers, reporter=("李明", "1"))
 
 
 def count(app: App, model: type) -> int:
@@ -88,7 +91,7 @@ def open_request(app: App, clock) -> tuple[str, OutboxMail]:  # type: ignore[no-
 
 
 def reply_to(row: OutboxMail, sender: tuple[str, str], body: str, at_: datetime) -> bytes:
-    return demo_mail.build(sender=sender, to=HQ, subject=f"答复: {row.subject}", at=at_, body=body,
+    return replies.build(sender=sender, to=HQ, subject=f"答复: {row.subject}", at=at_, body=body,
                            in_reply_to=row.message_id)
 
 
@@ -264,7 +267,7 @@ def test_another_units_request_number_is_refused(app: App, clock) -> None:  # ty
     # BJ's contact writes with GD's SQ number: not a comment on GD's request, and GD's assignee hears nothing.
     number, _notice = open_request(app, clock)
     clock.set(2026, 11, 19, 9)
-    raw = demo_mail.build(sender=BJ, to=HQ, subject=f"关于{number}的补充", at=clock.now, body="此事已解决，请关闭。")
+    raw = replies.build(sender=BJ, to=HQ, subject=f"关于{number}的补充", at=clock.now, body="此事已解决，请关闭。")
     o = arrive(app, raw)
     assert o.status == "quarantined", o.note
     assert quarantine_reasons(app) == [f"{number} 属于广东分公司，发件人 sunyue@bj.example.cn 不是该单位的登记联系人"]
@@ -281,7 +284,7 @@ def test_a_squatted_message_id_does_not_swallow_the_genuine_report(app: App, clo
     clock.set(2026, 11, 18, 10)
     genuine = gd_report(app)
     mid = email.message_from_bytes(genuine)["Message-ID"]
-    squat = demo_mail.build(sender=("x", "someone@evil.example"), to=HQ, subject="hello", at=clock.now, body="hi")
+    squat = replies.build(sender=("x", "someone@evil.example"), to=HQ, subject="hello", at=clock.now, body="hi")
     squat = re.sub(rb"Message-ID: <[^>]*>", f"Message-ID: {mid}".encode(), squat)
     assert arrive(app, squat).status == "quarantined"
     o = arrive(app, genuine)
@@ -297,26 +300,26 @@ def test_strangers_wait_for_one_digest_while_forgeries_are_told_at_once(app: App
     # Thirty strangers in an afternoon are one operator mail an hour later; a forged From is told at once.
     clock.set(2026, 11, 18, 14)
     for n in range(30):
-        arrive(app, demo_mail.build(sender=("x", f"news{n}@list.example"), to=HQ, subject=f"广告 {n}", at=clock.now,
+        arrive(app, replies.build(sender=("x", f"news{n}@list.example"), to=HQ, subject=f"广告 {n}", at=clock.now,
                                     body="特价"))
     arrive(app, with_from(gd_report(app), "liming@gd.example.cn <attacker@evil.example>"))
     (forgery,) = outbox(app, "operator:")
     assert forgery.idem_key.startswith("operator:quarantine:")
     clock.set(2026, 11, 18, 14, 59)
-    jobs.tick(app)
+    tick(app)
     assert len(outbox(app, "operator:")) == 1
     clock.set(2026, 11, 18, 15, 1)
-    jobs.tick(app)
-    jobs.tick(app)
+    tick(app)
+    tick(app)
     (digest,) = outbox(app, "operator:digest:")
     assert digest.subject == "[mailbot] 隔离邮件汇总：30 封"
     body = text(digest)
     assert "news0@list.example" in body and "news29@list.example" in body and "广告 29" in body
     assert "attacker@evil.example" not in body  # told already
     # The next wave is the next digest; nothing is listed twice.
-    arrive(app, demo_mail.build(sender=("y", "other@list.example"), to=HQ, subject="再来", at=clock.now, body="x"))
+    arrive(app, replies.build(sender=("y", "other@list.example"), to=HQ, subject="再来", at=clock.now, body="x"))
     clock.set(2026, 11, 18, 16, 2)
-    jobs.tick(app)
+    tick(app)
     second = outbox(app, "operator:digest:")[1]
     assert second.subject == "[mailbot] 隔离邮件汇总：1 封" and "news0@list.example" not in text(second)
 
@@ -337,8 +340,8 @@ def test_oversized_mail_answers_contacts_once_a_day_and_strangers_never(make_app
     clock.set(2026, 11, 18, 10)
     big = "附件内容" * 2000
     for n in range(3):
-        arrive(app, demo_mail.build(sender=GD, to=HQ, subject=f"月报 {n}", at=clock.now, body=big))
-        arrive(app, demo_mail.build(sender=("x", f"forged{n}@evil.example"), to=HQ, subject="hi", at=clock.now, body=big))
+        arrive(app, replies.build(sender=GD, to=HQ, subject=f"月报 {n}", at=clock.now, body=big))
+        arrive(app, replies.build(sender=("x", f"forged{n}@evil.example"), to=HQ, subject="hi", at=clock.now, body=big))
     errors = outbox(app, "error:")
     assert [e.recipients for e in errors] == ["liming@gd.example.cn"]
     with app.sessions() as s:

@@ -10,7 +10,7 @@ import email
 import email.policy
 import shutil
 import subprocess
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, Visit
 from mailbot.visits.plan import PlanError, Refs, check_references, parse_plan
-from mailbot.visits.record import cancel_visit, plan_visit
+from mailbot.visits.store import cancel_visit, plan_visit
 
 TZ = ZoneInfo("Asia/Shanghai")
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "visit.example.yaml"
@@ -227,11 +227,12 @@ def test_a_customer_visit_to_hq_goes_to_the_reception_list_too(app: App, tmp_pat
 
 from parsers import UnreadableMessage, parse_message  # noqa: E402
 
-from mailbot import demo_mail, intake  # noqa: E402
-from mailbot.db.models import Person, Unit  # noqa: E402
-from mailbot.mailboxes.maildir import deliver  # noqa: E402
-from mailbot.archive import customer_archive, render_dossier_pdf  # noqa: E402
-from mailbot.visits import service  # noqa: E402
+from mailbot.demo import replies
+from mailbot.pipeline import intake
+from mailbot.db.models import Person, Unit
+from mailbot.mailboxes.maildir import deliver
+from mailbot.archive.dossier import customer_archive, render_dossier_pdf
+
 
 HQ = "kcr@hq.example.cn"
 SUNYUE = ("孙悦", "sunyue@bj.example.cn")
@@ -276,9 +277,9 @@ def visit_routing(monkeypatch: pytest.MonkeyPatch) -> None:
         env = p.envelope
         if not env.automatic_reasons and p.kind not in ("bounce", "auto_reply"):
             sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
-            if sender is not None and (visit := service.find_visit(ctx.s, p)) is not None:
+            if sender is not None and (visit := find_visit(ctx.s, p)) is not None:
                 msg.kind, msg.from_addr, msg.subject = p.kind, env.from_addr or None, env.subject[:2000]
-                return service.handle_visit_reply(ctx, msg, p, sender, visit)
+                return handle_visit_reply(ctx, msg, p, sender, visit)
         return original(ctx, msg)
 
     monkeypatch.setattr(intake, "handle", handle)
@@ -293,7 +294,7 @@ def answer_to(app: App, row: OutboxMail, sender: tuple[str, str], text: str, *, 
               quote: bool = True) -> list[intake.Outcome]:
     """A person replies to one of our mails, Outlook-style: their text on top, our mail quoted below."""
     quoted = "\n".join("> " + line for line in body(row).splitlines()) if quote else ""
-    raw = demo_mail.build(sender=sender, to=HQ, subject=subject or f"答复: {row.subject}", at=app.now(),
+    raw = replies.build(sender=sender, to=HQ, subject=subject or f"答复: {row.subject}", at=app.now(),
                           body=f"{text}\n\n-----邮件原件-----\n发件人: 总部资源与市场部 <{HQ}>\n主题: {row.subject}\n\n{quoted}",
                           in_reply_to=row.message_id)
     return arrive(app, raw)
@@ -315,7 +316,7 @@ def test_a_visit_from_plan_to_the_last_follow_up_done(app: App, clock: Any, tmp_
     # follow-ups chased before and after their due dates → progress and "done" by reply → the archive PDF.
     path = write_plan(tmp_path / "v.yaml")
     plan_visit(app, path)
-    assert keys(service.visit_jobs(app)) == []  # 11-13: the notice itself was the first word
+    assert keys(visit_jobs(app)) == []  # 11-13: the notice itself was the first word
     write_plan(path, place="国家电网有限公司总部第一会议室")
     assert keys(plan_visit(app, path).plan) == ["visit:VIS-2026-0001:notice:seq1"]
     assert "地点由“国家电网有限公司总部（北京市西城区西长安街86号）第三会议室”改为“国家电网有限公司总部第一会议室”" \
@@ -323,17 +324,17 @@ def test_a_visit_from_plan_to_the_last_follow_up_done(app: App, clock: Any, tmp_
     assert str(event(invitation(one(app, "visit:VIS-2026-0001:notice:seq1")))["LOCATION"]) == "国家电网有限公司总部第一会议室"
 
     clock.set(2026, 11, 16, 9)  # Monday: items due 11-17 and 11-18 are reminded (the weekend moves nothing later)
-    assert keys(service.visit_jobs(app)) == [f"visit:VIS-2026-0001:brief:{i}:2026-11-1{7 if i < 4 else 8}"
+    assert keys(visit_jobs(app)) == [f"visit:VIS-2026-0001:brief:{i}:2026-11-1{7 if i < 4 else 8}"
                                              for i in (1, 2, 3, 4)]
-    assert keys(service.visit_jobs(app)) == []
+    assert keys(visit_jobs(app)) == []
     brief = one(app, "visit:VIS-2026-0001:brief:2:2026-11-17")
     assert brief.recipients == "liming@gd.example.cn,liuyang@hq.example.cn"
     assert "广东地区2026年供气执行情况及今冬保供预案" in body(brief) and "2026年11月17日前完成" in body(brief)
 
     clock.set(2026, 11, 20, 11, 0)  # still in the meeting: no summary request yet
-    assert keys(service.visit_jobs(app)) == []
+    assert keys(visit_jobs(app)) == []
     clock.set(2026, 11, 20, 14, 0)
-    assert keys(service.visit_jobs(app)) == ["visit:VIS-2026-0001:summary-request"]
+    assert keys(visit_jobs(app)) == ["visit:VIS-2026-0001:summary-request"]
     request = one(app, "visit:VIS-2026-0001:summary-request")
     assert request.recipients == "sunyue@bj.example.cn,zhoukai@bj.example.cn,liuyang@hq.example.cn"
     assert request.subject == "[拜访纪要] 11月20日拜访国家电网有限公司，请回复纪要 [VIS-2026-0001]"
@@ -356,16 +357,16 @@ def test_a_visit_from_plan_to_the_last_follow_up_done(app: App, clock: Any, tmp_
             "　状态：办理中") in body(ack)
     assert one(app, f"followup:{f2}:assigned").recipients == "liuyang@hq.example.cn"
     clock.set(2026, 11, 24, 10)
-    assert keys(service.visit_jobs(app)) == []  # summary filed: no reminder; follow-ups not due yet
+    assert keys(visit_jobs(app)) == []  # summary filed: no reminder; follow-ups not due yet
 
     with app.sessions() as s:  # the unit's next monthly request lists its open action above the form
         bj = s.scalars(select(Unit).where(Unit.code == "BJ")).one()
-        (item,) = service.open_follow_ups(s, bj, today=date(2026, 12, 15))
+        (item,) = open_follow_ups(s, bj, today=date(2026, 12, 15))
     assert item["customer_code"] == "S001" and item["status"] == "已逾期5天"
     assert item["summary"] == "VIS-2026-0001-1 拜访后续事项：提供北京地区2027年分月用气需求预测（责任人孙悦，12月10日前完成）"
 
     clock.set(2026, 12, 7, 9)  # Monday, T-3 of 12-10
-    assert keys(service.visit_jobs(app)) == [f"followup:{f1}:chase:2026-12-10:T-3"]
+    assert keys(visit_jobs(app)) == [f"followup:{f1}:chase:2026-12-10:T-3"]
     chase = one(app, f"followup:{f1}:chase:2026-12-10:T-3")
     assert chase.recipients == "sunyue@bj.example.cn" and chase.subject.startswith("[后续事项提醒]")
     assert "【后续事项进展】\n事项编号：VIS-2026-0001-1" in body(chase)
@@ -377,7 +378,7 @@ def test_a_visit_from_plan_to_the_last_follow_up_done(app: App, clock: Any, tmp_
     assert "进展已记入客户档案" in body(one(app, f"visit-reply:{o.inbound_id}"))
 
     clock.set(2026, 12, 11, 9)  # Friday: f1 is a day late (HQ owner in copy); f2's T-3 (12-12 is a Saturday)
-    assert keys(service.visit_jobs(app)) == [f"followup:{f1}:chase:2026-12-10:D+1",
+    assert keys(visit_jobs(app)) == [f"followup:{f1}:chase:2026-12-10:D+1",
                                              f"followup:{f2}:chase:2026-12-15:T-3"]
     late = one(app, f"followup:{f1}:chase:2026-12-10:D+1")
     assert late.recipients == "sunyue@bj.example.cn,liuyang@hq.example.cn"
@@ -403,7 +404,7 @@ def test_a_visit_from_plan_to_the_last_follow_up_done(app: App, clock: Any, tmp_
         ("sunyue@bj.example.cn", "已完成。\n预测表已发刘洋。"),
         ("liuyang@hq.example.cn", "集团已审议通过。")]
     clock.set(2026, 12, 21, 9)
-    assert keys(service.visit_jobs(app)) == []
+    assert keys(visit_jobs(app)) == []
 
     text = " ".join(pdf_text(render_dossier_pdf(customer_archive(app, "S001")), tmp_path).split())
     for expected in ("客户档案", "S001 国家电网有限公司", "无未完成的后续事项和诉求。", "拜访与来访", "纪要已归档",
@@ -418,7 +419,7 @@ def test_a_summary_with_mistakes_is_answered_with_each_problem_and_the_form_back
     # An action with no owner and a due date nobody can read: refused, nothing filed, the answers quoted back.
     plan_visit(app, write_plan(tmp_path / "v.yaml"))
     clock.set(2026, 11, 20, 14)
-    service.visit_jobs(app)
+    visit_jobs(app)
     request = one(app, "visit:VIS-2026-0001:summary-request")
     text = SUMMARY.replace("责任人：孙悦\n", "责任人：\n").replace("12月15日前", "下周")
     (o,) = answer_to(app, request, SUNYUE, text)
@@ -431,7 +432,7 @@ def test_a_summary_with_mistakes_is_answered_with_each_problem_and_the_form_back
     assert v.status == "planned" and v.summary is None and v.follow_ups == []
 
     clock.set(2026, 11, 25, 9)  # D+3 (11-23 is a Monday): the summary is chased in the request's thread
-    assert keys(service.visit_jobs(app)) == ["visit:VIS-2026-0001:summary-reminder:D+3"]
+    assert keys(visit_jobs(app)) == ["visit:VIS-2026-0001:summary-reminder:D+3"]
     reminder = one(app, "visit:VIS-2026-0001:summary-reminder:D+3")
     assert reminder.subject.startswith("[拜访纪要提醒]") and "已结束5天" in body(reminder)
     assert parsed(reminder)["In-Reply-To"] == request.message_id
@@ -442,7 +443,7 @@ def test_the_form_filled_inside_the_quote_is_read_and_an_unknown_owner_falls_to_
     # 刘洋 fills the quoted form (hint lines left in place) and names an owner nobody knows: filed, with a warning.
     plan_visit(app, write_plan(tmp_path / "v.yaml"))
     clock.set(2026, 11, 21, 9)
-    service.visit_jobs(app)
+    visit_jobs(app)
     request = one(app, "visit:VIS-2026-0001:summary-request")
     form = body(request)
     form = form.replace("（会谈的主要内容，可分条填写）", "（会谈的主要内容，可分条填写）\n双方确认保供安排。")
@@ -450,7 +451,7 @@ def test_the_form_filled_inside_the_quote_is_read_and_an_unknown_owner_falls_to_
     form = form.replace("【后续事项1】\n事项：\n责任人：\n完成时限：",
                         "【后续事项1】\n事项：报送保供日调度表\n责任人：客户营销部王建国\n完成时限：2026年12月1日")
     quoted = "\n".join("> " + line for line in form.splitlines())
-    raw = demo_mail.build(sender=LIUYANG, to=HQ, subject=f"回复：{request.subject}", at=app.now(),
+    raw = replies.build(sender=LIUYANG, to=HQ, subject=f"回复：{request.subject}", at=app.now(),
                           body=f"见下。\n\n在 2026年11月21日 08:00，总部资源与市场部 <{HQ}> 写道：\n{quoted}",
                           in_reply_to=request.message_id)
     (o,) = arrive(app, raw)
@@ -468,7 +469,7 @@ def test_strangers_and_calendar_answers_are_not_taken_as_visit_mail(app: App, cl
     # SC's contact writes about BJ's visit: quarantined. Outlook's "已接受:" answer to the invitation: ignored.
     plan_visit(app, write_plan(tmp_path / "v.yaml"))
     notice = one(app, "visit:VIS-2026-0001:notice:seq0")
-    (o,) = arrive(app, demo_mail.build(sender=WANGJING, to=HQ, at=app.now(), subject="关于 VIS-2026-0001 的意见",
+    (o,) = arrive(app, replies.build(sender=WANGJING, to=HQ, at=app.now(), subject="关于 VIS-2026-0001 的意见",
                                        body="我单位也想参加。"))
     assert o.status == "quarantined"
     (o,) = answer_to(app, notice, ("李明", "liming@gd.example.cn"), "", subject=f"已接受: {notice.subject}")
@@ -483,7 +484,7 @@ def test_a_summary_sent_as_an_attachment_is_answered_with_how_to_fill_the_form(
     # "纪要见附件" quoting the blank form: kept as a comment, and the sender is told to fill the form in the mail.
     plan_visit(app, write_plan(tmp_path / "v.yaml"))
     clock.set(2026, 11, 20, 14)
-    service.visit_jobs(app)
+    visit_jobs(app)
     (o,) = answer_to(app, one(app, "visit:VIS-2026-0001:summary-request"), SUNYUE, "纪要见附件。")
     assert (o.status, o.note) == ("answered", "VIS-2026-0001: summary form left blank; told how to fill it")
     reply = one(app, f"visit-reply:{o.inbound_id}")
@@ -495,18 +496,12 @@ def test_a_summary_sent_as_an_attachment_is_answered_with_how_to_fill_the_form(
 def test_once_wired_the_daemon_chases_visits_and_the_monthly_request_lists_open_actions(
         app: App, clock: Any, tmp_path: Path) -> None:
     # The daemon's tick asks for the summary; December's request to BJ lists 孙悦's open action above the form.
-    import inspect
-
-    from mailbot import jobs
-
-    if "visit_jobs" not in inspect.getsource(jobs.tick) or "open_follow_ups" not in inspect.getsource(jobs):
-        pytest.skip("jobs.tick / send_requests do not call visit_jobs / open_follow_ups yet")
     plan_visit(app, write_plan(tmp_path / "v.yaml"))
     clock.set(2026, 11, 20, 14)
-    assert "visit:VIS-2026-0001:summary-request" in keys(jobs.tick(app))
+    assert "visit:VIS-2026-0001:summary-request" in keys(tick(app))
     clock.set(2026, 11, 23, 10)
     answer_to(app, one(app, "visit:VIS-2026-0001:summary-request"), SUNYUE, SUMMARY)
-    jobs.send_requests(app, "2026-12")
+    send_requests(app, "2026-12")
     text = body(one(app, "request:2026-12:BJ"))
     line = "· S001 国家电网有限公司：VIS-2026-0001-1 拜访后续事项：提供北京地区2027年分月用气需求预测（责任人孙悦，12月10日前完成）（办理中）"
     assert line in text and text.index(line) < text.index("【重点客户月报填报单】")
@@ -514,10 +509,15 @@ def test_once_wired_the_daemon_chases_visits_and_the_monthly_request_lists_open_
 
 # --- the forms and the calendar, pure ------------------------------------------------------------
 
-from mailbot.domain.workdays import WorkCalendar  # noqa: E402
-from mailbot.visits.due import POLICY, brief_day, chase_stage, summary_stage  # noqa: E402
-from mailbot.visits.ics import Invite, calendar_bytes  # noqa: E402
-from mailbot.visits.summary_form import parse_due, read_progress, read_summary, render_summary_form  # noqa: E402
+from mailbot.domain.workdays import WorkCalendar
+from mailbot.visits.due import POLICY, brief_day, chase_stage, summary_stage
+from mailbot.visits.ics import Invite, calendar_bytes
+from mailbot.visits.summary_form import parse_due, read_progress, read_summary, render_summary_form
+from mailbot.daemon.calendar import tick
+from mailbot.reports.schedule import send_requests
+from mailbot.visits.inbound import find_visit, handle_visit_reply
+from mailbot.visits.matters import open_follow_ups
+from mailbot.visits.schedule import visit_jobs
 
 VISIT_DAY = date(2026, 11, 20)
 

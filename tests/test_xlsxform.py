@@ -21,7 +21,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mailbot.xlsxform import CONTENT_TYPE, build_workbook, workbook_filename
+from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
 from parsers import parse_message, render_form
 from parsers.formtext import CATEGORY_LABELS, FORM_TITLE, form_rows
 
@@ -240,7 +240,7 @@ def test_invalid_choice_typed_past_the_validation_is_an_error() -> None:
     assert parsed.strategic[0].risk is None and parsed.strategic[0].needs_hq is None
 
 
-@pytest.mark.parametrize("module", ["mailbot.xlsxform", "parsers"])
+@pytest.mark.parametrize("module", ["mailbot.reports.workbook", "parsers"])
 def test_import_does_not_load_openpyxl(module: str) -> None:
     # openpyxl (~0.15 s) loads only when a workbook is built or read, never on import.
     code = f"import sys, {module}; print('openpyxl' in sys.modules, 'tnefparse' in sys.modules)"

@@ -32,7 +32,7 @@ from mailbot.bulletin.model import (
 )
 from mailbot.domain import due
 from mailbot.domain.commands import OPEN, STATUS_CN
-from mailbot.visits.bulletin import gather_visits
+from mailbot.visits.chapter import gather_visits
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 
 RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}

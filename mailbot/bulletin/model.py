@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from mailbot.visits.bulletin_model import VisitsSection
+from mailbot.visits.chapter_model import VisitsSection
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from mailbot.bulletin.model import Bulletin
-from mailbot.pdf import render_pdf
+from mailbot.render.pdf import render_pdf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

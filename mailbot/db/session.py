@@ -40,7 +40,17 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work commits at the end of the block, or rolls back entirely."""
-    with factory() as session, session.begin():
-        yield session
+def transaction(factory: sessionmaker[Session], *, dry_run: bool = False) -> Iterator[Session]:
+    """A session whose work commits at the end of the block, or rolls back entirely — always, for a dry run
+    (a job's `--dry-run` makes the same decisions and keeps none of them)."""
+    with factory() as session:
+        session.begin()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()

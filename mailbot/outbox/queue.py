@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -95,6 +96,26 @@ def replied_to(session: Session, message_ids: Sequence[str]) -> list[OutboxMail]
 def answers_in_last_hour(session: Session, addr: str, now: datetime) -> int:
     """How many automatic answers went to one sender lately (the loop breaker)."""
     return session.scalar(_ANSWERS_SINCE, {"addr": addr, "since": now - timedelta(hours=1)}) or 0
+
+
+@dataclass
+class Plan:
+    """What a job queued (or, in a dry run, would have queued)."""
+
+    queued: list[tuple[str, str, str]] = field(default_factory=list)  # (key, recipients, subject)
+    files: list[Path] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [f"{k}  →  {r}  「{s}」" for k, r, s in self.queued] + [f"file: {f}" for f in self.files]
+
+    def queue(self, session: Session, key: str, kind: str, draft: Draft, *, sender: Identity,
+              now: datetime) -> OutboxMail | None:
+        """`enqueue`, noting what was new: a key queued before is not planned again."""
+        row, created = enqueue(session, key=key, kind=kind, draft=draft, sender=sender, now=now)
+        if not created:
+            return None
+        self.queued.append((key, row.recipients, row.subject))
+        return row
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ from typing import Literal
 
 from mailbot.db.models import OutboxMail
 from mailbot.errors import MailbotError
-from mailbot.loopback import is_loopback
+from mailbot.net.loopback import is_loopback
 from mailbot.outbox.queue import PermanentFailure, TransportUnavailable
 
 log = logging.getLogger(__name__)

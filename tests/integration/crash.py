@@ -26,8 +26,8 @@ from collections.abc import Callable
 from typing import Any
 
 STAGES = {
-    "recorded": ("mailbot.intake", "record"),
-    "processed": ("mailbot.intake", "process"),
+    "recorded": ("mailbot.pipeline.intake", "record"),
+    "processed": ("mailbot.pipeline.intake", "process"),
     "marked_done": ("mailbot.mailboxes.imap", "ImapMailbox._move_all"),
     "sent": ("mailbot.outbox.smtp", "SmtpTransport.send"),
 }

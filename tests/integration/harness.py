@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine, select
 
-from mailbot import demo_mail
+from mailbot.demo import replies
 from mailbot.db.models import InboundMessage, OutboxMail
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
@@ -56,7 +56,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, *, every: fl
 
 def write_config(root: Path, *, dovecot: Dovecot, account: Account, sink: SmtpSink, db_url: str,
                  poll_seconds: int = 30, tick_seconds: int = 3600, tls: bool = False,
-                 backfill: bool = False, smtp_cooldown: float = 30) -> Path:
+                 backfill: bool = False) -> Path:
     """A config file for the real `mailbot` command: IMAP on Dovecot, SMTP to the sink; no secret in it."""
     assert dovecot.ports is not None and dovecot.dir is not None
     mailbox: dict[str, Any] = {
@@ -72,8 +72,7 @@ def write_config(root: Path, *, dovecot: Dovecot, account: Account, sink: SmtpSi
         "directory": str(PROJECT / "config" / "directory.example.yaml"),
         "identity": {"address": BOT, "token_secret_env": None},
         "mailbox": mailbox,
-        "outbox": {"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10,
-                   "cooldown_seconds": smtp_cooldown},
+        "outbox": {"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10},
         "schedule": {"poll_seconds": poll_seconds, "tick_seconds": tick_seconds},
     }
     path = root / "mailbot.yaml"
@@ -156,7 +155,7 @@ def run_mailbot(config: Path, *args: str, account: Account, log: Path, crash_aft
 
 def urgent_mail(sender: tuple[str, str], subject: str, body: str, at: datetime | None = None) -> bytes:
     """An urgent matter from a unit's contact, as their client would send it."""
-    return demo_mail.build(sender=sender, to=BOT, subject=subject, body=body, at=at or datetime.now().astimezone())
+    return replies.build(sender=sender, to=BOT, subject=subject, body=body, at=at or datetime.now().astimezone())
 
 
 def message_id(raw: bytes) -> str:

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 
 from mailbot.db.session import make_engine
 from tests.integration.harness import (Mailbot, every_row_on_the_sink_once, folder_counts, matters, outbox,
@@ -89,7 +88,7 @@ def test_smtp_outage_holds_the_answers_and_delivers_each_once_when_it_returns(
     # The SMTP server is down while two urgent mails arrive: both are processed at once, their forwards and acks
     # wait in the outbox without using up retries, and are delivered exactly once after the server returns.
     config = write_config(tmp_path, dovecot=dovecot, account=account, sink=sink, db_url=sqlite_url(tmp_path),
-                          poll_seconds=1, smtp_cooldown=5)
+                          poll_seconds=1)
     daemon = spawn(config, "run")
     daemon.wait_log("baseline taken", 30)
     engine = make_engine(sqlite_url(tmp_path))
@@ -110,8 +109,7 @@ def test_smtp_outage_holds_the_answers_and_delivers_each_once_when_it_returns(
     assert folder_counts(dovecot, account.user)["Processed"] == 2  # mail handling does not wait for SMTP
 
     sink.start()
-    # The transport's breaker keeps a dead server from being hammered: it tries again `cooldown_seconds` (5 s
-    # here, 30 by default) after the failure.
+    # The transport's breaker keeps a dead server from being hammered: it tries again 30 s after the failure.
     wait_until(lambda: all(m.forwarded(sink) and m.acknowledged(sink) for m in urgent), 60,
                "forwards and acks delivered after the outage", explain=daemon.tail)
     time.sleep(2)  # more passes: nothing is sent a second time

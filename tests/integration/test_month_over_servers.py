@@ -17,19 +17,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mailbot import jobs
+
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.db.session import transaction
-from mailbot.demo import SimClock, play_month
-from mailbot.directory import sync_directory
+from mailbot.demo.month import SimClock, play_month
+from mailbot.directory.lookup import sync_directory
 from mailbot.outbox.smtp import envelope_recipients
-from mailbot.scheduler import run_once
+from mailbot.daemon.scheduler import run_once
 from tests.conftest import test_settings
 from tests.integration.harness import BOT, PW_ENV, copies, folder_counts, message_id
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
+from mailbot.bulletin.compile import compile_bulletin
+from mailbot.reports.schedule import escalate, remind, send_requests
 
 PERIOD = "2026-11"
 
@@ -57,7 +59,7 @@ def month_app(tmp_path: Path, db_url: str, dovecot: Dovecot, account: Account, s
 
 
 def play_month_over_servers(app: App, clock: SimClock, dovecot: Dovecot, user: str) -> None:
-    """mailbot.demo.play_month, with each day's replies APPENDed to the IMAP inbox instead of dropped in a Maildir.
+    """mailbot.demo.month.play_month, with each day's replies APPENDed to the IMAP inbox instead of dropped in a Maildir.
 
     The first pass of the first day takes the IMAP baseline, before any reply exists."""
     play_month(app, clock, PERIOD, lambda _: None, drop=lambda when, raw: dovecot.append(user, raw, date=when))
@@ -130,10 +132,10 @@ def test_whole_month_over_imap_and_smtp(month_app: tuple[App, SimClock], dovecot
     # Everything run again — the daemon's pass and each job by hand — sends nothing new to the server.
     before = len(sink.messages)
     run_once(app)
-    jobs.send_requests(app, PERIOD)
-    jobs.remind(app, PERIOD, "T-1")
-    jobs.escalate(app, PERIOD)
-    jobs.compile_bulletin(app, PERIOD)
+    send_requests(app, PERIOD)
+    remind(app, PERIOD, "T-1")
+    escalate(app, PERIOD)
+    compile_bulletin(app, PERIOD)
     run_once(app)
     assert len(sink.messages) == before
     assert folder_counts(dovecot, account.user)["INBOX"] == 0

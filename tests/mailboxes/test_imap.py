@@ -16,7 +16,7 @@ from tests.servers.dovecot import Account, Dovecot, OAuthProvider
 from mailbot.mailboxes import imap
 from mailbot.mailboxes.base import Folder
 from mailbot.mailboxes.imap import ImapMailbox, LoginFailed, MailboxUnavailable
-from mailbot.oauth import OAuth2Token
+from mailbot.net.oauth import OAuth2Token
 
 MakeBox = Callable[..., ImapMailbox]
 

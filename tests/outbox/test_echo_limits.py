@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from mailbot import intake, jobs
+from mailbot.pipeline import intake
 from mailbot.app import App
 from mailbot.db.models import OutboxMail
 from mailbot.mailboxes.maildir import deliver
@@ -27,6 +27,7 @@ from mailbot.outbox.queue import send_pending
 from mailbot.outbox.smtp import SmtpTransport
 from tests.conftest import Clock
 from tests.servers.smtpsink import SmtpSink
+from mailbot.pipeline.digest import operator_digest
 
 BOT = Identity("kcr@hq.example.cn", "总部资源与市场部")
 WHEN = datetime(2026, 11, 19, 0, 30, tzinfo=timezone.utc)
@@ -70,7 +71,7 @@ def test_a_one_megabyte_subject_is_answered_with_a_small_header_the_server_takes
     deliver(app.settings.path(app.settings.mailbox.path), huge_subject_mail(sender, prefix), received_at=WHEN)
     intake.run_pass(app)
     clock.now += timedelta(hours=2)
-    jobs.operator_digest(app)  # the stranger's mail reaches the operator in the digest
+    operator_digest(app)  # the stranger's mail reaches the operator in the digest
     with app.sessions() as s:
         answers = list(s.scalars(select(OutboxMail).order_by(OutboxMail.id)))
     assert {m.kind for m in answers} == kinds

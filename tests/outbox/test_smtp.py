@@ -21,8 +21,15 @@ from mailbot.db.models import OutboxMail
 from mailbot.db.session import make_engine, session_factory, transaction
 from mailbot.outbox.compose import Attachment, Draft, Identity
 from mailbot.outbox.queue import PermanentFailure, enqueue, send_pending
-from mailbot.outbox.smtp import (Refusal, SmtpDeferred, SmtpError, SmtpRefused, SmtpTransport, SmtpUnavailable,
-                                 envelope_recipients)
+from mailbot.outbox.smtp import (
+    Refusal,
+    SmtpDeferred,
+    SmtpError,
+    SmtpRefused,
+    SmtpTransport,
+    SmtpUnavailable,
+    envelope_recipients,
+)
 from tests.servers.smtpsink import HOST, TEST_USER, SmtpSink, Stage
 
 MakeSink = Callable[..., SmtpSink]

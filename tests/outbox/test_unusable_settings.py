@@ -25,7 +25,7 @@ from mailbot.mailboxes.exchange import EwsLogin
 from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.ews import EwsTransport
 from mailbot.outbox.queue import PermanentFailure, TransportUnavailable, enqueue, send_pending
-from mailbot.status import render_status
+from mailbot.daemon.status import render_status
 from tests.conftest import Clock
 from tests.mailboxes import ews_fixtures as ews
 from tests.servers.smtpsink import HOST, TEST_USER, SmtpSink

@@ -26,14 +26,15 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot import jobs
+
 from mailbot.app import App
 from mailbot.db.models import Customer, Unit, Visit, VisitNote
-from mailbot.directory import Directory
+from mailbot.directory.config import Directory
 from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import enqueue
-from mailbot.visits import ics, mail, people
+from mailbot.visits import ics, people
+from mailbot.visits import mails
 from mailbot.visits.people import Addr
 from mailbot.visits.plan import (
     CHANGE_LABELS,
@@ -48,6 +49,8 @@ from mailbot.visits.plan import (
     parse_plan,
     to_json,
 )
+from mailbot.db.session import transaction
+from mailbot.outbox.queue import Plan
 
 log = logging.getLogger(__name__)
 BOT = "mailbot"
@@ -60,7 +63,7 @@ class Outcome:
     number: str
     action: str
     # A lambda, so that importing this module while mailbot.jobs is still loading (jobs → visits) works.
-    plan: jobs.Plan = field(default_factory=lambda: jobs.Plan())
+    plan: Plan = field(default_factory=lambda: Plan())
 
     def lines(self) -> list[str]:
         said = {"created": "已登记，通知已排队发送", "changed": "已变更，变更通知已排队发送",
@@ -93,14 +96,14 @@ def load_plan(app: App, path: Path) -> VisitPlan:
 def plan_visit(app: App, path: Path, *, dry_run: bool = False) -> Outcome:
     """`mailbot visit plan FILE.yaml`: record a new visit or a change to one, and queue the notice."""
     plan = load_plan(app, path)
-    with jobs.unit_of_work(app, dry_run) as s:
+    with transaction(app.sessions, dry_run=dry_run) as s:
         return record_visit(app, s, plan, str(path.resolve()))
 
 
 def cancel_visit(app: App, number: str, *, reason: str | None = None, dry_run: bool = False) -> Outcome:
     """`mailbot visit cancel VIS-…`: everyone concerned gets METHOD:CANCEL for the same calendar entry."""
-    out = jobs.Plan()
-    with jobs.unit_of_work(app, dry_run) as s:
+    out = Plan()
+    with transaction(app.sessions, dry_run=dry_run) as s:
         visit = s.scalar(select(Visit).where(Visit.number == number.strip().upper()))
         if visit is None:
             raise MailbotError(f"没有编号为 {number} 的拜访或来访记录")
@@ -127,7 +130,7 @@ def with_directory_names(s: Session, plan: VisitPlan) -> VisitPlan:
 
 
 def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> Outcome:
-    out = jobs.Plan()
+    out = Plan()
     now = app.now()
     plan = with_directory_names(s, plan)
     visit = _existing(s, plan, source)
@@ -145,9 +148,9 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> Outcome:
         return Outcome(visit.number, "created", out)
 
     if visit.status != "planned":
-        raise PlanError([f"{plan.source}: number: {visit.number} {mail.STATUS_CN[visit.status]}，不能再变更"])
+        raise PlanError([f"{plan.source}: number: {visit.number} {mails.STATUS_CN[visit.status]}，不能再变更"])
     if visit.ends_at <= now:
-        raise PlanError([f"{plan.source}: {visit.number} 已于{mail.when_text(visit.starts_at, visit.ends_at, app.tz)}"
+        raise PlanError([f"{plan.source}: {visit.number} 已于{mails.when_text(visit.starts_at, visit.ends_at, app.tz)}"
                          f"进行，不再发送变更通知；纪要请回复纪要填报邮件提交"])
     old = stored_plan(visit)
     if essence(old) == essence(plan):
@@ -234,7 +237,7 @@ def describe_changes(app: App, s: Session, old: VisitPlan, new: VisitPlan) -> li
     out = []
     for key in changed_keys(old, new):
         if key == "time":
-            before, after = (mail.when_text(p.starts, p.ends, app.tz) for p in (old, new))
+            before, after = (mails.when_text(p.starts, p.ends, app.tz) for p in (old, new))
             out.append(f"时间由{before}改为{after}")
         elif key in ("place", "topic"):
             out.append(f"{CHANGE_LABELS[key]}由“{getattr(old, key)}”改为“{getattr(new, key)}”")
@@ -248,7 +251,7 @@ def describe_changes(app: App, s: Session, old: VisitPlan, new: VisitPlan) -> li
 
 def invite(app: App, visit: Visit, plan: VisitPlan, method: str, attendees: list[Addr]) -> bytes:
     """This version's .ics: the same UID for the visit's whole life, the visit's current SEQUENCE."""
-    c = mail.card(visit, plan, app.tz)
+    c = mails.card(visit, plan, app.tz)
     lines = [f"{c['kind_title']}：{c['customer']}", f"主题：{visit.topic}", f"总部负责人：{c['hq_owner']}",
              f"相关单位：{c['units']}"]
     if plan.our_attendees:
@@ -265,7 +268,7 @@ def invite(app: App, visit: Visit, plan: VisitPlan, method: str, attendees: list
         organizer=(app.identity.display_name, app.identity.address), attendees=attendees))
 
 
-def _notice(app: App, s: Session, out: jobs.Plan, visit: Visit, plan: VisitPlan, action: str, key: str,
+def _notice(app: App, s: Session, out: Plan, visit: Visit, plan: VisitPlan, action: str, key: str,
             to: list[Addr], cc: list[Addr], names: dict[str, str], *, changes: list[str] | None = None,
             reason: str | None = None) -> None:
     if not to and not cc:
@@ -273,13 +276,13 @@ def _notice(app: App, s: Session, out: jobs.Plan, visit: Visit, plan: VisitPlan,
         return
     method = "CANCEL" if action in ("cancelled", "removed") else "REQUEST"
     data = invite(app, visit, plan, method, to + cc)
-    draft = mail.notice_mail(app.settings.identity.department, action, mail.card(visit, plan, app.tz),
-                             mail.details(plan, names), to or cc, cc if to else [], data,
+    draft = mails.notice_mail(app.settings.identity.department, action, mails.card(visit, plan, app.tz),
+                             mails.details(plan, names), to or cc, cc if to else [], data,
                              sequence=visit.sequence, changes=changes or [], reason=reason)
     queue(app, s, out, key, "visit_notice", draft, visit)
 
 
-def queue(app: App, s: Session, out: jobs.Plan, key: str, kind: str, draft: Draft, visit: Visit,
+def queue(app: App, s: Session, out: Plan, key: str, kind: str, draft: Draft, visit: Visit,
           now: datetime | None = None) -> bool:
     """Queue one visit mail under its idempotency key, pointing at the visit so replies find it."""
     row, created = enqueue(s, key=key, kind=kind, draft=draft, sender=app.identity, now=now or app.now(),

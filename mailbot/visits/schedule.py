@@ -22,22 +22,25 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot import jobs
+
 from mailbot.app import App
 from mailbot.db.models import FollowUp, OutboxMail, Person, Visit
 from mailbot.outbox.compose import Draft, Thread
-from mailbot.visits import mail, people
+from mailbot.visits import people
+from mailbot.visits import mails
 from mailbot.visits.due import POLICY, brief_day, chase_stage, summary_stage
 from mailbot.visits.people import Addr
-from mailbot.visits.record import queue, stored_plan
+from mailbot.visits.store import queue, stored_plan
 from mailbot.visits.summary_form import follow_up_ref, render_progress_form, render_summary_form
+from mailbot.db.session import transaction
+from mailbot.outbox.queue import Plan
 
 
-def visit_jobs(app: App, *, dry_run: bool = False) -> jobs.Plan:
+def visit_jobs(app: App, *, dry_run: bool = False) -> Plan:
     """Everything visits need today; returns what was queued (for `Plan.lines()` and the tick's log)."""
-    out = jobs.Plan()
+    out = Plan()
     now, today = app.now(), app.today()
-    with jobs.unit_of_work(app, dry_run) as s:
+    with transaction(app.sessions, dry_run=dry_run) as s:
         for visit in s.scalars(select(Visit).where(Visit.status == "planned", Visit.starts_at > now)
                                .order_by(Visit.id)):
             _briefing_reminders(app, s, out, visit, today)
@@ -55,7 +58,7 @@ def _local_day(app: App, t: datetime) -> date:
     return t.astimezone(app.tz).date()
 
 
-def _briefing_reminders(app: App, s: Session, out: jobs.Plan, visit: Visit, today: date) -> None:
+def _briefing_reminders(app: App, s: Session, out: Plan, visit: Visit, today: date) -> None:
     plan = stored_plan(visit)
     announced = _local_day(app, visit.updated_at)
     for i, item in enumerate(plan.checklist, 1):
@@ -64,7 +67,7 @@ def _briefing_reminders(app: App, s: Session, out: jobs.Plan, visit: Visit, toda
             continue
         name, to = people.resolve(s, item.preparer)
         owner = [(visit.hq_owner.name, visit.hq_owner.email)] if visit.hq_owner else []
-        draft = mail.brief_mail(app.settings.identity.department, mail.card(visit, plan, app.tz), item.item,
+        draft = mails.brief_mail(app.settings.identity.department, mails.card(visit, plan, app.tz), item.item,
                                 item.due, name, to or owner, people.unique(owner, besides=to) if to else [])
         queue(app, s, out, f"visit:{visit.number}:brief:{i}:{item.due.isoformat()}", "visit_brief", draft, visit)
 
@@ -82,24 +85,24 @@ def summary_recipients(s: Session, visit: Visit) -> list[Addr]:
 def summary_form_text(app: App, visit: Visit) -> str:
     return render_summary_form(kind=visit.kind, number=visit.number,
                                customer=f"{visit.customer.code} {visit.customer.name}", topic=visit.topic,
-                               when=mail.when_text(visit.starts_at, visit.ends_at, app.tz))
+                               when=mails.when_text(visit.starts_at, visit.ends_at, app.tz))
 
 
-def _ask_for_summary(app: App, s: Session, out: jobs.Plan, visit: Visit, today: date) -> None:
+def _ask_for_summary(app: App, s: Session, out: Plan, visit: Visit, today: date) -> None:
     plan = stored_plan(visit)
     to = summary_recipients(s, visit)
-    c = mail.card(visit, plan, app.tz)
+    c = mails.card(visit, plan, app.tz)
     dept = app.settings.identity.department
     key = f"visit:{visit.number}:summary-request"
     first = s.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
     if first is None:
         queue(app, s, out, key, "visit_summary_request",
-              mail.summary_request_mail(dept, c, summary_form_text(app, visit), to), visit)
+              mails.summary_request_mail(dept, c, summary_form_text(app, visit), to), visit)
         return
     stage = summary_stage(_local_day(app, visit.ends_at), today, POLICY.summary_after, app.calendar)
     if stage is not None:
         days = (today - _local_day(app, visit.ends_at)).days
-        draft = mail.summary_request_mail(dept, c, summary_form_text(app, visit), to, reminder_days=days,
+        draft = mails.summary_request_mail(dept, c, summary_form_text(app, visit), to, reminder_days=days,
                                           thread=Thread(first.message_id))
         queue(app, s, out, f"visit:{visit.number}:summary-reminder:{stage}", "visit_summary_request", draft, visit)
 
@@ -120,7 +123,7 @@ def owner_addresses(s: Session, fu: FollowUp) -> list[Addr]:
     return [(v.hq_owner.name, v.hq_owner.email)] if v.hq_owner else []
 
 
-def follow_up_draft(app: App, s: Session, fu: FollowUp, stage: str, today: date, *,
+def follow_updraft(app: App, s: Session, fu: FollowUp, stage: str, today: date, *,
                     note: str | None = None, thread: Thread | None = None) -> Draft | None:
     """The mail about one follow-up (assigned | reminder | overdue), with its progress form; None if nobody to tell."""
     visit = fu.visit
@@ -130,19 +133,19 @@ def follow_up_draft(app: App, s: Session, fu: FollowUp, stage: str, today: date,
     owner = [(visit.hq_owner.name, visit.hq_owner.email)] if visit.hq_owner else []
     cc = people.unique(owner, besides=to) if stage == "overdue" or not fu.owner_email and not fu.unit else []
     n = index_of(fu)
-    return mail.follow_up_mail(app.settings.identity.department, stage, mail.card(visit, stored_plan(visit), app.tz),
-                               mail.follow_up_card(fu, n, today), to, cc,
+    return mails.follow_up_mail(app.settings.identity.department, stage, mails.card(visit, stored_plan(visit), app.tz),
+                               mails.follow_up_card(fu, n, today), to, cc,
                                render_progress_form(follow_up_ref(visit.number, n)),
                                days_left=(fu.due - today).days if fu.due else 0, note=note, thread=thread)
 
 
-def _chase(app: App, s: Session, out: jobs.Plan, fu: FollowUp, today: date) -> None:
+def _chase(app: App, s: Session, out: Plan, fu: FollowUp, today: date) -> None:
     assert fu.due is not None
     stage = chase_stage(fu.due, today, _local_day(app, fu.created_at), POLICY, app.calendar)
     if stage is None:
         return
     assigned = s.scalar(select(OutboxMail.message_id).where(OutboxMail.idem_key == f"followup:{fu.id}:assigned"))
-    draft = follow_up_draft(app, s, fu, "overdue" if today > fu.due else "reminder", today,
+    draft = follow_updraft(app, s, fu, "overdue" if today > fu.due else "reminder", today,
                             thread=Thread(assigned) if assigned else None)
     if draft is not None:
         queue(app, s, out, f"followup:{fu.id}:chase:{fu.due.isoformat()}:{stage}", "visit_followup", draft, fu.visit)

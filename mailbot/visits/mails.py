@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from mailbot.db.models import FollowUp, Visit
 from mailbot.outbox.compose import Attachment, Draft, Thread
-from mailbot.outbox.render import render_mail
+from mailbot.render.mail import render_mail
 from mailbot.visits.people import Addr
 from mailbot.visits.plan import KINDS, ChecklistItem, VisitPlan
 from mailbot.visits.summary_form import follow_up_ref

@@ -34,14 +34,15 @@ from sqlalchemy.orm import Session
 
 from parsers import ParsedMessage, Problem
 
-from mailbot.db.models import FollowUp, InboundMessage, OutboxMail, Person, Visit, VisitNote
-from mailbot.mails import thread_of
+from mailbot.db.models import FollowUp, InboundMessage, Person, Visit, VisitNote
+from mailbot.outbox.drafts import thread_of
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import enqueue, replied_to
-from mailbot.visits import mail, people
-from mailbot.visits.chase import follow_up_draft, index_of, summary_form_text, summary_recipients
+from mailbot.visits import people
+from mailbot.visits import mails
+from mailbot.visits.schedule import follow_updraft, index_of, summary_form_text, summary_recipients
 from mailbot.visits.people import Addr
-from mailbot.visits.record import stored_plan
+from mailbot.visits.store import stored_plan
 from mailbot.visits.summary_form import (
     Progress,
     SummaryForm,
@@ -52,7 +53,7 @@ from mailbot.visits.summary_form import (
 )
 
 if TYPE_CHECKING:
-    from mailbot.intake import Ctx
+    from mailbot.pipeline.intake import Ctx
 
 NUMBER = re.compile(r"VIS-\d{4}-\d{4,}")
 _EARLIEST = date(2000, 1, 1)  # finding a visit needs only the form's number, not its dates
@@ -86,7 +87,7 @@ def handle_visit_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: 
     if _CALENDAR_ANSWER.match(p.envelope.subject) or any(a.content_type == "text/calendar" for a in p.attachments):
         return "ignored", f"{visit.number}: calendar response"
     if not may_write(sender, visit):
-        from mailbot.intake import quarantine  # intake imports this module
+        from mailbot.pipeline.intake import quarantine
 
         return quarantine(ctx, msg, f"{sender.email} 与 {visit.number} 无关（不是相关单位联系人或总部人员）")
     msg.unit_id = sender.unit_id  # `mailbot status` shows which unit wrote
@@ -106,7 +107,7 @@ def handle_visit_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: 
         ctx.s.add(VisitNote(visit=visit, at=msg.received_at, author=sender.email, text=text, inbound_id=msg.id))
     if form is not None and visit.summary is None and visit.status != "cancelled":
         # They answered the summary request but not in the form ("纪要见附件"): say how, once.
-        _reply(ctx, f"visit-reply:{msg.id}", mail.summary_reply_mail(
+        _reply(ctx, f"visit-reply:{msg.id}", mails.summary_reply_mail(
             ctx.department, _card(ctx, visit), [p.envelope.from_addr], [], thread=thread_of(p),
             problems=[_problem(Problem("", "纪要填报单中没有填写内容。请在【会谈纪要】【达成事项】【后续事项】下直接填写后发送"
                                            "（附件中的纪要请将要点复制到填报单中）"))],
@@ -125,7 +126,7 @@ def may_write(sender: Person, visit: Visit) -> bool:
 
 
 def _card(ctx: Ctx, visit: Visit) -> dict[str, object]:
-    return mail.card(visit, stored_plan(visit), ctx.app.tz)
+    return mails.card(visit, stored_plan(visit), ctx.app.tz)
 
 
 def _problem(p: Problem) -> dict[str, str]:
@@ -161,7 +162,7 @@ def _summary(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, vi
     if visit.status == "cancelled":
         problems.insert(0, Problem("", f"{visit.number} 已取消，无需填报纪要"))
     if problems:
-        _reply(ctx, f"visit-reply:{msg.id}", mail.summary_reply_mail(
+        _reply(ctx, f"visit-reply:{msg.id}", mails.summary_reply_mail(
             ctx.department, _card(ctx, visit), [p.envelope.from_addr], [], thread=thread_of(p),
             problems=[_problem(x) for x in problems], form_text=form.text), visit, p)
         return "answered", f"{visit.number}: summary refused, {len(problems)} problem(s)"
@@ -187,12 +188,12 @@ def _summary(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, vi
         if person is None and unit is None:
             warnings.append(f"后续事项{index_of(fu)}的责任人“{a.owner}”不在名录中，提醒将发给总部负责人"
                             f"{visit.hq_owner.name if visit.hq_owner else ''}")
-        draft = follow_up_draft(ctx.app, ctx.s, fu, "assigned", ctx.app.today())
+        draft = follow_updraft(ctx.app, ctx.s, fu, "assigned", ctx.app.today())
         if draft is not None:
             _queue(ctx, f"followup:{fu.id}:assigned", "visit_followup", draft, visit)
     today = ctx.app.today()
-    actions = [mail.follow_up_card(f, i, today) for i, f in enumerate(visit.follow_ups, 1)]
-    _reply(ctx, f"visit-reply:{msg.id}", mail.summary_reply_mail(
+    actions = [mails.follow_up_card(f, i, today) for i, f in enumerate(visit.follow_ups, 1)]
+    _reply(ctx, f"visit-reply:{msg.id}", mails.summary_reply_mail(
         ctx.department, _card(ctx, visit), [p.envelope.from_addr], _others(ctx, visit, sender), thread=thread_of(p),
         minutes=visit.summary, agreed=visit.agreed, actions=actions, warnings=warnings, replaced=replaced), visit, p)
     return "processed", (f"{visit.number}: summary {'corrected' if replaced else 'filed'} by {sender.email}, "
@@ -232,8 +233,8 @@ def _progress(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, v
     if fu is None:
         problems.insert(0, Problem("事项编号", "无法确定是哪一项后续事项；请回复该事项的提醒邮件，勿修改事项编号"))
     if problems:
-        _reply(ctx, f"visit-reply:{msg.id}", mail.progress_reply_mail(
-            ctx.department, _card(ctx, visit), mail.follow_up_card(fu, index_of(fu), ctx.app.today()) if fu else None,
+        _reply(ctx, f"visit-reply:{msg.id}", mails.progress_reply_mail(
+            ctx.department, _card(ctx, visit), mails.follow_up_card(fu, index_of(fu), ctx.app.today()) if fu else None,
             [p.envelope.from_addr], [], thread=thread_of(p), problems=[_problem(x) for x in problems],
             form_text=render_progress_form(f"{visit.number}-{index_of(fu)}") if fu else None), visit, p)
         return "answered", f"{visit.number}: progress refused, {len(problems)} problem(s)"
@@ -255,8 +256,8 @@ def _record_progress(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Pe
         fu.status, fu.done_at = "done", now
     remaining = sum(f.status == "open" for f in visit.follow_ups)
     owner = [(visit.hq_owner.name, visit.hq_owner.email)] if visit.hq_owner else []
-    _reply(ctx, f"visit-reply:{msg.id}", mail.progress_reply_mail(
-        ctx.department, _card(ctx, visit), mail.follow_up_card(fu, index_of(fu), ctx.app.today()),
+    _reply(ctx, f"visit-reply:{msg.id}", mails.progress_reply_mail(
+        ctx.department, _card(ctx, visit), mails.follow_up_card(fu, index_of(fu), ctx.app.today()),
         [p.envelope.from_addr], people.unique(owner, besides=[(sender.name, sender.email)]) if closed else [],
         thread=thread_of(p), note=text or None, done=fu.status == "done", remaining=remaining), visit, p)
     ref = f"{visit.number}-{index_of(fu)}"

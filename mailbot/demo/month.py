@@ -18,16 +18,17 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import select
 
-from mailbot import demo_mail, jobs
+from mailbot.demo import replies
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import transaction
-from mailbot.directory import sync_directory
+from mailbot.directory.lookup import sync_directory
 from mailbot.domain import due
 from mailbot.mailboxes.maildir import deliver
-from mailbot.scheduler import run_once
+from mailbot.daemon.scheduler import run_once
 from mailbot.settings import Settings, load_settings
+from mailbot.bulletin.compile import bulletin_path
 
 TZ = ZoneInfo("Asia/Shanghai")
 HQ = "kcr@hq.example.cn"
@@ -35,7 +36,7 @@ HQ = "kcr@hq.example.cn"
 
 def demo_settings(root: Path) -> Settings:
     """Write the scratch directory's own config file, so `mailbot --config …` can look at the month afterwards."""
-    project = Path(__file__).resolve().parents[1]
+    project = Path(__file__).resolve().parents[2]
     config = {
         "data_dir": str(root), "database": {"url": f"sqlite:///{root / 'mailbot.sqlite3'}"},
         "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "outbox")},
@@ -105,7 +106,7 @@ def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] 
         sync_directory(s, app.directory)
     out(f"demo: simulating {due.Period.parse(period).label} in {root}")
     play_month(app, clock, period, out)
-    pdf = jobs.bulletin_path(app, period)
+    pdf = bulletin_path(app, period)
     outbox = app.settings.path(app.settings.outbox.path) / "new"
     out("")
     out(f"bulletin PDF: {pdf}")
@@ -150,9 +151,9 @@ def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None
     while day <= end:
         clock.now = at(day, 9)
         if day == start:  # HQ plans a visit to 国家电网 with three units (config/visit.example.yaml)
-            from mailbot.visits.service import plan_visit
+            from mailbot.visits.store import plan_visit
 
-            for line in plan_visit(app, Path(__file__).resolve().parents[1] / "config/visit.example.yaml").lines():
+            for line in plan_visit(app, Path(__file__).resolve().parents[2] / "config/visit.example.yaml").lines():
                 out(f"  {day} {line}")
         for line in run_once(app).plan.lines():
             out(f"  {day} queued {line}")
@@ -171,14 +172,14 @@ def arrivals(app: App, period: str, day: date, deadline: date,
     n = (day - start).days
     mail: list[tuple[datetime, bytes]] = []
 
-    def reply(unit: str, sender: tuple[str, str], answers: demo_mail.Answers, reporter: tuple[str, str],
+    def reply(unit: str, sender: tuple[str, str], answers: replies.Answers, reporter: tuple[str, str],
               h: int, **kw: object) -> None:
         when = at(day, h, 12)
-        mail.append((when, demo_mail.reply(_request(app, period, unit), sender=sender, at=when, answers=answers,
+        mail.append((when, replies.reply(_request(app, period, unit), sender=sender, at=when, answers=answers,
                                            reporter=reporter, **kw)))  # type: ignore[arg-type]
 
     if n == 1:  # SC's contact is away: the out-of-office answer must not be answered
-        mail.append((at(day, 10, 3), demo_mail.build(
+        mail.append((at(day, 10, 3), replies.build(
             sender=("王静", "wangjing@sc.example.cn"), to=HQ, at=at(day, 10, 3),
             subject="自动回复: [重点客户月报] 重点客户月报填报", body="您好，我正在休假，11月20日返回，急事请联系028-86661234。",
             extra={"Auto-Submitted": "auto-replied"})))
@@ -188,31 +189,31 @@ def arrivals(app: App, period: str, day: date, deadline: date,
         reply("JS", ("吴昊", "wuhao@js.example.cn"), JS, ("吴昊", "025-84447777"), 15, style="foxmail",
               charset="gb18030", note="已填报，见下文。")
     if n == 5:
-        mail.append((at(day, 8, 40), demo_mail.build(
+        mail.append((at(day, 8, 40), replies.build(
             sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(day, 8, 40),
             subject="【紧急】延长石油榆林项目供气中断风险",
             body="总部领导：\n今晨接陕西延长石油（集团）有限责任公司通知，其榆林化工项目因上游检修，"
                  "可能于本周五起中断供气三天，影响我方合同供气量约600万方，请总部尽快协调。\n\n马丽\n陕西分公司")))
         reply("BJ", ("孙悦", "sunyue@bj.example.cn"), BJ_BAD, ("孙悦", "010-65558888"), 11)
     if n == 6:
-        mail.append((at(day, 9, 5), demo_mail.build(
+        mail.append((at(day, 9, 5), replies.build(
             sender=("推广", "promo@market.example.com"), to=HQ, at=at(day, 9, 5),
             subject="关于天然气行业年会参会邀请", body="尊敬的客户：诚邀贵单位参加2026天然气行业年会……")))
         reply("BJ", ("孙悦", "sunyue@bj.example.cn"), BJ_GOOD, ("孙悦", "010-65558888"), 16,
               note="已按要求修改，请以此版为准。")
     if n == 6:  # HQ's 刘洋 takes up GD's request for S001 by replying to the bot's notice
-        mail.append((at(day, 11, 0), demo_mail.answer(_sent(app, "req-notice:SQ-2026-0001:assigned").raw,
+        mail.append((at(day, 11, 0), replies.answer(_sent(app, "req-notice:SQ-2026-0001:assigned").raw,
                                                       sender=("刘洋", "liuyang@hq.example.cn"), at=at(day, 11, 0),
                                                       body="状态：处理中\n已联系国家电网总部计划部。")))
     if n == 8:  # … and answers it: the answer goes to GD's contact
-        mail.append((at(day, 16, 30), demo_mail.answer(
+        mail.append((at(day, 16, 30), replies.answer(
             _sent(app, "req-notice:SQ-2026-0001:assigned").raw, sender=("刘洋", "liuyang@hq.example.cn"),
             at=at(day, 16, 30), body="答复：经与国家电网总部协调，2027年冬季调峰气量可增加2000万方，"
                                      "具体由广东分公司与省电网公司签订补充协议。")))
     if n == 8:  # BJ, responsible for the visit's minutes, replies to the summary request with the form filled
         request = _sent(app, "visit:VIS-2026-0001:summary-request").raw
-        mail.append((at(day, 14, 0), demo_mail.answer(request, sender=("孙悦", "sunyue@bj.example.cn"), at=at(day, 14, 0),
-                                                      body=demo_mail.fill_summary(request, VISIT_SUMMARY))))
+        mail.append((at(day, 14, 0), replies.answer(request, sender=("孙悦", "sunyue@bj.example.cn"), at=at(day, 14, 0),
+                                                      body=replies.fill_summary(request, VISIT_SUMMARY))))
     if day == deadline + timedelta(days=1):  # SC replies a day late
         reply("SC", ("王静", "wangjing@sc.example.cn"), SC, ("王静", "028-86661234"), 9, style="foxmail")
     return mail

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.errors import MailbotError
-from mailbot.loopback import is_loopback
+from mailbot.net.loopback import is_loopback
 
 log = logging.getLogger(__name__)
 

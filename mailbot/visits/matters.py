@@ -1,34 +1,18 @@
-"""Visits (§7) as the rest of mailbot sees them: the few calls the CLI, intake, the calendar and the
-monthly request make. The work is done in the modules beside this one —
+"""The unit's open follow-up actions, as the monthly request lists them above the form.
 
-    plan.py          the plan file → VisitPlan (pure)           ics.py        the calendar invitation (pure)
-    summary_form.py  the summary and progress forms (pure)      due.py        which reminder is due (pure)
-    record.py        record / change / cancel + the notice      chase.py      briefing, summary, follow-up chasing
-    replies.py       mail about a visit: summary, progress      people.py     names → people and addresses
-    mail.py          what each visit mail says                  bulletin.py   the bulletin's visits chapter
-
-— and this module only gathers their entry points, plus the list of open
-follow-up actions that the monthly request shows above the form (FORM.md:
-reminders stand outside the form, so an untouched form still reads blank).
+(FORM.md: reminders stand outside the form, so an untouched form still reads blank.)
 """
 
 from __future__ import annotations
 
 from datetime import date
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-
 from mailbot.db.models import FollowUp, Unit, Visit
-from mailbot.visits.chase import index_of, visit_jobs
-from mailbot.visits.mail import short_day
-from mailbot.visits.plan import KINDS, PlanError
-from mailbot.visits.record import Outcome, cancel_visit, load_plan, plan_visit
-from mailbot.visits.replies import find_visit, handle_visit_reply
+from mailbot.visits.schedule import index_of
+from mailbot.visits.mails import short_day
+from mailbot.visits.plan import KINDS
 from mailbot.visits.summary_form import follow_up_ref
-
-__all__ = ["Outcome", "PlanError", "cancel_visit", "find_visit", "handle_visit_reply", "load_plan",
-           "open_follow_ups", "plan_visit", "visit_jobs"]
 
 
 def open_follow_ups(s: Session, unit: Unit, today: date | None = None) -> list[dict[str, str]]:

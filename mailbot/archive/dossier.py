@@ -5,7 +5,7 @@ dossier to take into a meeting. Three steps, each replaceable alone:
 
     gather_archive   database → `CustomerArchive` (frozen data, times in the configured zone)
     render_timeline_text / render_dossier_html   layout only
-    render_dossier_pdf   through `mailbot.pdf.render_pdf`, which fetches no URL
+    render_dossier_pdf   through `mailbot.render.pdf.render_pdf`, which fetches no URL
 
 A month holds what units reported on the customer in that period's monthly
 report (by §8.1.1 category; only the submission in force counts), the
@@ -35,13 +35,22 @@ from parsers import CATEGORY_LABELS
 
 from mailbot.app import App
 from mailbot.bulletin.render import templates_dir
-from mailbot.db.models import (Customer, FollowUp, Person, Request, StrategicEntry, Submission, VipItem, Visit,
-                               VisitNote)
+from mailbot.db.models import (
+    Customer,
+    FollowUp,
+    Person,
+    Request,
+    StrategicEntry,
+    Submission,
+    VipItem,
+    Visit,
+    VisitNote,
+)
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.errors import MailbotError
-from mailbot.mails import SOURCE_CN
-from mailbot.pdf import render_pdf
-from mailbot.visits.mail import FOLLOW_UP_CN, STATUS_CN as VISIT_STATUS_CN, when_text
+from mailbot.requests.mails import SOURCE_CN
+from mailbot.render.pdf import render_pdf
+from mailbot.visits.mails import FOLLOW_UP_CN, STATUS_CN as VISIT_STATUS_CN, when_text
 from mailbot.visits.plan import Attendee
 from mailbot.visits.summary_form import follow_up_ref
 

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailbot.db.models import FollowUp, Visit
-from mailbot.visits.bulletin_model import FollowUpLine, VisitLine, VisitsSection
-from mailbot.visits.mail import FOLLOW_UP_CN, STATUS_CN
+from mailbot.visits.chapter_model import FollowUpLine, VisitLine, VisitsSection
+from mailbot.visits.mails import FOLLOW_UP_CN, STATUS_CN
 from mailbot.visits.plan import KINDS
 from mailbot.visits.summary_form import follow_up_ref
 

@@ -33,20 +33,23 @@ from sqlalchemy.orm import Session
 from parsers import Envelope, ParsedMessage, Problem, UnreadableMessage, parse_message
 from parsers.authresults import trusted_results
 
-from mailbot import mails
+
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, Period, Person, Quarantine, ReportRequest, Unit
-from mailbot.directory import active_people, customers_by_code, duty_people, keep_directory
+from mailbot.directory.lookup import active_people, customers_by_code, duty_people, keep_directory
 from mailbot.domain.sender import check_sender
 from mailbot.domain.validate import validate_report
 from mailbot.errors import MailbotError, PassStopped, describe, our_fault
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import answers_in_last_hour, enqueue
-from mailbot.reports import ensure_period, local_period, persist_submission, unit_view
-from mailbot.request_flow import find_request, handle_reply, notify_assignee
-from mailbot.visits.service import find_visit, handle_visit_reply
-from mailbot.urgent import handle_urgent
+from mailbot.reports.store import ensure_period, local_period, persist_submission, unit_view
+from mailbot.requests.store import find_request
+from mailbot.requests.inbound import handle_reply, notify_assignee
+from mailbot.visits.inbound import find_visit, handle_visit_reply
+from mailbot.requests.urgent import handle_urgent
+from mailbot.outbox.operator import operator_mail
+from mailbot.reports.mails import ack_mail, error_mail
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +292,7 @@ class Ctx:
         if answers_in_last_hour(self.s, addr, self.app.now()) < self.app.settings.limits.auto_answers_per_hour:
             return True
         hour = self.app.now().strftime("%Y%m%d%H")
-        self.queue(f"operator:ratelimit:{addr}:{hour}", "operator", mails.operator_mail(
+        self.queue(f"operator:ratelimit:{addr}:{hour}", "operator", operator_mail(
             self.department, self.app.settings.operator, "自动回复已暂停",
             f"{addr} 在一小时内触发的自动回复超过上限，本小时内不再回复该地址。"))
         return False
@@ -305,7 +308,7 @@ def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = 
     if at_once:
         info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
                 "received_at": msg.received_at}
-        ctx.queue(f"operator:quarantine:{msg.id}", "operator", mails.operator_mail(
+        ctx.queue(f"operator:quarantine:{msg.id}", "operator", operator_mail(
             ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info,
             details=detail))
     return "quarantined", f"quarantined: {reason}"
@@ -339,7 +342,7 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     if msg.outcome == "oversized":
         # Told once a day at most: three oversized mails are one mistake, and each answer is another large echo.
         day = msg.received_at.astimezone(ctx.app.tz).strftime("%Y%m%d")
-        ctx.queue(f"error:oversized:{sender.email}:{day}", "error_reply", mails.error_mail(
+        ctx.queue(f"error:oversized:{sender.email}:{day}", "error_reply", error_mail(
             ctx.department, p, None, None, p.token,
             [Problem("", "邮件超过大小限制，未能接收；请删除大附件后重新发送")]), answers=env.from_addr)
         return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
@@ -377,7 +380,7 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
         notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer))
     elif not p.urgent:
         if may_answer:
-            ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
+            ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
                 ctx.department, p, unit, period.key, token,
                 [Problem("", "邮件中未找到填报单。请直接回复月报通知邮件，在填报单中填写后发送；"
                              "紧急事项请在主题中注明【紧急】")]), answers=env.from_addr)
@@ -426,7 +429,7 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
     addr = p.envelope.from_addr
     if not verdict.accepted:
         if answer:
-            ctx.queue(f"error:{msg.id}", "error_reply", mails.error_mail(
+            ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
                 ctx.department, p, unit, period.key, token, verdict.problems), answers=addr)
         return f"rejected: {len(verdict.problems)} problem(s)"
     duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
@@ -438,6 +441,6 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
                             lead=f"{unit.name}在{period.key}月报中提出需总部协调的事项，请办理。")
     if answer:
         names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
-        ctx.queue(f"ack:{msg.id}", "ack", mails.ack_mail(ctx.department, p, sub, names, token or "",
+        ctx.queue(f"ack:{msg.id}", "ack", ack_mail(ctx.department, p, sub, names, token or "",
                                                          verdict.warnings), answers=addr)
     return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"

@@ -26,10 +26,10 @@ from mailbot.db.models import (
     Unit,
     VipItem,
 )
-from mailbot.directory import customers_by_code
+from mailbot.directory.lookup import customers_by_code
 from mailbot.domain import due
 from mailbot.domain.validate import UnitView
-from mailbot.request_flow import open_or_merge
+from mailbot.requests.store import open_or_merge
 from mailbot.settings import RequestSettings
 
 

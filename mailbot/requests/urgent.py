@@ -15,14 +15,15 @@ from sqlalchemy import select
 
 from parsers import CATEGORY_LABELS, ParsedMessage
 
-from mailbot import mails
+
 from mailbot.db.models import Customer, InboundMessage, Person, Request, StrategicEntry, Submission, Unit
 from mailbot.domain.commands import OPEN
-from mailbot.directory import customers_by_code, duty_people
-from mailbot.request_flow import open_or_merge
+from mailbot.directory.lookup import customers_by_code, duty_people
+from mailbot.requests.store import open_or_merge
+from mailbot.requests.mails import urgent_ack_mail, urgent_forward_mail
 
 if TYPE_CHECKING:
-    from mailbot.intake import Ctx
+    from mailbot.pipeline.intake import Ctx
 
 CODE = re.compile(r"(?<![A-Za-z0-9])([SV]\d{3,})(?!\d)")
 
@@ -74,11 +75,11 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
                                 category=None, text=text, inbound=msg,
                                 assignee=recipients[0] if recipients else None)
     # Urgent means now: even a matter already open is forwarded again, under its existing number.
-    ctx.queue(f"urgent:{msg.id}", "urgent_forward", mails.urgent_forward_mail(
+    ctx.queue(f"urgent:{msg.id}", "urgent_forward", urgent_forward_mail(
         ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons,
         open_requests=_open_requests(ctx, customer), last_report=_last_report(ctx, customer)),
         request_id=req.id)
     if answer:
-        ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", mails.urgent_ack_mail(ctx.department, p, unit, req, recipients),
+        ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", urgent_ack_mail(ctx.department, p, unit, req, recipients),
                   answers=p.envelope.from_addr, request_id=req.id)
     return f"urgent {req.number}{' (merged)' if merged else ''} → {', '.join(r.email for r in recipients)}"

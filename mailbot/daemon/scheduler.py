@@ -4,7 +4,7 @@ The foreground loop reads the mailbox, delivers the outbox, then waits on the
 mailbox (IMAP IDLE / EWS streaming wake it at once; otherwise `poll_seconds`).
 The wait is only a wake-up: every pass polls, so a lost IDLE never loses mail.
 The calendar job has a fixed id, coalesces missed runs and never overlaps;
-what is due is computed from the database (`jobs.tick`), so a restart catches
+what is due is computed from the database (`tick`), so a restart catches
 up and repeats nothing. Only the daemon holding the leader lock acts; another
 one started beside it waits and takes over when the first dies.
 
@@ -23,15 +23,18 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailbot import health, jobs, mails
+from mailbot.daemon import health
 from mailbot.app import App
 from mailbot.db.session import transaction
 from mailbot.errors import PassStopped, describe, our_fault
-from mailbot.intake import Outcome, resume_unfinished, run_pass
-from mailbot.leader import leadership
+from mailbot.pipeline.intake import Outcome, resume_unfinished, run_pass
+from mailbot.daemon.leader import leadership
 from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable, StateStore
 from mailbot.outbox.queue import SendReport, enqueue, send_pending
-from mailbot.state import DbStateStore, FallbackStore
+from mailbot.db.state import DbStateStore, FallbackStore
+from mailbot.daemon.calendar import tick
+from mailbot.outbox.operator import operator_mail
+from mailbot.outbox.queue import Plan
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ _delivering = threading.Lock()  # the loop and the calendar thread must not hand
 @dataclass(frozen=True)
 class PassReport:
     outcomes: list[Outcome]
-    plan: jobs.Plan
+    plan: Plan
     sent: SendReport
     mailbox_error: str | None = None
     stopped: str | None = None  # a fault of ours stopped the pass (the database, the disk): why
@@ -69,7 +72,7 @@ def deliver(app: App) -> SendReport:
         with transaction(app.sessions) as s:
             for mail_id in report.dead:
                 enqueue(s, key=f"operator:dead:{mail_id}", kind="operator", sender=app.identity, now=app.now(),
-                        draft=mails.operator_mail(app.settings.identity.department, app.settings.operator,
+                        draft=operator_mail(app.settings.identity.department, app.settings.operator,
                                                   "邮件无法投递", f"发件箱第 {mail_id} 封邮件已放弃投递，请查看 mailbot status。"))
     return report
 
@@ -133,7 +136,7 @@ def check_health(app: App, state: StateStore, started: datetime,
         try:
             with transaction(app.sessions) as s:
                 enqueue(s, key=alarm.key, kind="operator", sender=app.identity, now=app.now(),
-                        draft=mails.operator_mail(app.settings.identity.department, app.settings.operator,
+                        draft=operator_mail(app.settings.identity.department, app.settings.operator,
                                                   alarm.title, alarm.reason))
         except Exception as e:
             if not our_fault(e):
@@ -193,7 +196,7 @@ def calendar_tick(app: App, watch: Watch) -> None:
         watch.check()
         return
     try:
-        jobs.tick(app)
+        tick(app)
     except Exception:  # noqa: BLE001 - the next tick tries again; nothing is half-sent (outbox rows are atomic)
         log.exception("calendar tick failed")
     watch.check()
@@ -216,8 +219,8 @@ def run_once(app: App) -> PassReport:
     watch = Watch(app, started=app.now())  # from cron, silence counts from the last successful poll
     polled = watch.poll()
     if polled.stopped and not watch.writable:
-        return PassReport(polled.outcomes, jobs.Plan(), SendReport(0, 0, []), stopped=polled.error)
-    plan = jobs.tick(app)
+        return PassReport(polled.outcomes, Plan(), SendReport(0, 0, []), stopped=polled.error)
+    plan = tick(app)
     return PassReport(polled.outcomes, plan, deliver(app), mailbox_error=None if polled.stopped else polled.error,
                       stopped=polled.error if polled.stopped else None)
 

@@ -1,0 +1,61 @@
+"""Compiling the bulletin (重点客户月报): the PDF under data/bulletins/ and its mail to the bulletin list, once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from sqlalchemy import select
+
+from mailbot.app import App
+from mailbot.bulletin.gather import gather
+from mailbot.db.models import OutboxMail, Period, ReportRequest
+from mailbot.reports.store import ensure_period
+from mailbot.db.session import transaction
+from mailbot.outbox.queue import Plan
+from mailbot.bulletin.mails import bulletin_mail
+
+
+def bulletin_path(app: App, period_key: str) -> Path:
+    return app.settings.path(app.settings.data_dir) / "bulletins" / f"重点客户月报-{period_key}.pdf"
+
+
+def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: bool = True,
+                     resend: bool = False) -> Plan:
+    """Render the month's bulletin PDF and mail it to the bulletin list (once, unless `resend`)."""
+    from mailbot.bulletin.render import render_bulletin_pdf
+
+    plan = Plan()
+    with transaction(app.sessions, dry_run=dry_run) as s:
+        period = ensure_period(s, period_key, app.schedule)
+        b = gather(s, period, department=app.settings.identity.department, tz=app.tz, now=app.now())
+        pdf = render_bulletin_pdf(b)
+        path = bulletin_path(app, period.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pdf)
+        plan.files.append(path)
+        if mail:
+            key = f"bulletin:{period.key}"
+            if resend:
+                key += f":{app.now():%Y%m%dT%H%M%S}"
+            stats = {"units_total": len(b.units),
+                     "on_time": sum(u.status == "on_time" for u in b.units),
+                     "late": sum(u.status == "late" for u in b.units),
+                     "missing": sum(u.status == "missing" for u in b.units),
+                     "customers_reported": sum(bool(c.reported_units) for c in b.customers),
+                     "risks_major": sum(r.level == "重大" for r in b.risks),
+                     "coordination": len(b.coordination), "urgent": len(b.urgent)}
+            draft = bulletin_mail(app.settings.identity.department, app.directory.bulletin_addresses(),
+                                        period.key, pdf, path.name, stats,
+                                        [u.name for u in b.units if u.status == "missing"],
+                                        [u.name for u in b.units if u.status == "late"])
+            plan.queue(s, key, "bulletin", draft, sender=app.identity, now=app.now())
+    return plan
+
+
+def bulletin_wanted(app: App, period_key: str) -> bool:
+    """Not yet mailed, and a month mailbot ran (no bulletin of all-missing units for the month before install)."""
+    with app.sessions() as s:
+        if s.scalar(select(OutboxMail.id).where(OutboxMail.idem_key == f"bulletin:{period_key}")) is not None:
+            return False
+        return s.scalar(select(ReportRequest.id).join(ReportRequest.period)
+                        .where(Period.key == period_key).limit(1)) is not None

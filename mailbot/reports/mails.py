@@ -1,0 +1,98 @@
+"""What the monthly cycle mails: the request with its form, reminders, escalations, acknowledgements, error replies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
+from mailbot.db.models import Submission, Unit
+from mailbot.outbox.compose import Attachment, Draft, Thread
+from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
+from mailbot.outbox.drafts import unit_context, draft, echoed_subject, period_view, thread_of
+
+
+def _blocks(unit: Unit) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    mine = [c for c in unit.customers if c.active]
+    return ([(c.code, c.name) for c in mine if c.kind == "strategic"],
+            [(c.code, c.name) for c in mine if c.kind == "vip"])
+
+
+def unit_form(unit: Unit, period_key: str, token: str) -> str:
+    strategic, vip = _blocks(unit)
+    return render_form(token=token, unit_code=unit.code, unit_name=unit.name, period=period_key,
+                       strategic=strategic, vip=vip)
+
+
+def unit_workbook(unit: Unit, period_key: str, token: str) -> Attachment:
+    """The same form as an .xlsx a unit may fill and return instead of the mail body."""
+    strategic, vip = _blocks(unit)
+    data = build_workbook(token=token, unit_code=unit.code, unit_name=unit.name, period=period_key,
+                          strategic=strategic, vip=vip)
+    return Attachment(workbook_filename(unit.code, period_key), data, *CONTENT_TYPE)
+
+
+def contact_addresses(unit: Unit) -> list[str]:
+    return [p.email for p in unit.contacts if p.active]
+
+
+def request_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
+                 open_matters: Sequence[dict[str, str]]) -> Draft:
+    return draft("request", contact_addresses(unit), attachments=[unit_workbook(unit, period_key, token)],
+                  department=department, unit=unit_context(unit),
+                  period=period_view(period_key), deadline=deadline, token=token,
+                  form_text=unit_form(unit, period_key, token), open_matters=list(open_matters))
+
+
+def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str, days_left: int,
+                  thread: Thread | None) -> Draft:
+    return draft("reminder", contact_addresses(unit), thread=thread,
+                  attachments=[unit_workbook(unit, period_key, token)], department=department,
+                  unit=unit_context(unit), period=period_view(period_key), deadline=deadline, token=token,
+                  days_left=days_left, form_text=unit_form(unit, period_key, token))
+
+
+def escalation_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
+                    reminders_sent: int) -> Draft:
+    return draft("escalation", [unit.leader_email or ""], cc=contact_addresses(unit), department=department,
+                  unit=unit_context(unit), period=period_view(period_key), deadline=deadline, token=token,
+                  reminders_sent=reminders_sent)
+
+
+def _summary(p: ParsedMessage, names: Mapping[str, str]) -> list[dict[str, object]]:
+    """What the report said, customer by customer, as it was stored (from the accepted parse, not read back)."""
+    out: list[dict[str, object]] = []
+    for b in p.strategic:
+        lines = [{"label": f"{n}. {CATEGORY_LABELS[n]}", "text": text}
+                 for n, text in sorted((int(k), v) for k, v in b.items.items() if v is not None)]
+        out.append({"code": b.customer, "name": names[b.customer], "kind": "战略客户", "lines": lines,
+                    "risk": b.risk, "needs_hq": b.needs_hq})
+    for v in p.vip:
+        lines = [{"label": label, "text": text}
+                 for label, text in (("问题或诉求", v.issue), ("本单位处理情况", v.handling)) if text]
+        out.append({"code": v.customer, "name": names[v.customer], "kind": "VIP客户", "lines": lines,
+                    "risk": None, "needs_hq": v.needs_hq})
+    return out
+
+
+def ack_mail(department: str, p: ParsedMessage, sub: Submission, names: Mapping[str, str], token: str,
+             warnings: Sequence[Problem]) -> Draft:
+    """The receipt for an accepted report; `names` are the customers' names by code."""
+    return draft("ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  unit=unit_context(sub.unit), period=period_view(sub.period.key), token=token,
+                  version=sub.version, on_time=sub.on_time, received_at=sub.received_at,
+                  summary=_summary(p, names), warnings=[_problem_text(w) for w in warnings],
+                  urgent_text=sub.urgent_text)
+
+
+def _problem_text(p: Problem) -> str:
+    return f"{p.where}：{p.message}" if p.where else p.message
+
+
+def error_mail(department: str, p: ParsedMessage, unit: Unit | None, period_key: str | None,
+               token: str | None, problems: Sequence[Problem]) -> Draft:
+    return draft("error_reply", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  unit=unit_context(unit) if unit else None,
+                  period=period_view(period_key) if period_key else None, token=token,
+                  problems=[{"where": x.where, "message": x.message} for x in problems],
+                  form_text=p.form_text, original_subject=echoed_subject(p))

@@ -1,0 +1,86 @@
+"""What the requests (诉求) capability mails: urgent forwards and acknowledgements, notices, answers, refusals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from parsers import CATEGORY_LABELS, ParsedMessage
+from mailbot.db.models import Customer, Person, Request, Unit
+from mailbot.domain.commands import STATUS_CN
+from mailbot.outbox.compose import Draft, Thread, clip
+from mailbot.outbox.drafts import unit_context, draft, echoed_subject, thread_of
+
+
+def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,
+                        recipients: Sequence[Person], unit: Unit | None, customer: Customer | None,
+                        received_at: datetime, reasons: Sequence[str], *,
+                        open_requests: Sequence[Request] = (), last_report: dict[str, object] | None = None) -> Draft:
+    names = "、".join(r.name for r in recipients)
+    others = [{"number": r.number, "status_cn": STATUS_CN[r.status], "unit_name": r.unit.name if r.unit else None,
+               "text": r.text} for r in open_requests if r.id != req.id]
+    return draft("urgent_forward", [r.email for r in recipients], original=raw, department=department,
+                  recipient_name=names, unit=unit_context(unit) if unit else None,
+                  customer={"code": customer.code, "name": customer.name} if customer else None,
+                  sender={"name": clip(p.envelope.from_name), "addr": clip(p.envelope.from_addr)},
+                  original_subject=echoed_subject(p), received_at=received_at,
+                  text=req.text, request_number=req.number, reasons=list(reasons), open_requests=others,
+                  last_report=last_report)
+
+
+def urgent_ack_mail(department: str, p: ParsedMessage, unit: Unit | None, req: Request,
+                    recipients: Sequence[Person]) -> Draft:
+    return draft("urgent_ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  unit=unit_context(unit) if unit else None, request_number=req.number,
+                  original_subject=echoed_subject(p),
+                  forwarded_to=[r.name for r in recipients])
+
+
+SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgent": "紧急事项"}
+
+
+ACTION_CN = {"created": "登记", "reported_again": "再次报告", "status": "状态变更", "transfer": "转交",
+             "answer": "答复单位", "approval": "提交集团审议", "note": "备注", "comment": "来信",
+             "close": "关闭", "overdue": "逾期提醒", "escalated": "逾期上报"}
+
+
+NOTICE_CN = {"assigned": "待办", "transferred": "转交", "reported_again": "再次报告", "unit_comment": "单位来信",
+             "overdue": "逾期", "escalated": "逾期上报"}
+
+
+def request_card(req: Request) -> dict[str, object]:
+    return {"number": req.number, "status_cn": STATUS_CN.get(req.status, req.status),
+            "source_cn": SOURCE_CN.get(req.source, req.source), "unit_name": req.unit.name if req.unit else None,
+            "customer": f"{req.customer.code} {req.customer.name}" if req.customer else None,
+            "category_label": f"{req.category}. {CATEGORY_LABELS[req.category]}" if req.category else None,
+            "text": req.text, "created_at": req.created_at, "due_at": req.due_at,
+            "assignee_name": req.assignee.name if req.assignee else None}
+
+
+def _history(req: Request) -> list[dict[str, object]]:
+    return [{"at": e.at, "actor": e.actor, "action_cn": ACTION_CN.get(e.action, e.action), "detail": e.detail}
+            for e in req.events]
+
+
+def request_notice_mail(department: str, reason: str, req: Request, to: Sequence[Person], *, lead: str,
+                        note: str | None = None, note_label: str = "新情况", cc: Sequence[str] = ()) -> Draft:
+    return draft("request_notice", [p.email for p in to], cc=cc, department=department,
+                  reason_cn=NOTICE_CN[reason], recipient_name="、".join(p.name for p in to), lead=lead,
+                  note=note, note_label=note_label, req=request_card(req), history=_history(req))
+
+
+def request_answer_mail(department: str, req: Request, to: Sequence[str], answer: str, answered_by: str,
+                        thread: Thread | None) -> Draft:
+    return draft("request_answer", to, thread=thread, department=department, req=request_card(req),
+                  answer=answer, answered_by=answered_by)
+
+
+def request_update_ack_mail(department: str, req: Request, actor: Person, changes: Sequence[str],
+                            problems: Sequence[str], thread: Thread) -> Draft:
+    return draft("request_update_ack", [actor.email], thread=thread, department=department,
+                  req=request_card(req), actor_name=actor.name, changes=list(changes), problems=list(problems))
+
+
+def request_refused_mail(department: str, p: ParsedMessage, number: str) -> Draft:
+    return draft("request_refused", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                  number=number, original_subject=clip(p.envelope.subject))

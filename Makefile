@@ -22,6 +22,7 @@ run: venv
 
 test: system-deps venv
 	$(PY) -m mypy mailbot parsers
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q --durations=25
 
 bench: venv

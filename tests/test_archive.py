@@ -15,7 +15,7 @@ from mailbot.db.models import OutboxMail
 from mailbot.errors import MailbotError
 
 from mailbot.visits.store import plan_visit
-from test_visits import SUMMARY, SUNYUE, answer_to, arrive, one, pdf_text, visit_routing, write_plan  # noqa: F401
+from test_visits import SUMMARY, SUNYUE, answer_to, arrive, one, pdf_text, write_plan
 from mailbot.reports.schedule import send_requests
 from mailbot.visits.schedule import visit_jobs
 
@@ -111,7 +111,8 @@ def test_the_bulletin_lists_the_months_visits_and_overdue_follow_ups(app: App, c
 
     from markupsafe import Markup
 
-    from mailbot.bulletin.render import _environment, templates_dir
+    from mailbot.bulletin.render import _environment
+    from mailbot.render.pdf import templates_dir
     from mailbot.render.pdf import render_pdf
     from mailbot.visits.chapter import gather_visits
 

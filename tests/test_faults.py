@@ -33,6 +33,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from mailbot.demo import replies
 from mailbot.daemon import health
 from mailbot.pipeline import intake
+from mailbot.reports import inbound as report_inbound
 from mailbot.daemon import scheduler
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
@@ -435,7 +436,7 @@ def test_a_database_error_provoked_by_the_content_still_quarantines(app: App, mo
     # The database refuses what one report carries (a value too big for an index): that report is quarantined as
     # "处理时程序出错" with the traceback, and the next one is handled in the same pass.
     reports_arrive(app, 2)
-    real, calls = intake.handle_report, []
+    real, calls = report_inbound.handle_report, []
 
     def refused(*a: Any, **kw: Any) -> str:
         calls.append(1)
@@ -443,7 +444,7 @@ def test_a_database_error_provoked_by_the_content_still_quarantines(app: App, mo
             raise _driver_error(psycopg.errors.ProgramLimitExceeded("index row size 6416 exceeds maximum 2704"))
         return real(*a, **kw)
 
-    monkeypatch.setattr(intake, "handle_report", refused)
+    monkeypatch.setattr(report_inbound, "handle_report", refused)
     assert [o.status for o in intake.run_pass(app)] == ["quarantined", "processed"]
     with app.sessions() as s:
         q = s.scalar(select(Quarantine))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.demo import replies
 from mailbot.pipeline import intake
+from mailbot.reports import inbound as report_inbound
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, ReportItem, Request, StrategicEntry, Submission
 from mailbot.db.session import transaction
@@ -209,7 +210,7 @@ def test_same_message_twice_is_processed_once(app: App) -> None:
 def test_a_stage_that_crashes_quarantines_and_the_loop_goes_on(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     # The first message makes a stage raise: it is quarantined with the traceback; the second is still handled.
     requests_sent(app)
-    real = intake.handle_report
+    real = report_inbound.handle_report
     calls = []
 
     def boom(*a: object, **kw: object) -> str:
@@ -218,7 +219,7 @@ def test_a_stage_that_crashes_quarantines_and_the_loop_goes_on(app: App, monkeyp
             raise RuntimeError("simulated bug in a stage")
         return real(*a, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(intake, "handle_report", boom)
+    monkeypatch.setattr(report_inbound, "handle_report", boom)
     for unit, sender, h in (("GD", GD, 9), ("BJ", BJ, 10)):
         arrive(app, replies.reply(request_raw(app, unit), sender=sender, at=at(2026, 11, 18, h),
                                     answers={"S001": {"1": "正常。"}}, reporter=(sender[0], "1")), at(2026, 11, 18, h))
@@ -310,7 +311,7 @@ def test_oversized_mail_is_quarantined_and_the_sender_told_once(make_app, tmp_pa
 def test_reparse_takes_a_message_out_of_quarantine(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     # After a bug is fixed, `reparse` runs the stored message again and the report is accepted.
     requests_sent(app)
-    monkeypatch.setattr(intake, "handle_report", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    monkeypatch.setattr(report_inbound, "handle_report", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
     arrive(app, replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
                                 reporter=("李明", "1")), at(2026, 11, 18, 10))
     (o,) = intake.run_pass(app)

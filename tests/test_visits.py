@@ -225,11 +225,10 @@ def test_a_customer_visit_to_hq_goes_to_the_reception_list_too(app: App, tmp_pat
 
 # --- after the visit: summary by reply, follow-ups chased until done ---------------------------
 
-from parsers import UnreadableMessage, parse_message  # noqa: E402
 
 from mailbot.demo import replies
 from mailbot.pipeline import intake
-from mailbot.db.models import Person, Unit
+from mailbot.db.models import Unit
 from mailbot.mailboxes.maildir import deliver
 from mailbot.archive.dossier import customer_archive, render_dossier_pdf
 
@@ -260,29 +259,6 @@ SUMMARY = """【拜访纪要填报单】
 责任人：
 完成时限：
 【填报结束】"""
-
-
-@pytest.fixture(autouse=True)
-def visit_routing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until intake routes visit mail itself (find_visit before find_request), route it here the same way."""
-    if hasattr(intake, "find_visit"):
-        return
-    original = intake.handle
-
-    def handle(ctx: intake.Ctx, msg: Any) -> tuple[str, str]:
-        try:
-            p = parse_message(msg.raw)
-        except UnreadableMessage:
-            return original(ctx, msg)
-        env = p.envelope
-        if not env.automatic_reasons and p.kind not in ("bounce", "auto_reply"):
-            sender = ctx.s.scalar(select(Person).where(Person.email == env.from_addr, Person.active.is_(True)))
-            if sender is not None and (visit := find_visit(ctx.s, p)) is not None:
-                msg.kind, msg.from_addr, msg.subject = p.kind, env.from_addr or None, env.subject[:2000]
-                return handle_visit_reply(ctx, msg, p, sender, visit)
-        return original(ctx, msg)
-
-    monkeypatch.setattr(intake, "handle", handle)
 
 
 def arrive(app: App, raw: bytes) -> list[intake.Outcome]:
@@ -515,7 +491,6 @@ from mailbot.visits.ics import Invite, calendar_bytes
 from mailbot.visits.summary_form import parse_due, read_progress, read_summary, render_summary_form
 from mailbot.daemon.calendar import tick
 from mailbot.reports.schedule import send_requests
-from mailbot.visits.inbound import find_visit, handle_visit_reply
 from mailbot.visits.matters import open_follow_ups
 from mailbot.visits.schedule import visit_jobs
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 from parsers import CATEGORY_LABELS
 
 from mailbot.app import App
-from mailbot.bulletin.render import templates_dir
+from mailbot.render.pdf import templates_dir
 from mailbot.db.models import (
     Customer,
     FollowUp,

@@ -9,10 +9,20 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.bulletin.gather import gather
 from mailbot.db.models import OutboxMail, Period, ReportRequest
+from mailbot.domain import due
 from mailbot.reports.store import ensure_period
 from mailbot.db.session import transaction
 from mailbot.outbox.queue import Plan
 from mailbot.bulletin.mails import bulletin_mail
+
+
+def run_due(app: App, *, dry_run: bool = False) -> Plan:
+    """The calendar's call: the bulletin of a month whose deadline has passed, once."""
+    plan = Plan()
+    for d in due.due_on(app.today(), app.schedule, app.calendar):
+        if d.kind == "bulletin" and bulletin_wanted(app, d.period.key):
+            plan.extend(compile_bulletin(app, d.period.key, dry_run=dry_run))
+    return plan
 
 
 def bulletin_path(app: App, period_key: str) -> Path:

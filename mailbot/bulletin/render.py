@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from mailbot.bulletin.model import Bulletin
-from mailbot.render.pdf import render_pdf
+from mailbot.render.pdf import templates_dir, render_pdf
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -39,11 +38,6 @@ class BulletinSummary:
     coordination: int
     urgent: int
     unreported_customers: int
-
-
-def templates_dir() -> Path:
-    """The project's `templates/` directory (mail and PDF templates)."""
-    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def summarise(b: Bulletin) -> BulletinSummary:

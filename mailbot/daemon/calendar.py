@@ -8,40 +8,36 @@ from __future__ import annotations
 
 import logging
 
-from mailbot.app import App
-from mailbot.domain import due
-from mailbot.bulletin.compile import bulletin_wanted, compile_bulletin
-from mailbot.db.session import transaction
-from mailbot.outbox.queue import Plan
-from mailbot.pipeline.digest import operator_digest
-from mailbot.reports.schedule import escalate, remind, send_requests
-from mailbot.requests.schedule import chase_overdue
-from mailbot.outbox.operator import operator_mail
+from collections.abc import Callable
 
+from mailbot.app import App
+from mailbot.bulletin import compile as bulletin
+from mailbot.db.session import transaction
+from mailbot.outbox.operator import operator_mail
+from mailbot.outbox.queue import Plan
+from mailbot.pipeline import digest
+from mailbot.reports import schedule as reports
+from mailbot.requests import schedule as requests
+from mailbot.visits import schedule as visits
 
 log = logging.getLogger(__name__)
+
+# Each capability's answer to "what is due now?", asked in this order on every tick. A new capability with
+# something to schedule adds one line.
+DUE: tuple[Callable[[App], Plan], ...] = (
+    reports.run_due,           # the monthly request, reminders, the escalation
+    bulletin.run_due,          # the bulletin once the month's deadline has passed
+    requests.chase_overdue,    # 催办 of overdue requests
+    visits.visit_jobs,         # briefings, summaries, follow-ups
+    digest.operator_digest,    # quarantines that waited for the operator's digest
+)
 
 
 def tick(app: App) -> Plan:
     """What the calendar says is due today, computed from the database; safe to call every few minutes."""
     plan = Plan()
-    for d in due.due_on(app.today(), app.schedule, app.calendar):
-        if d.kind == "request":
-            step = send_requests(app, d.period.key)
-        elif d.kind == "reminder":
-            step = remind(app, d.period.key, d.stage)
-        elif d.kind == "escalation" and app.settings.schedule.escalate:
-            step = escalate(app, d.period.key)
-        elif d.kind == "bulletin" and bulletin_wanted(app, d.period.key):
-            step = compile_bulletin(app, d.period.key)
-        else:
-            continue
-        plan.queued += step.queued
-        plan.files += step.files
-    from mailbot.visits.schedule import visit_jobs
-
-    for step in (chase_overdue(app), visit_jobs(app), operator_digest(app)):
-        plan.queued += step.queued
+    for run_due in DUE:
+        plan.extend(run_due(app))
     _warn_unknown_years(app, plan)
     return plan
 

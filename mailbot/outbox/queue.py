@@ -108,6 +108,10 @@ class Plan:
     def lines(self) -> list[str]:
         return [f"{k}  →  {r}  「{s}」" for k, r, s in self.queued] + [f"file: {f}" for f in self.files]
 
+    def extend(self, other: Plan) -> None:
+        self.queued += other.queued
+        self.files += other.files
+
     def queue(self, session: Session, key: str, kind: str, draft: Draft, *, sender: Identity,
               now: datetime) -> OutboxMail | None:
         """`enqueue`, noting what was new: a key queued before is not planned again."""

@@ -30,26 +30,15 @@ from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from parsers import Envelope, ParsedMessage, Problem, UnreadableMessage, parse_message
-from parsers.authresults import trusted_results
 
 
 from mailbot.app import App
-from mailbot.db.models import InboundMessage, Period, Person, Quarantine, ReportRequest, Unit
-from mailbot.directory.lookup import active_people, customers_by_code, duty_people, keep_directory
-from mailbot.domain.sender import check_sender
-from mailbot.domain.validate import validate_report
+from mailbot.db.models import InboundMessage, Quarantine
+from mailbot.directory.lookup import keep_directory
 from mailbot.errors import MailbotError, PassStopped, describe, our_fault
 from mailbot.mailboxes.base import FetchedMail, Folder
-from mailbot.outbox.compose import Draft
-from mailbot.outbox.queue import answers_in_last_hour, enqueue
-from mailbot.reports.store import ensure_period, local_period, persist_submission, unit_view
-from mailbot.requests.store import find_request
-from mailbot.requests.inbound import handle_reply, notify_assignee
-from mailbot.visits.inbound import find_visit, handle_visit_reply
-from mailbot.requests.urgent import handle_urgent
-from mailbot.outbox.operator import operator_mail
-from mailbot.reports.mails import ack_mail, error_mail
+from mailbot.pipeline import routes
+from mailbot.pipeline.context import Ctx, quarantine
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +175,6 @@ _SEEN = (select(InboundMessage.id, InboundMessage.status)
                     InboundMessage.content_key == bindparam("content")))
          .order_by(InboundMessage.id).limit(1))
 _RECORD = insert(InboundMessage).returning(InboundMessage.id)
-_REQUEST_BY_MESSAGE_ID = select(ReportRequest).where(ReportRequest.message_id.in_(bindparam("ids", expanding=True)))
-_REQUEST_BY_TOKEN = select(ReportRequest).where(ReportRequest.token == bindparam("token"))
 
 
 def resume_unfinished(app: App) -> list[Outcome]:
@@ -233,7 +220,7 @@ def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
         with s.begin(), s.no_autoflush:  # the row's fields are written together, not before each query
             msg = s.get(InboundMessage, inbound_id)
             assert msg is not None
-            status, note = handle(Ctx(app, s, tag), msg)
+            status, note = routes.handle(Ctx(app, s, tag), msg)
             msg.status, msg.outcome, msg.processed_at = status, note, app.now()
     except Exception as e:  # noqa: BLE001 - the loop edge: retry what is ours, quarantine what is the message's
         if our_fault(e):
@@ -272,175 +259,3 @@ def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: s
     raise PassStopped(f"inbound {inbound_id} crashed and could not even be quarantined (see the log)")
 
 
-@dataclass
-class Ctx:
-    app: App
-    s: Session
-    tag: str = ""  # set by reparse, so the answers of a second run are new mails, not the first run's keys
-
-    def queue(self, key: str, kind: str, draft: Draft, answers: str | None = None,
-              request_id: int | None = None) -> None:
-        enqueue(self.s, key=key + self.tag, kind=kind, draft=draft, sender=self.app.identity, now=self.app.now(),
-                answers_addr=answers, request_id=request_id)
-
-    @property
-    def department(self) -> str:
-        return self.app.settings.identity.department
-
-    def may_answer(self, addr: str) -> bool:
-        """The loop breaker: a sender that keeps triggering answers gets no more this hour."""
-        if answers_in_last_hour(self.s, addr, self.app.now()) < self.app.settings.limits.auto_answers_per_hour:
-            return True
-        hour = self.app.now().strftime("%Y%m%d%H")
-        self.queue(f"operator:ratelimit:{addr}:{hour}", "operator", operator_mail(
-            self.department, self.app.settings.operator, "自动回复已暂停",
-            f"{addr} 在一小时内触发的自动回复超过上限，本小时内不再回复该地址。"))
-        return False
-
-
-def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = None, *,
-               at_once: bool = True) -> tuple[str, str]:
-    """Set a message aside with its reason; the operator is told at once, or in the next digest (`jobs`)."""
-    reason = reason if len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS - 1] + "…"
-    now = ctx.app.now()
-    ctx.s.add(Quarantine(inbound_id=msg.id, reason=reason, detail=detail, created_at=now,
-                         notified_at=now if at_once else None))
-    if at_once:
-        info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
-                "received_at": msg.received_at}
-        ctx.queue(f"operator:quarantine:{msg.id}", "operator", operator_mail(
-            ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info,
-            details=detail))
-    return "quarantined", f"quarantined: {reason}"
-
-
-_REASON_CHARS = 200  # Quarantine.reason's column
-
-
-def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
-    """Decide what one recorded message means and do it; returns (status, note)."""
-    try:
-        p = parse_message(msg.raw)
-    except UnreadableMessage as e:
-        return quarantine(ctx, msg, f"无法读取的邮件：{e}")
-    env = p.envelope
-    msg.kind, msg.from_addr, msg.subject = p.kind, env.from_addr or None, env.subject[:2000]
-    if env.automatic_reasons or p.kind in ("bounce", "auto_reply"):
-        if msg.outcome == "oversized":
-            return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
-        return "ignored", "automatic: " + ", ".join(env.automatic_reasons or (p.kind,))
-    if env.from_problem:
-        return quarantine(ctx, msg, f"{env.from_problem}，可能是冒用地址")
-    person = active_people(ctx.s).get(env.from_addr)
-    if person is None:
-        # Strangers are the bulk of a mailbox (spam, newsletters, a contact not yet registered): the digest.
-        return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人", at_once=False)
-    known = authenticate(ctx, env, person)
-    if isinstance(known, str):
-        return quarantine(ctx, msg, known)
-    sender = known.person
-    if msg.outcome == "oversized":
-        # Told once a day at most: three oversized mails are one mistake, and each answer is another large echo.
-        day = msg.received_at.astimezone(ctx.app.tz).strftime("%Y%m%d")
-        ctx.queue(f"error:oversized:{sender.email}:{day}", "error_reply", error_mail(
-            ctx.department, p, None, None, p.token,
-            [Problem("", "邮件超过大小限制，未能接收；请删除大附件后重新发送")]), answers=env.from_addr)
-        return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
-    visit = find_visit(ctx.s, p)
-    if visit is not None:
-        return handle_visit_reply(ctx, msg, p, sender, visit)
-    req = find_request(ctx.s, p) if p.kind != "monthly_report" else None
-    if req is not None:
-        if sender.role != "hq" and req.unit_id is not None and req.unit_id != sender.unit_id:
-            return quarantine(ctx, msg, f"{req.number} 属于{req.unit.name if req.unit else '其他单位'}，"
-                                        f"发件人 {env.from_addr} 不是该单位的登记联系人")
-        if sender.role == "hq" and ctx.app.settings.security.authserv_ids and not known.vouched:
-            return quarantine(ctx, msg, f"总部人员 {sender.name}（{env.from_addr}）关于 {req.number} 的来信"
-                                        f"未经邮件服务器认证（{known.check}），其中的办理指令未执行")
-        return handle_reply(ctx, msg, p, sender, req)
-    if sender.role != "contact" or sender.unit is None:
-        return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信未关联任何诉求（回复诉求邮件或在主题中写明编号）")
-    unit = sender.unit
-    rr = match_request(ctx.s, p)
-    if rr is not None and rr.unit_id != unit.id:
-        return quarantine(ctx, msg, f"发件人 {env.from_addr} 不是{rr.unit.name}的登记联系人")
-    if rr is None and p.unit is not None and p.unit != unit.code:
-        return quarantine(ctx, msg, f"报告编号属于 {p.unit}，但发件人是{unit.name}的联系人")
-    msg.unit_id = unit.id
-    period_key = rr.period.key if rr else (p.period or local_period(msg.received_at, ctx.app.tz))
-    period = ensure_period(ctx.s, period_key, ctx.app.schedule)
-    msg.period_id = period.id
-    token = rr.token if rr else p.token
-    may_answer = ctx.may_answer(env.from_addr)
-
-    notes = []
-    if p.urgent:
-        notes.append(handle_urgent(ctx, msg, p, unit, answer=may_answer))
-    if p.kind == "monthly_report":
-        notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer))
-    elif not p.urgent:
-        if may_answer:
-            ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
-                ctx.department, p, unit, period.key, token,
-                [Problem("", "邮件中未找到填报单。请直接回复月报通知邮件，在填报单中填写后发送；"
-                             "紧急事项请在主题中注明【紧急】")]), answers=env.from_addr)
-        return "answered", "no form: told how to report"
-    status = "answered" if any(n.startswith("rejected") for n in notes) else "processed"
-    return status, "; ".join(notes)
-
-
-@dataclass(frozen=True)
-class Sender:
-    person: Person
-    vouched: bool   # our mail server's Authentication-Results confirm the address (DMARC, or aligned DKIM/SPF)
-    check: str      # what the check found, for notices
-
-
-def authenticate(ctx: Ctx, env: Envelope, person: Person) -> Sender | str:
-    """Whether the registered person the strict From names really sent the mail, or why not (a quarantine reason).
-
-    The From was read strictly (`parsers.envelope.read_sender`); when our server's Authentication-Results are on
-    the mail, they must vouch for that very address (`domain.sender`).
-    """
-    security = ctx.app.settings.security
-    check = check_sender(env.from_addr, trusted_results(env.auth_results, security.authserv_ids))
-    if check.verdict == "fail":
-        return check.reason
-    if check.verdict == "unverified" and security.require_authentication:
-        return f"发件人 {env.from_addr} 的邮件未经邮件服务器认证（{check.reason}）"
-    return Sender(person, check.verdict == "pass", check.reason)
-
-
-def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
-    """Our Message-ID in In-Reply-To/References first, then the report number (form, else subject)."""
-    ids = p.envelope.thread_ids
-    if ids:
-        rr = s.scalar(_REQUEST_BY_MESSAGE_ID, {"ids": list(ids)})
-        if rr is not None:
-            return rr
-    if p.token:
-        return s.scalar(_REQUEST_BY_TOKEN, {"token": p.token})
-    return None
-
-
-def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period: Period,
-                  token: str | None, *, answer: bool) -> str:
-    verdict = validate_report(p, unit_view(ctx.s, unit))
-    addr = p.envelope.from_addr
-    if not verdict.accepted:
-        if answer:
-            ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
-                ctx.department, p, unit, period.key, token, verdict.problems), answers=addr)
-        return f"rejected: {len(verdict.problems)} problem(s)"
-    duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
-    sub, requests = persist_submission(ctx.s, msg, p, unit, period, ctx.app.tz, ctx.app.settings.requests,
-                                       duty[0] if duty else None)
-    for req, merged in requests:
-        if not merged:
-            notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
-                            lead=f"{unit.name}在{period.key}月报中提出需总部协调的事项，请办理。")
-    if answer:
-        names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
-        ctx.queue(f"ack:{msg.id}", "ack", ack_mail(ctx.department, p, sub, names, token or "",
-                                                         verdict.warnings), answers=addr)
-    return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"

@@ -68,3 +68,8 @@ def render_pdf(html: str, *, base_dir: Path | None = None) -> bytes:
     document = HTML(string=html, base_url=base_url, url_fetcher=make_url_fetcher(base_dir))
     pdf: bytes = document.write_pdf()
     return pdf
+
+
+def templates_dir() -> Path:
+    """The project's `templates/` directory (mail and PDF templates)."""
+    return Path(__file__).resolve().parents[2] / "templates"

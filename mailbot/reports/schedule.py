@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, ReportRequest, Request, Unit
+from mailbot.domain import due
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.domain.tokens import make_token
 from mailbot.outbox.compose import Thread
@@ -36,6 +37,19 @@ def _open_matters(s: Session, unit: Unit) -> list[dict[str, str]]:
                      .order_by(Request.created_at))
     return [{"customer_code": r.customer.code if r.customer else "", "customer_name": r.customer.name if r.customer
              else "", "summary": f"{r.number} {r.text[:60]}", "status": STATUS_CN[r.status]} for r in reqs]
+
+
+def run_due(app: App, *, dry_run: bool = False) -> Plan:
+    """The calendar's call: the request, a reminder stage or the escalation, whichever is due today."""
+    plan = Plan()
+    for d in due.due_on(app.today(), app.schedule, app.calendar):
+        if d.kind == "request":
+            plan.extend(send_requests(app, d.period.key, dry_run=dry_run))
+        elif d.kind == "reminder":
+            plan.extend(remind(app, d.period.key, d.stage, dry_run=dry_run))
+        elif d.kind == "escalation" and app.settings.schedule.escalate:
+            plan.extend(escalate(app, d.period.key, dry_run=dry_run))
+    return plan
 
 
 def send_requests(app: App, period_key: str, *, dry_run: bool = False) -> Plan:

@@ -7,15 +7,13 @@ and acknowledged to whoever made it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from parsers import ParsedMessage
 
 from mailbot.db.models import InboundMessage, Person, Request
 from mailbot.domain.commands import STATUS_CN, parse_commands
 from mailbot.outbox.compose import Thread
-if TYPE_CHECKING:
-    from mailbot.pipeline.intake import Ctx
-from mailbot.requests.store import find_staff, add_event
+from mailbot.pipeline.context import Ctx, Sender, quarantine
+from mailbot.requests.store import add_event, find_request, find_staff
 from mailbot.outbox.drafts import thread_of
 from mailbot.outbox.operator import operator_mail
 from mailbot.requests.mails import (
@@ -24,6 +22,27 @@ from mailbot.requests.mails import (
     request_refused_mail,
     request_update_ack_mail,
 )
+
+
+def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:
+    """A reply about a request (its thread, or its SQ- number), not a monthly report; anything else: not ours.
+
+    A unit's contact may write only about its own unit's requests; HQ staff's commands need our mail server's
+    word (a trusted pass) wherever `security.authserv_ids` lets it speak.
+    """
+    if p.kind == "monthly_report":
+        return None
+    req = find_request(ctx.s, p)
+    if req is None:
+        return None
+    sender, addr = known.person, p.envelope.from_addr
+    if sender.role != "hq" and req.unit_id is not None and req.unit_id != sender.unit_id:
+        return quarantine(ctx, msg, f"{req.number} 属于{req.unit.name if req.unit else '其他单位'}，"
+                                    f"发件人 {addr} 不是该单位的登记联系人")
+    if sender.role == "hq" and ctx.app.settings.security.authserv_ids and not known.vouched:
+        return quarantine(ctx, msg, f"总部人员 {sender.name}（{addr}）关于 {req.number} 的来信"
+                                    f"未经邮件服务器认证（{known.check}），其中的办理指令未执行")
+    return handle_reply(ctx, msg, p, sender, req)
 
 
 def notify_assignee(ctx: Ctx, req: Request, reason: str, key: str, *, lead: str, note: str | None = None) -> None:

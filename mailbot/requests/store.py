@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from parsers import ParsedMessage
@@ -21,8 +20,6 @@ from mailbot.db.models import Customer, InboundMessage, Person, Request, Request
 from mailbot.domain.commands import OPEN
 from mailbot.outbox.queue import replied_to
 from mailbot.settings import RequestSettings
-if TYPE_CHECKING:
-    pass
 
 
 NUMBER = re.compile(r"SQ-\d{4}-\d{4,}")

@@ -9,7 +9,6 @@ sender gets its number.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -19,11 +18,10 @@ from parsers import CATEGORY_LABELS, ParsedMessage
 from mailbot.db.models import Customer, InboundMessage, Person, Request, StrategicEntry, Submission, Unit
 from mailbot.domain.commands import OPEN
 from mailbot.directory.lookup import customers_by_code, duty_people
+from mailbot.pipeline.context import Ctx
 from mailbot.requests.store import open_or_merge
 from mailbot.requests.mails import urgent_ack_mail, urgent_forward_mail
 
-if TYPE_CHECKING:
-    from mailbot.pipeline.intake import Ctx
 
 CODE = re.compile(r"(?<![A-Za-z0-9])([SV]\d{3,})(?!\d)")
 

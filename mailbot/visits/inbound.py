@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,9 +37,10 @@ from mailbot.db.models import FollowUp, InboundMessage, Person, Visit, VisitNote
 from mailbot.outbox.drafts import thread_of
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.queue import enqueue, replied_to
+from mailbot.pipeline.context import Ctx, Sender, quarantine
 from mailbot.visits import people
 from mailbot.visits import mails
-from mailbot.visits.schedule import follow_updraft, index_of, summary_form_text, summary_recipients
+from mailbot.visits.schedule import follow_up_draft, index_of, summary_form_text, summary_recipients
 from mailbot.visits.people import Addr
 from mailbot.visits.store import stored_plan
 from mailbot.visits.summary_form import (
@@ -52,8 +52,6 @@ from mailbot.visits.summary_form import (
     render_progress_form,
 )
 
-if TYPE_CHECKING:
-    from mailbot.pipeline.intake import Ctx
 
 NUMBER = re.compile(r"VIS-\d{4}-\d{4,}")
 _EARLIEST = date(2000, 1, 1)  # finding a visit needs only the form's number, not its dates
@@ -62,6 +60,12 @@ _CALENDAR_ANSWER = re.compile(r"^\s*(?:已接受|接受|已暂定|暂定|暂时�
 _DONE_LINE = re.compile(r"^(?:已完成|已办结|已落实|已办理完毕|完成)[。！!.]?$")
 _ACTION_IN_SUBJECT = re.compile(r"后续事项\s*(\d{1,3})")
 _FOLLOW_UP_KEY = re.compile(r"^followup:(\d+):")
+
+
+def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:
+    """Mail about a visit (see the module docstring); anything else: not ours."""
+    visit = find_visit(ctx.s, p)
+    return None if visit is None else handle_visit_reply(ctx, msg, p, known.person, visit)
 
 
 def find_visit(s: Session, p: ParsedMessage) -> Visit | None:
@@ -83,12 +87,10 @@ def find_visit(s: Session, p: ParsedMessage) -> Visit | None:
 
 def handle_visit_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person,
                        visit: Visit) -> tuple[str, str]:
-    """Act on one mail about `visit`; returns (status, note) for the inbound row, as `intake.handle` does."""
+    """Act on one mail about `visit`; returns (status, note) for the inbound row, as every route does."""
     if _CALENDAR_ANSWER.match(p.envelope.subject) or any(a.content_type == "text/calendar" for a in p.attachments):
         return "ignored", f"{visit.number}: calendar response"
     if not may_write(sender, visit):
-        from mailbot.pipeline.intake import quarantine
-
         return quarantine(ctx, msg, f"{sender.email} 与 {visit.number} 无关（不是相关单位联系人或总部人员）")
     msg.unit_id = sender.unit_id  # `mailbot status` shows which unit wrote
     progress = read_progress(p.text)
@@ -188,7 +190,7 @@ def _summary(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, vi
         if person is None and unit is None:
             warnings.append(f"后续事项{index_of(fu)}的责任人“{a.owner}”不在名录中，提醒将发给总部负责人"
                             f"{visit.hq_owner.name if visit.hq_owner else ''}")
-        draft = follow_updraft(ctx.app, ctx.s, fu, "assigned", ctx.app.today())
+        draft = follow_up_draft(ctx.app, ctx.s, fu, "assigned", ctx.app.today())
         if draft is not None:
             _queue(ctx, f"followup:{fu.id}:assigned", "visit_followup", draft, visit)
     today = ctx.app.today()

@@ -123,7 +123,7 @@ def owner_addresses(s: Session, fu: FollowUp) -> list[Addr]:
     return [(v.hq_owner.name, v.hq_owner.email)] if v.hq_owner else []
 
 
-def follow_updraft(app: App, s: Session, fu: FollowUp, stage: str, today: date, *,
+def follow_up_draft(app: App, s: Session, fu: FollowUp, stage: str, today: date, *,
                     note: str | None = None, thread: Thread | None = None) -> Draft | None:
     """The mail about one follow-up (assigned | reminder | overdue), with its progress form; None if nobody to tell."""
     visit = fu.visit
@@ -145,7 +145,7 @@ def _chase(app: App, s: Session, out: Plan, fu: FollowUp, today: date) -> None:
     if stage is None:
         return
     assigned = s.scalar(select(OutboxMail.message_id).where(OutboxMail.idem_key == f"followup:{fu.id}:assigned"))
-    draft = follow_updraft(app, s, fu, "overdue" if today > fu.due else "reminder", today,
+    draft = follow_up_draft(app, s, fu, "overdue" if today > fu.due else "reminder", today,
                             thread=Thread(assigned) if assigned else None)
     if draft is not None:
         queue(app, s, out, f"followup:{fu.id}:chase:{fu.due.isoformat()}:{stage}", "visit_followup", draft, fu.visit)

@@ -1,0 +1,71 @@
+"""What a capability handling one inbound message is given: the per-message context, and the sender it may trust.
+
+`Ctx` is one message's transaction: its session, the clock and settings, `queue` for the mail it decides to
+send (under idempotency keys, with `reparse`'s tag), the loop breaker, and `quarantine`. `Sender` is who sent
+the mail as `pipeline.sender.authenticate` established it. This is the one part of the pipeline that the
+capabilities import; the pipeline itself (`intake`, `routes`) sits above them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from mailbot.app import App
+from mailbot.db.models import InboundMessage, Person, Quarantine
+from mailbot.outbox.compose import Draft
+from mailbot.outbox.operator import operator_mail
+from mailbot.outbox.queue import answers_in_last_hour, enqueue
+
+
+@dataclass(frozen=True)
+class Sender:
+    person: Person
+    vouched: bool   # our mail server's Authentication-Results confirm the address (DMARC, or aligned DKIM/SPF)
+    check: str      # what the check found, for notices
+
+
+@dataclass
+class Ctx:
+    app: App
+    s: Session
+    tag: str = ""  # set by reparse, so the answers of a second run are new mails, not the first run's keys
+
+    def queue(self, key: str, kind: str, draft: Draft, answers: str | None = None,
+              request_id: int | None = None) -> None:
+        enqueue(self.s, key=key + self.tag, kind=kind, draft=draft, sender=self.app.identity, now=self.app.now(),
+                answers_addr=answers, request_id=request_id)
+
+    @property
+    def department(self) -> str:
+        return self.app.settings.identity.department
+
+    def may_answer(self, addr: str) -> bool:
+        """The loop breaker: a sender that keeps triggering answers gets no more this hour."""
+        if answers_in_last_hour(self.s, addr, self.app.now()) < self.app.settings.limits.auto_answers_per_hour:
+            return True
+        hour = self.app.now().strftime("%Y%m%d%H")
+        self.queue(f"operator:ratelimit:{addr}:{hour}", "operator", operator_mail(
+            self.department, self.app.settings.operator, "自动回复已暂停",
+            f"{addr} 在一小时内触发的自动回复超过上限，本小时内不再回复该地址。"))
+        return False
+
+
+def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = None, *,
+               at_once: bool = True) -> tuple[str, str]:
+    """Set a message aside with its reason; the operator is told at once, or in the next digest (`jobs`)."""
+    reason = reason if len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS - 1] + "…"
+    now = ctx.app.now()
+    ctx.s.add(Quarantine(inbound_id=msg.id, reason=reason, detail=detail, created_at=now,
+                         notified_at=now if at_once else None))
+    if at_once:
+        info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
+                "received_at": msg.received_at}
+        ctx.queue(f"operator:quarantine:{msg.id}", "operator", operator_mail(
+            ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info,
+            details=detail))
+    return "quarantined", f"quarantined: {reason}"
+
+
+_REASON_CHARS = 200  # Quarantine.reason's column

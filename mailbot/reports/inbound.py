@@ -1,0 +1,94 @@
+"""A unit contact's mail: the monthly report (validated, filed, acknowledged or answered with what to fix),
+urgent mail (handed to `requests.urgent`), or — with no form at all — how to report.
+
+The report number and thread must be the sender's own unit's: another unit's number is refused.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from parsers import ParsedMessage, Problem
+
+from mailbot.db.models import InboundMessage, Period, ReportRequest, Unit
+from mailbot.directory.lookup import customers_by_code, duty_people
+from mailbot.domain.validate import validate_report
+from mailbot.pipeline.context import Ctx, Sender, quarantine
+from mailbot.reports.mails import ack_mail, error_mail
+from mailbot.reports.store import ensure_period, local_period, persist_submission, unit_view
+from mailbot.requests.inbound import notify_assignee
+from mailbot.requests.urgent import handle_urgent
+
+
+def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:
+    """A unit contact's mail about the monthly report, urgent matters, or neither; not a contact's: not ours."""
+    sender, env = known.person, p.envelope
+    if sender.role != "contact" or sender.unit is None:
+        return None
+    unit = sender.unit
+    rr = match_request(ctx.s, p)
+    if rr is not None and rr.unit_id != unit.id:
+        return quarantine(ctx, msg, f"发件人 {env.from_addr} 不是{rr.unit.name}的登记联系人")
+    if rr is None and p.unit is not None and p.unit != unit.code:
+        return quarantine(ctx, msg, f"报告编号属于 {p.unit}，但发件人是{unit.name}的联系人")
+    msg.unit_id = unit.id
+    period_key = rr.period.key if rr else (p.period or local_period(msg.received_at, ctx.app.tz))
+    period = ensure_period(ctx.s, period_key, ctx.app.schedule)
+    msg.period_id = period.id
+    token = rr.token if rr else p.token
+    may_answer = ctx.may_answer(env.from_addr)
+
+    notes = []
+    if p.urgent:
+        notes.append(handle_urgent(ctx, msg, p, unit, answer=may_answer))
+    if p.kind == "monthly_report":
+        notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer))
+    elif not p.urgent:
+        if may_answer:
+            ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
+                ctx.department, p, unit, period.key, token,
+                [Problem("", "邮件中未找到填报单。请直接回复月报通知邮件，在填报单中填写后发送；"
+                             "紧急事项请在主题中注明【紧急】")]), answers=env.from_addr)
+        return "answered", "no form: told how to report"
+    status = "answered" if any(n.startswith("rejected") for n in notes) else "processed"
+    return status, "; ".join(notes)
+
+
+def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
+    """Our Message-ID in In-Reply-To/References first, then the report number (form, else subject)."""
+    ids = p.envelope.thread_ids
+    if ids:
+        rr = s.scalar(_REQUEST_BY_MESSAGE_ID, {"ids": list(ids)})
+        if rr is not None:
+            return rr
+    if p.token:
+        return s.scalar(_REQUEST_BY_TOKEN, {"token": p.token})
+    return None
+
+
+def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period: Period,
+                  token: str | None, *, answer: bool) -> str:
+    verdict = validate_report(p, unit_view(ctx.s, unit))
+    addr = p.envelope.from_addr
+    if not verdict.accepted:
+        if answer:
+            ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
+                ctx.department, p, unit, period.key, token, verdict.problems), answers=addr)
+        return f"rejected: {len(verdict.problems)} problem(s)"
+    duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
+    sub, requests = persist_submission(ctx.s, msg, p, unit, period, ctx.app.tz, ctx.app.settings.requests,
+                                       duty[0] if duty else None)
+    for req, merged in requests:
+        if not merged:
+            notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
+                            lead=f"{unit.name}在{period.key}月报中提出需总部协调的事项，请办理。")
+    if answer:
+        names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
+        ctx.queue(f"ack:{msg.id}", "ack", ack_mail(ctx.department, p, sub, names, token or "",
+                                                         verdict.warnings), answers=addr)
+    return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"
+
+
+_REQUEST_BY_MESSAGE_ID = select(ReportRequest).where(ReportRequest.message_id.in_(bindparam("ids", expanding=True)))
+_REQUEST_BY_TOKEN = select(ReportRequest).where(ReportRequest.token == bindparam("token"))

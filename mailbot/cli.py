@@ -43,9 +43,9 @@ def _app(args: argparse.Namespace) -> App:
 
 
 def _period(app: App, value: str | None) -> str:
-    from mailbot.domain.due import Period
+    from mailbot.domain.due import Month
 
-    return Period.parse(value).key if value else Period.of(app.today()).key
+    return Month.parse(value).key if value else Month.of(app.today()).key
 
 
 def _print_plan(plan: Plan, dry_run: bool) -> None:

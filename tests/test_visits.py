@@ -486,7 +486,7 @@ def test_once_wired_the_daemon_chases_visits_and_the_monthly_request_lists_open_
 # --- the forms and the calendar, pure ------------------------------------------------------------
 
 from mailbot.domain.workdays import WorkCalendar
-from mailbot.visits.due import POLICY, brief_day, chase_stage, summary_stage
+from mailbot.visits.timing import POLICY, brief_day, chase_stage, summary_stage
 from mailbot.visits.ics import Invite, calendar_bytes
 from mailbot.visits.summary_form import parse_due, read_progress, read_summary, render_summary_form
 from mailbot.daemon.calendar import tick

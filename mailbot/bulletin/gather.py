@@ -103,7 +103,7 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
     risks.sort(key=lambda r: (RISK_ORDER[r.level], r.customer_code))
 
     urgent = []
-    month = due.Period.parse(period.key)
+    month = due.Month.parse(period.key)
     first = datetime.combine(month.first_day, time.min, tz)
     nxt = datetime.combine(month.next().first_day, time.min, tz)
     for r in s.scalars(select(Request).where(Request.urgent.is_(True), Request.created_at >= first,

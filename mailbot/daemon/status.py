@@ -18,7 +18,7 @@ def render_status(app: App, period_key: str) -> str:
     out = []
     with app.sessions() as s:
         period = s.scalar(select(Period).where(Period.key == period_key))
-        deadline = period.deadline if period else due.deadline(due.Period.parse(period_key), app.schedule)
+        deadline = period.deadline if period else due.deadline(due.Month.parse(period_key), app.schedule)
         out.append(f"period {period_key}  deadline {deadline:%Y-%m-%d}  today {app.today():%Y-%m-%d}")
         out.append("")
         out.append(f"{'unit':<8}{pad('name', 14)}{'requested':<12}report")

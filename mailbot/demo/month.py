@@ -104,7 +104,7 @@ def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] 
     upgrade(app.engine)
     with transaction(app.sessions) as s:
         sync_directory(s, app.directory)
-    out(f"demo: simulating {due.Period.parse(period).label} in {root}")
+    out(f"demo: simulating {due.Month.parse(period).label} in {root}")
     play_month(app, clock, period, out)
     pdf = bulletin_path(app, period)
     outbox = app.settings.path(app.settings.outbox.path) / "new"
@@ -132,7 +132,7 @@ def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None
 
     `drop` puts a reply into the mailbox (default: the Maildir; the integration tests APPEND over IMAP).
     """
-    p = due.Period.parse(period)
+    p = due.Month.parse(period)
     start = due.request_date(p, app.schedule, app.calendar)
     end = due.bulletin_date(p, app.schedule, app.calendar)
     deadline = due.deadline(p, app.schedule)
@@ -168,7 +168,7 @@ def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None
 def arrivals(app: App, period: str, day: date, deadline: date,
              at: Callable[[date, int, int], datetime]) -> list[tuple[datetime, bytes]]:
     """What the units send on one day of the simulated month."""
-    start = due.request_date(due.Period.parse(period), app.schedule, app.calendar)
+    start = due.request_date(due.Month.parse(period), app.schedule, app.calendar)
     n = (day - start).days
     mail: list[tuple[datetime, bytes]] = []
 

@@ -29,7 +29,7 @@ _PERIOD_RE = re.compile(r"(\d{4})-(\d{2})")
 
 
 @dataclass(frozen=True, order=True)
-class Period:
+class Month:
     """A reporting month."""
 
     year: int
@@ -42,7 +42,7 @@ class Period:
             raise ValueError(f"year must be 1..9999, got {self.year}")
 
     @classmethod
-    def parse(cls, s: str) -> Period:
+    def parse(cls, s: str) -> Month:
         """Read a period key such as "2026-11"."""
         m = _PERIOD_RE.fullmatch(s.strip())
         if m is None:
@@ -53,7 +53,7 @@ class Period:
         return cls(year, month)
 
     @classmethod
-    def of(cls, d: date) -> Period:
+    def of(cls, d: date) -> Month:
         """The period a date belongs to."""
         return cls(d.year, d.month)
 
@@ -79,11 +79,11 @@ class Period:
         """Day `n` of the month, clamped to its length (30 → 28 in February)."""
         return date(self.year, self.month, min(n, self.last_day.day))
 
-    def previous(self) -> Period:
-        return Period(self.year - 1, 12) if self.month == 1 else Period(self.year, self.month - 1)
+    def previous(self) -> Month:
+        return Month(self.year - 1, 12) if self.month == 1 else Month(self.year, self.month - 1)
 
-    def next(self) -> Period:
-        return Period(self.year + 1, 1) if self.month == 12 else Period(self.year, self.month + 1)
+    def next(self) -> Month:
+        return Month(self.year + 1, 1) if self.month == 12 else Month(self.year, self.month + 1)
 
     def __str__(self) -> str:
         return self.key
@@ -121,18 +121,18 @@ class Schedule:
             )
 
 
-def deadline(period: Period, schedule: Schedule) -> date:
+def deadline(period: Month, schedule: Schedule) -> date:
     """The last day reports for `period` are on time (clamped to the month's length)."""
     return period.day(schedule.deadline_day)
 
 
-def request_date(period: Period, schedule: Schedule, cal: WorkCalendar) -> date:
+def request_date(period: Month, schedule: Schedule, cal: WorkCalendar) -> date:
     """When the monthly request for `period` goes out."""
     return cal.previous_workday(period.day(schedule.request_day))
 
 
 def reminder_dates(
-    period: Period, schedule: Schedule, cal: WorkCalendar
+    period: Month, schedule: Schedule, cal: WorkCalendar
 ) -> list[tuple[int, date]]:
     """The reminder stages as (offset, date), earliest first.
 
@@ -153,7 +153,7 @@ def reminder_dates(
     return sorted(((offset, on) for on, offset in by_date.items()), key=lambda p: p[1])
 
 
-def escalation_date(period: Period, schedule: Schedule, cal: WorkCalendar) -> date:
+def escalation_date(period: Month, schedule: Schedule, cal: WorkCalendar) -> date:
     """The last working day strictly before the deadline.
 
     The leader hears while the unit can still report on time; with the
@@ -162,7 +162,7 @@ def escalation_date(period: Period, schedule: Schedule, cal: WorkCalendar) -> da
     return cal.last_workday_before(deadline(period, schedule))
 
 
-def bulletin_date(period: Period, schedule: Schedule, cal: WorkCalendar) -> date:
+def bulletin_date(period: Month, schedule: Schedule, cal: WorkCalendar) -> date:
     """When the bulletin for `period` is compiled."""
     after = deadline(period, schedule) + timedelta(days=schedule.bulletin_delay_days)
     return cal.next_workday(after)
@@ -180,7 +180,7 @@ class Due:
     """One scheduled action that is due; (kind, period, stage) is its idempotency key."""
 
     kind: Kind
-    period: Period
+    period: Month
     stage: str  # "request", "T-7", "T-3", "T-1", "escalation", "bulletin"
     on: date  # the date it became due, which may be before today after downtime
 
@@ -192,14 +192,14 @@ def due_on(today: date, schedule: Schedule, cal: WorkCalendar) -> list[Due]:
     its bulletin (and catching up after downtime), the next one in case a
     holiday pulled its request back into this month.
     """
-    here = Period.of(today)
+    here = Month.of(today)
     found: list[Due] = []
     for period in (here.previous(), here, here.next()):
         found.extend(_due_for(period, today, schedule, cal))
     return sorted(found, key=lambda d: (d.on, _KIND_ORDER[d.kind], d.period))
 
 
-def _due_for(period: Period, today: date, schedule: Schedule, cal: WorkCalendar) -> list[Due]:
+def _due_for(period: Month, today: date, schedule: Schedule, cal: WorkCalendar) -> list[Due]:
     found: list[Due] = []
     end = deadline(period, schedule)
     # Requests, reminders and escalations all stop at the deadline: after it

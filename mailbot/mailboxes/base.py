@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
+from mailbot.errors import MailbotError
+
 Folder = Literal["processed", "quarantine", "auto"]
 
 
-class MailboxUnavailable(Exception):
+class MailboxUnavailable(MailbotError):
     """The server cannot be reached or used right now; the daemon records it and tries again."""
 
 

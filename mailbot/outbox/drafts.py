@@ -8,7 +8,7 @@ from mailbot.db.models import Unit
 from collections.abc import Sequence
 from dataclasses import dataclass
 from parsers import ParsedMessage
-from mailbot.domain.due import Period
+from mailbot.domain.due import Month
 from mailbot.outbox.compose import Attachment, Draft, Thread, clip
 from mailbot.render.mail import render_mail
 
@@ -20,7 +20,7 @@ class PeriodView:
 
 
 def period_view(key: str) -> PeriodView:
-    return PeriodView(key=key, label=Period.parse(key).label)
+    return PeriodView(key=key, label=Month.parse(key).label)
 
 
 def draft(name: str, to: Sequence[str], *, cc: Sequence[str] = (), thread: Thread | None = None,

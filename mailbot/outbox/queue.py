@@ -29,11 +29,15 @@ from mailbot.outbox.compose import Draft, Identity, compose
 log = logging.getLogger(__name__)
 
 
-class PermanentFailure(Exception):
+class DeliveryFailed(MailbotError):
+    """This mail, not the transport, failed (e.g. SMTP 4xx for it): tried again later with backoff."""
+
+
+class PermanentFailure(DeliveryFailed):
     """The transport says this mail can never be delivered (e.g. SMTP 5xx)."""
 
 
-class TransportUnavailable(Exception):
+class TransportUnavailable(MailbotError):
     """The transport cannot send anything right now (server down, login refused): not this mail's fault.
 
     The pass stops without counting an attempt, so an outage does not use up the mails' retries.
@@ -133,6 +137,12 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** (attempts - 1), 6 * 3600))
 
 
+def _stops_the_pass(e: Exception) -> bool:
+    """The transport cannot send anything now, or a setting of ours is wrong (MailbotError other than a mail's
+    own DeliveryFailed): stop, count no attempt. Anything else is this mail's failure."""
+    return isinstance(e, TransportUnavailable) or (isinstance(e, MailbotError) and not isinstance(e, DeliveryFailed))
+
+
 def send_pending(sessions: sessionmaker[Session], transport: Transport, now: datetime, *,
                  max_attempts: int, limit: int = 500) -> SendReport:
     """Deliver what is due, one row per transaction: a crash repeats at most the mail in flight."""
@@ -151,19 +161,21 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
             failure: Exception | None = None
             try:
                 transport.send(mail)
-            except (TransportUnavailable, MailbotError) as e:
-                # A MailbotError here is ours (a secret that cannot be read, no OAuth token): the same for every
-                # mail, like a server that is down, so no mail pays for it with a retry.
-                stopped_by = error = f"{type(e).__name__}: {e}"[:2000]
-                mail.last_error = error
-                _record_stop(s, error, now)
-                if not isinstance(e, TransportUnavailable) or e.needs_operator:
-                    log.error("outbox: cannot send, check the outbox settings; %d mail(s) wait: %s", len(ids), error)
+            except Exception as e:  # noqa: BLE001 - sorted here: the transport's fault or ours, or this mail's
+                if not _stops_the_pass(e):
+                    failure = e
                 else:
-                    log.warning("outbox: transport unavailable, %d mail(s) wait: %s", len(ids), error)
-                break
-            except Exception as e:  # noqa: BLE001 - classified below: permanent, or retried later
-                failure = e
+                    # The same for every mail (a server down, a secret that cannot be read, no OAuth token): the
+                    # pass stops and no mail pays for it with a retry.
+                    stopped_by = error = f"{type(e).__name__}: {e}"[:2000]
+                    mail.last_error = error
+                    _record_stop(s, error, now)
+                    if not isinstance(e, TransportUnavailable) or e.needs_operator:
+                        log.error("outbox: cannot send, check the outbox settings; %d mail(s) wait: %s", len(ids),
+                                  error)
+                    else:
+                        log.warning("outbox: transport unavailable, %d mail(s) wait: %s", len(ids), error)
+                    break
             mail.attempts += 1
             if failure is None:
                 mail.status, mail.sent_at, mail.last_error = "sent", now, None

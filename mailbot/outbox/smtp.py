@@ -55,7 +55,7 @@ from typing import Literal
 from mailbot.db.models import OutboxMail
 from mailbot.errors import MailbotError
 from mailbot.net.loopback import is_loopback
-from mailbot.outbox.queue import PermanentFailure, TransportUnavailable
+from mailbot.outbox.queue import DeliveryFailed, PermanentFailure, TransportUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ PERMANENT = 500           # 5xx and up: do not repeat the same request
 _REPLY_CHARS = 300        # server texts are kept short in last_error and logs
 
 
-class SmtpError(Exception):
+class SmtpError(MailbotError):
     """A failure with the SMTP stage it happened at and the server's reply code, when there was one."""
 
     def __init__(self, stage: Stage, code: int | None, text: str) -> None:
@@ -84,7 +84,7 @@ class SmtpError(Exception):
         super().__init__(f"{stage.upper()}: {code} {text}" if code is not None else f"{stage.upper()}: {text}")
 
 
-class SmtpDeferred(SmtpError):
+class SmtpDeferred(SmtpError, DeliveryFailed):
     """A temporary refusal (4xx, 421) or a transaction cut short: the outbox tries again later."""
 
 

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from mailbot.errors import MailbotError
+
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
 
 log = logging.getLogger(__name__)
 
 
-class BlockedURLError(ValueError):
+class BlockedURLError(MailbotError, ValueError):
     """A document asked for a resource this module does not fetch."""
 
 

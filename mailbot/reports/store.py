@@ -34,7 +34,7 @@ from mailbot.settings import RequestSettings
 
 
 def local_period(at: datetime, tz: ZoneInfo) -> str:
-    return due.Period.of(at.astimezone(tz).date()).key
+    return due.Month.of(at.astimezone(tz).date()).key
 
 
 _PERIOD = select(Period).where(Period.key == bindparam("key"))  # built once: intake runs it for every message
@@ -45,7 +45,7 @@ _CURRENT = select(Submission).where(Submission.period_id == bindparam("period_id
 def ensure_period(s: Session, key: str, schedule: due.Schedule) -> Period:
     period = s.scalar(_PERIOD, {"key": key})
     if period is None:
-        period = Period(key=key, deadline=due.deadline(due.Period.parse(key), schedule))
+        period = Period(key=key, deadline=due.deadline(due.Month.parse(key), schedule))
         s.add(period)
         s.flush()
     return period

@@ -1,7 +1,7 @@
 """The visits' calendar jobs: briefing reminders, summary requests, follow-up chasing — safe to run twice.
 
 `visit_jobs` is called on every tick of the daemon (and by hand). What is
-due is computed from the database and the working-day calendar (`due.py`);
+due is computed from the database and the working-day calendar (`timing.py`);
 each mail has an idempotency key naming its stage —
 
     visit:VIS-2026-0001:brief:2:2026-11-17        preparer of checklist item 2, due 11-17
@@ -28,7 +28,7 @@ from mailbot.db.models import FollowUp, OutboxMail, Person, Visit
 from mailbot.outbox.compose import Draft, Thread
 from mailbot.visits import people
 from mailbot.visits import mails
-from mailbot.visits.due import POLICY, brief_day, chase_stage, summary_stage
+from mailbot.visits.timing import POLICY, brief_day, chase_stage, summary_stage
 from mailbot.visits.people import Addr
 from mailbot.visits.store import queue, stored_plan
 from mailbot.visits.summary_form import follow_up_ref, render_progress_form, render_summary_form

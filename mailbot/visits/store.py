@@ -57,7 +57,7 @@ BOT = "mailbot"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class VisitChange:
     """What a plan or cancel command did: created | changed | unchanged | cancelled | already_cancelled."""
 
     number: str
@@ -93,14 +93,14 @@ def load_plan(app: App, path: Path) -> VisitPlan:
     return plan
 
 
-def plan_visit(app: App, path: Path, *, dry_run: bool = False) -> Outcome:
+def plan_visit(app: App, path: Path, *, dry_run: bool = False) -> VisitChange:
     """`mailbot visit plan FILE.yaml`: record a new visit or a change to one, and queue the notice."""
     plan = load_plan(app, path)
     with transaction(app.sessions, dry_run=dry_run) as s:
         return record_visit(app, s, plan, str(path.resolve()))
 
 
-def cancel_visit(app: App, number: str, *, reason: str | None = None, dry_run: bool = False) -> Outcome:
+def cancel_visit(app: App, number: str, *, reason: str | None = None, dry_run: bool = False) -> VisitChange:
     """`mailbot visit cancel VIS-…`: everyone concerned gets METHOD:CANCEL for the same calendar entry."""
     out = Plan()
     with transaction(app.sessions, dry_run=dry_run) as s:
@@ -108,7 +108,7 @@ def cancel_visit(app: App, number: str, *, reason: str | None = None, dry_run: b
         if visit is None:
             raise MailbotError(f"没有编号为 {number} 的拜访或来访记录")
         if visit.status == "cancelled":
-            return Outcome(visit.number, "already_cancelled", out)
+            return VisitChange(visit.number, "already_cancelled", out)
         if visit.status == "done":
             raise MailbotError(f"{visit.number} 已归档纪要，不能取消")
         plan = stored_plan(visit)
@@ -116,7 +116,7 @@ def cancel_visit(app: App, number: str, *, reason: str | None = None, dry_run: b
         s.add(VisitNote(visit=visit, at=app.now(), author=BOT, text="取消" + (f"：{reason}" if reason else "")))
         to, cc, names = audience(app, s, plan)
         _notice(app, s, out, visit, plan, "cancelled", f"visit:{visit.number}:cancel", to, cc, names, reason=reason)
-        return Outcome(visit.number, "cancelled", out)
+        return VisitChange(visit.number, "cancelled", out)
 
 
 def with_directory_names(s: Session, plan: VisitPlan) -> VisitPlan:
@@ -129,7 +129,7 @@ def with_directory_names(s: Session, plan: VisitPlan) -> VisitPlan:
     return replace(plan, our_attendees=tuple(filled))
 
 
-def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> Outcome:
+def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> VisitChange:
     out = Plan()
     now = app.now()
     plan = with_directory_names(s, plan)
@@ -145,7 +145,7 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> Outcome:
         to, cc, names = audience(app, s, plan)
         _notice(app, s, out, visit, plan, "new", f"visit:{visit.number}:notice:seq0", to, cc, names)
         log.info("visit %s recorded from %s", visit.number, source)
-        return Outcome(visit.number, "created", out)
+        return VisitChange(visit.number, "created", out)
 
     if visit.status != "planned":
         raise PlanError([f"{plan.source}: number: {visit.number} {mails.STATUS_CN[visit.status]}，不能再变更"])
@@ -154,7 +154,7 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> Outcome:
                          f"进行，不再发送变更通知；纪要请回复纪要填报邮件提交"])
     old = stored_plan(visit)
     if essence(old) == essence(plan):
-        return Outcome(visit.number, "unchanged", out)
+        return VisitChange(visit.number, "unchanged", out)
     old_to, old_cc, _ = audience(app, s, old)
     changes = describe_changes(app, s, old, plan)
     _apply(s, visit, plan)
@@ -168,7 +168,7 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> Outcome:
     gone = people.unique(old_to + old_cc, besides=to + cc)
     if gone:  # no longer concerned: their calendars drop the entry
         _notice(app, s, out, visit, plan, "removed", key + ":removed", gone, [], names)
-    return Outcome(visit.number, "changed", out)
+    return VisitChange(visit.number, "changed", out)
 
 
 def stored_plan(visit: Visit) -> VisitPlan:

@@ -8,7 +8,7 @@ import pytest
 
 from mailbot.domain.due import (
     Due,
-    Period,
+    Month,
     Schedule,
     bulletin_date,
     deadline,
@@ -20,34 +20,34 @@ from mailbot.domain.due import (
 from mailbot.domain.workdays import WorkCalendar, YearRule
 
 DEFAULT = Schedule()
-OCT_2026 = Period(2026, 10)
-NOV_2026 = Period(2026, 11)
+OCT_2026 = Month(2026, 10)
+NOV_2026 = Month(2026, 11)
 
 
 def _cal() -> WorkCalendar:
     return WorkCalendar(warn=lambda message: None)
 
 
-# --- Period -----------------------------------------------------------------
+# --- Month -----------------------------------------------------------------
 
 
 def test_period_key_label_and_neighbours() -> None:
     # 2026-11 reads back, prints as 2026年11月, and steps over year ends both ways.
-    p = Period.parse("2026-11")
+    p = Month.parse("2026-11")
     assert p == NOV_2026
     assert p.key == "2026-11"
     assert p.label == "2026年11月"
-    assert Period(2026, 1).previous() == Period(2025, 12)
-    assert Period(2026, 12).next() == Period(2027, 1)
-    assert Period.of(date(2026, 2, 28)) == Period(2026, 2)
-    assert Period(2026, 3).key == "2026-03"
+    assert Month(2026, 1).previous() == Month(2025, 12)
+    assert Month(2026, 12).next() == Month(2027, 1)
+    assert Month.of(date(2026, 2, 28)) == Month(2026, 2)
+    assert Month(2026, 3).key == "2026-03"
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026/11", "26-11", "2026-1", "", "11-2026"])
 def test_period_parse_rejects(bad: str) -> None:
     # Anything but YYYY-MM with a real month is refused with the expected format in the message.
     with pytest.raises(ValueError, match="YYYY-MM|01..12"):
-        Period.parse(bad)
+        Month.parse(bad)
 
 
 # --- dates of one period ------------------------------------------------------
@@ -56,9 +56,9 @@ def test_period_parse_rejects(bad: str) -> None:
 def test_february_deadline_clamped() -> None:
     # deadline_day 30 in February 2026 (28 days) is Sat 02-28; in leap 2028 it is Tue 02-29.
     schedule = Schedule(deadline_day=30)
-    assert deadline(Period(2026, 2), schedule) == date(2026, 2, 28)
-    assert deadline(Period(2028, 2), schedule) == date(2028, 2, 29)
-    assert deadline(Period(2026, 4), schedule) == date(2026, 4, 30)
+    assert deadline(Month(2026, 2), schedule) == date(2026, 2, 28)
+    assert deadline(Month(2028, 2), schedule) == date(2028, 2, 29)
+    assert deadline(Month(2026, 4), schedule) == date(2026, 4, 30)
 
 
 def test_weekend_deadline_november_2026() -> None:
@@ -80,7 +80,7 @@ def test_spring_festival_february_2026() -> None:
     # Holidays Sun 02-15..Mon 02-23, Sat 02-14 worked: request Sun 15 → Sat 14; T-7 Sat 21 → Sat 14 = request day,
     # dropped; T-3 Wed 25; T-1 Fri 27; escalation Fri 27; deadline Sat 28; bulletin Sun 03-01 → Mon 03-02.
     cal = _cal()
-    feb = Period(2026, 2)
+    feb = Month(2026, 2)
     assert request_date(feb, DEFAULT, cal) == date(2026, 2, 14)
     assert reminder_dates(feb, DEFAULT, cal) == [(3, date(2026, 2, 25)), (1, date(2026, 2, 27))]
     assert escalation_date(feb, DEFAULT, cal) == date(2026, 2, 27)
@@ -100,13 +100,13 @@ def test_golden_week_moves_reminders() -> None:
 
 def test_golden_week_moves_bulletin_forward() -> None:
     # Deadline Wed 09-30 (deadline_day 30): bulletin Thu 10-01 is in golden week → Thu 10-08.
-    assert bulletin_date(Period(2026, 9), Schedule(deadline_day=30), _cal()) == date(2026, 10, 8)
+    assert bulletin_date(Month(2026, 9), Schedule(deadline_day=30), _cal()) == date(2026, 10, 8)
 
 
 def test_mid_autumn_collapses_two_reminders() -> None:
     # Sept 2026, deadline Mon 28: T-3 Fri 25 (Mid-Autumn) → Thu 24; T-1 Sun 27 → Thu 24 too: keep T-1 only.
     cal = _cal()
-    sept = Period(2026, 9)
+    sept = Month(2026, 9)
     assert reminder_dates(sept, DEFAULT, cal) == [(7, date(2026, 9, 21)), (1, date(2026, 9, 24))]
     assert escalation_date(sept, DEFAULT, cal) == date(2026, 9, 24)
 
@@ -123,7 +123,7 @@ def test_configured_2027_rule_used() -> None:
     warnings: list[str] = []
     rule = YearRule(holidays=frozenset({date(2027, 1, 1), date(2027, 1, 15)}), workdays=frozenset())
     cal = WorkCalendar({2027: rule}, warn=warnings.append)
-    assert request_date(Period(2027, 1), DEFAULT, cal) == date(2027, 1, 14)
+    assert request_date(Month(2027, 1), DEFAULT, cal) == date(2027, 1, 14)
     assert warnings == []
     assert cal.guessed_years == frozenset()
 
@@ -132,7 +132,7 @@ def test_unconfigured_2027_guessed_once() -> None:
     # Jan 2027 unknown: request Fri 01-15 kept, bulletin Fri 01-29; the whole month warns exactly once.
     warnings: list[str] = []
     cal = WorkCalendar(warn=warnings.append)
-    jan = Period(2027, 1)
+    jan = Month(2027, 1)
     assert request_date(jan, DEFAULT, cal) == date(2027, 1, 15)
     assert bulletin_date(jan, DEFAULT, cal) == date(2027, 1, 29)
     for day in range(1, 32):
@@ -211,7 +211,7 @@ def test_deadline_day_still_chases_and_next_day_does_not() -> None:
 def test_bulletin_for_previous_period_on_the_first() -> None:
     # deadline_day 30: June 2026's deadline is Tue 06-30, its bulletin Wed 07-01; on 07-01 that is all that is due.
     assert due_on(date(2026, 7, 1), Schedule(deadline_day=30), _cal()) == [
-        Due("bulletin", Period(2026, 6), "bulletin", date(2026, 7, 1)),
+        Due("bulletin", Month(2026, 6), "bulletin", date(2026, 7, 1)),
     ]
 
 
@@ -242,6 +242,6 @@ def test_spring_festival_request_day_has_no_reminder() -> None:
     # Sat 2026-02-14 (make-up workday): Feb's request goes out alone, T-7 having collapsed onto it;
     # January's bulletin (Thu 01-29) is still due.
     assert due_on(date(2026, 2, 14), DEFAULT, _cal()) == [
-        Due("bulletin", Period(2026, 1), "bulletin", date(2026, 1, 29)),
-        Due("request", Period(2026, 2), "request", date(2026, 2, 14)),
+        Due("bulletin", Month(2026, 1), "bulletin", date(2026, 1, 29)),
+        Due("request", Month(2026, 2), "request", date(2026, 2, 14)),
     ]

@@ -23,18 +23,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.db.session import make_engine, session_factory
+from mailbot.db.session import make_engine, session_factory, transaction
+from mailbot.db.migrate import current_revision, require_current, upgrade
 from mailbot.directory.config import Directory, load_directory
+from mailbot.directory.lookup import sync_directory
 from mailbot.errors import ConfigError
 from mailbot.domain.due import Schedule
 from mailbot.domain.workdays import WorkCalendar, YearRule
 from mailbot.mailboxes.base import Mailbox
 from mailbot.mailboxes.maildir import MaildirMailbox
 from mailbot.outbox.compose import Identity
-from mailbot.outbox.queue import Transport
+from mailbot.outbox.queue import Transport, send_pending
 from mailbot.outbox.transports import MaildirTransport
 from mailbot.net.oauth import OAuth2Token
-from mailbot.settings import ServerSettings, Settings
+from mailbot.settings import ServerSettings, Settings, load_settings
 from mailbot.db.state import DbStateStore
 
 if TYPE_CHECKING:
@@ -219,3 +221,24 @@ def _database_error(settings: Settings, url: str, doing: str, e: DBAPIError) -> 
     said = str(e.orig if e.orig is not None else e).strip().splitlines()  # libpq adds a hint on a second line
     reason = (said[0] if said else type(e).__name__).removeprefix("connection failed: ")
     return ConfigError(f"{settings.source}: database.url: {doing} {shown}: {reason}")
+
+
+def open_app(config: Path | None) -> App:
+    """What every command starts with: settings read, the App built, the database current and the directory
+    loaded (the embedded SQLite default creates its own database on first use)."""
+
+    settings = load_settings(config)
+    app = build_app(settings)
+    with database_errors(settings, settings.database_url()):
+        if current_revision(app.engine) is None and app.engine.dialect.name == "sqlite":
+            upgrade(app.engine)
+        require_current(app.engine)
+        with transaction(app.sessions) as s:
+            sync_directory(s, app.directory)
+    return app
+
+
+def deliver_now(app: App) -> str:
+    """A command's mail goes out before it returns; one line on how that went."""
+    r = send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts)
+    return f"delivered {r.sent}, retrying {r.retried}, dead {len(r.dead)}"

@@ -14,7 +14,7 @@ from mailbot.pipeline import intake
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, Request
 from mailbot.mailboxes.maildir import deliver
-from mailbot.requests.commands import list_requests
+from mailbot.requests.store import list_requests
 from mailbot.reports.schedule import send_requests
 from mailbot.requests.schedule import chase_overdue
 

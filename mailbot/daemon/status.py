@@ -10,7 +10,7 @@ from mailbot.db.models import InboundMessage, OutboxMail, Period, Quarantine, Re
 from mailbot.domain import due
 from mailbot.outbox.queue import stopped as outbox_stopped
 from mailbot.db.state import DbStateStore
-from mailbot.requests.commands import pad
+from mailbot.render.text import pad
 
 
 def render_status(app: App, period_key: str) -> str:

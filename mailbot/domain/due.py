@@ -221,3 +221,8 @@ def _due_for(period: Month, today: date, schedule: Schedule, cal: WorkCalendar) 
     if compile_on <= today <= period.next().last_day:
         found.append(Due("bulletin", period, "bulletin", compile_on))
     return found
+
+
+def month_key(value: str | None, today: date) -> str:
+    """A command's `--period YYYY-MM`, checked, or this month's."""
+    return Month.parse(value).key if value else Month.of(today).key

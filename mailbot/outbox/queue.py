@@ -112,6 +112,11 @@ class Plan:
     def lines(self) -> list[str]:
         return [f"{k}  →  {r}  「{s}」" for k, r, s in self.queued] + [f"file: {f}" for f in self.files]
 
+    def report(self, dry_run: bool) -> str:
+        """What a command prints about its plan."""
+        head = f"{'would queue' if dry_run else 'queued'} {len(self.queued)} mail(s)"
+        return "\n".join([head, *("  " + line for line in self.lines())])
+
     def extend(self, other: Plan) -> None:
         self.queued += other.queued
         self.files += other.files

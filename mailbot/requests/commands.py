@@ -1,48 +1,36 @@
-"""`mailbot requests`: the open requests, overdue ones marked, as a table or JSON.
-"""
+"""The requests' command: `mailbot requests` lists them — open ones, overdue ones marked — as a table or JSON."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from mailbot.app import App
-from mailbot.db.models import Request
-from mailbot.domain.commands import OPEN, STATUS_CN
+import argparse
+from collections.abc import Callable
+
+from mailbot.render.text import pad
+
+Add = Callable[..., argparse.ArgumentParser]   # cli's add(name, handler, help) → the subcommand's parser
 
 
-def pad(text: str, width: int) -> str:
-    """Left-justify in a terminal, where a CJK character takes two columns."""
-    cols = sum(2 if ord(c) >= 0x2E80 else 1 for c in text)
-    return text + " " * max(width - cols, 1)
+def register(add: Add) -> None:
+    sp = add("requests", requests, "open requests (诉求) by assignee, unit or customer; overdue ones marked")
+    sp.add_argument("--assignee", help="e-mail, staff id or name")
+    sp.add_argument("--unit", help="unit code, e.g. GD")
+    sp.add_argument("--customer", help="customer code, e.g. S001")
+    sp.add_argument("--overdue", action="store_true", help="only requests past their due date")
+    sp.add_argument("--all", action="store_true", help="include answered-and-closed ones")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def list_requests(app: App, *, assignee: str | None = None, unit: str | None = None, customer: str | None = None,
-                  overdue_only: bool = False, include_closed: bool = False) -> list[dict[str, object]]:
-    """Requests as rows for `mailbot requests` (a table, or --json)."""
-    now = app.now()
-    rows: list[dict[str, object]] = []
-    with app.sessions() as s:
-        q = select(Request).order_by(Request.due_at, Request.id)
-        if not include_closed:
-            q = q.where(Request.status.in_(OPEN))
-        for r in s.scalars(q):
-            overdue = bool(r.due_at and r.due_at < now and r.status in ("new", "in_progress"))
-            if overdue_only and not overdue:
-                continue
-            if assignee and not (r.assignee and assignee in (r.assignee.email, r.assignee.staff_key, r.assignee.name)):
-                continue
-            if unit and not (r.unit and r.unit.code == unit):
-                continue
-            if customer and not (r.customer and r.customer.code == customer):
-                continue
-            rows.append({"number": r.number, "status": r.status, "status_cn": STATUS_CN[r.status],
-                         "source": r.source, "unit": r.unit.code if r.unit else None,
-                         "customer": r.customer.code if r.customer else None,
-                         "assignee": r.assignee.email if r.assignee else None,
-                         "created_at": r.created_at.astimezone(app.tz).isoformat(timespec="minutes"),
-                         "due_at": r.due_at.astimezone(app.tz).isoformat(timespec="minutes") if r.due_at else None,
-                         "overdue_days": (now - r.due_at).days if overdue and r.due_at else 0,
-                         "text": r.text})
-    return rows
+def requests(args: argparse.Namespace) -> int:
+    import json
+
+    from mailbot.app import open_app
+    from mailbot.requests.store import list_requests
+
+    app = open_app(args.config)
+    rows = list_requests(app, assignee=args.assignee, unit=args.unit, customer=args.customer,
+                         overdue_only=args.overdue, include_closed=args.all)
+    print(json.dumps(rows, ensure_ascii=False, indent=2) if args.json else render_requests(rows))
+    return 0
 
 
 def render_requests(rows: list[dict[str, object]]) -> str:

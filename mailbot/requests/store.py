@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from parsers import ParsedMessage
 
+from mailbot.app import App
 from mailbot.db.models import Customer, InboundMessage, Person, Request, RequestEvent, Submission, Unit
-from mailbot.domain.commands import OPEN
+from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.outbox.queue import replied_to
 from mailbot.settings import RequestSettings
 
@@ -81,3 +82,33 @@ def find_staff(s: Session, ref: str) -> Person | None:
         if ref in (p.email, (p.staff_key or "").lower(), p.name.lower()):
             return p
     return None
+
+
+def list_requests(app: App, *, assignee: str | None = None, unit: str | None = None, customer: str | None = None,
+                  overdue_only: bool = False, include_closed: bool = False) -> list[dict[str, object]]:
+    """Requests as rows for `mailbot requests` (a table, or --json)."""
+    now = app.now()
+    rows: list[dict[str, object]] = []
+    with app.sessions() as s:
+        q = select(Request).order_by(Request.due_at, Request.id)
+        if not include_closed:
+            q = q.where(Request.status.in_(OPEN))
+        for r in s.scalars(q):
+            overdue = bool(r.due_at and r.due_at < now and r.status in ("new", "in_progress"))
+            if overdue_only and not overdue:
+                continue
+            if assignee and not (r.assignee and assignee in (r.assignee.email, r.assignee.staff_key, r.assignee.name)):
+                continue
+            if unit and not (r.unit and r.unit.code == unit):
+                continue
+            if customer and not (r.customer and r.customer.code == customer):
+                continue
+            rows.append({"number": r.number, "status": r.status, "status_cn": STATUS_CN[r.status],
+                         "source": r.source, "unit": r.unit.code if r.unit else None,
+                         "customer": r.customer.code if r.customer else None,
+                         "assignee": r.assignee.email if r.assignee else None,
+                         "created_at": r.created_at.astimezone(app.tz).isoformat(timespec="minutes"),
+                         "due_at": r.due_at.astimezone(app.tz).isoformat(timespec="minutes") if r.due_at else None,
+                         "overdue_days": (now - r.due_at).days if overdue and r.due_at else 0,
+                         "text": r.text})
+    return rows

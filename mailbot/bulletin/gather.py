@@ -22,16 +22,13 @@ from mailbot.bulletin.model import (
     CoordinationItem,
     CustomerSection,
     Matter,
-    RequestLine,
-    RequestsSection,
-    AgeingRow,
     Risk,
     UnitStatus,
     UrgentMatter,
     VipMatter,
 )
 from mailbot.domain import due
-from mailbot.domain.commands import OPEN, STATUS_CN
+from mailbot.requests.chapter import gather_requests
 from mailbot.visits.chapter import gather_visits
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 
@@ -40,6 +37,22 @@ RISK_ITEMS = (5, 6, 7, 8)
 
 
 def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: datetime) -> Bulletin:
+    """The month's bulletin, chapter by chapter; 需总部协调 collects the strategic, VIP and urgent ones in order."""
+    month = due.Month.parse(period.key)
+    first = datetime.combine(month.first_day, time.min, tz)
+    nxt = datetime.combine(month.next().first_day, time.min, tz)
+    statuses, current = _submissions(s, period, tz)
+    sections, risks, strategic_asks = _strategic(s, current)
+    vip, vip_asks = _vip(current)
+    urgent, urgent_asks = _urgent(s, first, nxt, tz)
+    return Bulletin(period=period.key, department=department, deadline=period.deadline,
+                    generated_at=now.astimezone(tz), units=statuses, customers=sections, vip=vip, risks=risks,
+                    coordination=strategic_asks + vip_asks + urgent_asks, urgent=urgent,
+                    requests=gather_requests(s, first, nxt, now, tz), visits=gather_visits(s, first, nxt, now, tz))
+
+
+def _submissions(s: Session, period: Period, tz: ZoneInfo) -> tuple[tuple[UnitStatus, ...], dict[int, Submission]]:
+    """一、报送情况: each active unit on time, late or missing; and the submission in force per unit."""
     units = s.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
     subs = s.scalars(select(Submission).where(Submission.period_id == period.id)
                      .options(selectinload(Submission.strategic).selectinload(StrategicEntry.items),
@@ -48,7 +61,6 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
                      .order_by(Submission.version)).all()
     current = {x.unit_id: x for x in subs if x.superseded_by_id is None}
     on_time = {x.unit_id for x in subs if x.on_time}
-
     statuses = []
     for u in units:
         sub = current.get(u.id)
@@ -56,12 +68,16 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
         statuses.append(UnitStatus(code=u.code, name=u.name, status=status,
                                    submitted_at=sub.received_at.astimezone(tz) if sub else None,
                                    version=sub.version if sub else None))
+    return tuple(statuses), current
 
+
+def _strategic(s: Session, current: dict[int, Submission]) -> tuple[
+        tuple[CustomerSection, ...], tuple[Risk, ...], tuple[CoordinationItem, ...]]:
+    """The strategic customers' matters by category, the risks (重大 first) and what needs HQ."""
     by_customer: dict[int, list[StrategicEntry]] = defaultdict(list)
     for sub in sorted(current.values(), key=lambda x: x.unit.code):
         for e in sub.strategic:
             by_customer[e.customer_id].append(e)
-
     customers = s.scalars(select(Customer).where(Customer.active.is_(True)).order_by(Customer.code)
                           .options(selectinload(Customer.units), selectinload(Customer.hq_staff))).all()
     sections, risks, coordination = [], [], []
@@ -88,8 +104,13 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
             needs_hq=any(e.needs_hq for e in entries),
             categories=tuple(CategoryMatters(number=n, label=CATEGORY_LABELS[n], matters=tuple(cats[n]))
                              for n in sorted(cats))))
+    risks.sort(key=lambda r: (RISK_ORDER[r.level], r.customer_code))
+    return tuple(sections), tuple(risks), tuple(coordination)
 
-    vip = []
+
+def _vip(current: dict[int, Submission]) -> tuple[tuple[VipMatter, ...], tuple[CoordinationItem, ...]]:
+    """The VIP customers' matters, and those that need HQ."""
+    vip, coordination = [], []
     for sub in sorted(current.values(), key=lambda x: x.unit.code):
         for v in sub.vip:
             vip.append(VipMatter(customer_code=v.customer.code, customer_name=v.customer.name,
@@ -100,12 +121,13 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
                                                      customer_name=v.customer.name, unit_name=sub.unit.name,
                                                      text=v.issue or "（未写明事项）"))
     vip.sort(key=lambda v: (v.customer_code, v.unit_code))
-    risks.sort(key=lambda r: (RISK_ORDER[r.level], r.customer_code))
+    return tuple(vip), tuple(coordination)
 
-    urgent = []
-    month = due.Month.parse(period.key)
-    first = datetime.combine(month.first_day, time.min, tz)
-    nxt = datetime.combine(month.next().first_day, time.min, tz)
+
+def _urgent(s: Session, first: datetime, nxt: datetime, tz: ZoneInfo) -> tuple[
+        tuple[UrgentMatter, ...], tuple[CoordinationItem, ...]]:
+    """The month's urgent matters, each of which also needs HQ."""
+    urgent, coordination = [], []
     for r in s.scalars(select(Request).where(Request.urgent.is_(True), Request.created_at >= first,
                                              Request.created_at < nxt).order_by(Request.created_at)):
         urgent.append(UrgentMatter(
@@ -116,35 +138,4 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
         coordination.append(CoordinationItem(source="紧急事项", customer_code=r.customer.code if r.customer else None,
                                              customer_name=r.customer.name if r.customer else None,
                                              unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text))
-    return Bulletin(period=period.key, department=department, deadline=period.deadline,
-                    generated_at=now.astimezone(tz), units=tuple(statuses), customers=tuple(sections),
-                    vip=tuple(vip), risks=tuple(risks), coordination=tuple(coordination), urgent=tuple(urgent),
-                    requests=gather_requests(s, first, nxt, now, tz), visits=gather_visits(s, first, nxt, now, tz))
-
-
-def gather_requests(s: Session, first: datetime, nxt: datetime, now: datetime, tz: ZoneInfo) -> RequestsSection:
-    """Opened and answered in the month, overdue now, and the ageing of everything open, by assignee."""
-    def line(r: Request) -> RequestLine:
-        late = (now - r.due_at).days if r.due_at and r.due_at < now and r.status in ("new", "in_progress") else 0
-        return RequestLine(number=r.number, status=STATUS_CN[r.status], unit_name=r.unit.name if r.unit else None,
-                           customer_name=r.customer.name if r.customer else None,
-                           assignee=r.assignee.name if r.assignee else None,
-                           created_at=r.created_at.astimezone(tz),
-                           due_at=r.due_at.astimezone(tz) if r.due_at else None, overdue_days=late, text=r.text)
-
-    everything = s.scalars(select(Request).order_by(Request.number)).all()
-    lines = {r.id: line(r) for r in everything}
-    ageing: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for r in everything:
-        if r.status not in OPEN:
-            continue
-        row = ageing[r.assignee.name if r.assignee else "（未指定）"]
-        age = (now - r.created_at).days
-        row[0] += 1
-        row[1] += lines[r.id].overdue_days > 0
-        row[2 if age < 7 else 3 if age <= 30 else 4] += 1
-    return RequestsSection(
-        opened=tuple(lines[r.id] for r in everything if first <= r.created_at < nxt),
-        answered=tuple(lines[r.id] for r in everything if r.answered_at and first <= r.answered_at < nxt),
-        overdue=tuple(sorted((x for x in lines.values() if x.overdue_days), key=lambda x: -x.overdue_days)),
-        ageing=tuple(AgeingRow(a, *v) for a, v in sorted(ageing.items(), key=lambda kv: -kv[1][0])))
+    return tuple(urgent), tuple(coordination)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from mailbot.requests.chapter import RequestsSection
 from mailbot.visits.chapter_model import VisitsSection
 
 
@@ -106,41 +107,6 @@ class UrgentMatter:
     subject: str
     text: str
     forwarded_to: tuple[str, ...]  # HQ staff names
-
-
-@dataclass(frozen=True)
-class RequestLine:
-    """One request (诉求) as the bulletin lists it."""
-
-    number: str
-    status: str  # Chinese status word
-    unit_name: str | None
-    customer_name: str | None
-    assignee: str | None
-    created_at: datetime
-    due_at: datetime | None
-    overdue_days: int  # 0 unless past due and still not answered
-    text: str
-
-
-@dataclass(frozen=True)
-class AgeingRow:
-    """Open requests of one assignee by age."""
-
-    assignee: str
-    open: int
-    overdue: int
-    under_7: int
-    days_7_30: int
-    over_30: int
-
-
-@dataclass(frozen=True)
-class RequestsSection:
-    opened: tuple[RequestLine, ...]    # created in the month
-    answered: tuple[RequestLine, ...]  # answered in the month
-    overdue: tuple[RequestLine, ...]   # past due and unanswered when compiled
-    ageing: tuple[AgeingRow, ...]      # all open requests, by assignee
 
 
 @dataclass(frozen=True)

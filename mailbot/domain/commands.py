@@ -87,3 +87,14 @@ def parse_commands(text: str) -> Parsed:
     if not commands and not problems:
         comment = text.strip() or None
     return Parsed(tuple(commands), tuple(problems), comment)
+
+
+_STATUS_AFTER = {"approval": "awaiting_approval", "close": "closed", "answer": "answered"}
+
+
+def status_after(command: Command, current: str) -> str:
+    """A request's status once `command` is applied: `状态：…` sets it, 需集团审议 / 关闭 / 答复 move it; transfers
+    and notes leave it."""
+    if command.verb == "status":
+        return command.value
+    return _STATUS_AFTER.get(command.verb, current)

@@ -7,10 +7,13 @@ and acknowledged to whoever made it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from parsers import ParsedMessage
 
 from mailbot.db.models import InboundMessage, Person, Request
-from mailbot.domain.commands import STATUS_CN, parse_commands
+from mailbot.domain.commands import STATUS_CN, Command, parse_commands, status_after
 from mailbot.outbox.compose import Thread
 from mailbot.pipeline.context import Ctx, Sender, quarantine
 from mailbot.requests.store import add_event, find_request, find_staff
@@ -72,48 +75,85 @@ def handle_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person
             return "answered", f"{req.number}: commands from a non-HQ sender refused"
         return "processed", f"{req.number}: comment from {sender.email}"
 
-    changes: list[str] = []
-    problems = list(parsed.problems)
+    done = _Applied(ctx, msg, sender, req, problems=list(parsed.problems))
     for c in parsed.commands:
-        if c.verb == "status":
-            req.status = c.value
-            add_event(ctx.s, req, now, sender.email, "status", STATUS_CN[c.value], msg.id)
-            changes.append(f"状态改为“{STATUS_CN[c.value]}”")
-        elif c.verb == "approval":
-            req.status = "awaiting_approval"
-            add_event(ctx.s, req, now, sender.email, "approval", None, msg.id)
-            changes.append("已提交集团审议")
-        elif c.verb == "note":
-            add_event(ctx.s, req, now, sender.email, "note", c.value, msg.id)
-            changes.append("备注已记录")
-        elif c.verb == "close":
-            req.status, req.closed_at = "closed", now
-            add_event(ctx.s, req, now, sender.email, "close", None, msg.id)
-            changes.append("诉求已关闭")
-        elif c.verb == "transfer":
-            new = find_staff(ctx.s, c.value)
-            if new is None:
-                problems.append(f"“转交：{c.value}”不是登记的总部人员")
-                continue
-            req.assignee = new
-            add_event(ctx.s, req, now, sender.email, "transfer", f"转交{new.name}（{new.email}）", msg.id)
-            notify_assignee(ctx, req, "transferred", f"req-notice:{req.number}:transfer:{msg.id}",
-                            lead=f"{sender.name}将此诉求转交您办理。")
-            changes.append(f"已转交{new.name}")
-        elif c.verb == "answer":
-            req.answer, req.answered_at, req.status = c.value, now, "answered"
-            add_event(ctx.s, req, now, sender.email, "answer", c.value, msg.id)
-            to = [x.email for x in req.unit.contacts if x.active] if req.unit else []
-            if to:
-                ctx.queue(f"req-answer:{req.number}:{msg.id}", "request_answer", request_answer_mail(
-                    ctx.department, req, to, c.value, f"总部{ctx.department} {sender.name}",
-                    Thread(req.inbound.message_id)), request_id=req.id)
-                changes.append(f"答复已发送给{req.unit.name if req.unit else ''}（{'、'.join(to)}）")
-            else:
-                problems.append("该诉求没有登记的单位联系人，答复未能发出")
+        req.status = status_after(c, req.status)
+        VERBS[c.verb](done, c)
+    changes, problems = done.changes, done.problems
     if parsed.comment:
         add_event(ctx.s, req, now, sender.email, "note", parsed.comment, msg.id)
         changes.append("来信已作为备注记入办理记录")
     ctx.queue(f"req-ack:{msg.id}", "request_update_ack", request_update_ack_mail(
         ctx.department, req, sender, changes, problems, thread_of(p)), request_id=req.id)
     return "processed", f"{req.number}: {len(changes)} change(s), {len(problems)} problem(s) by {sender.email}"
+
+
+@dataclass
+class _Applied:
+    """One HQ reply being applied to its request: what changed and what could not be done, for the ack."""
+
+    ctx: Ctx
+    msg: InboundMessage
+    sender: Person
+    req: Request
+    changes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def event(self, action: str, detail: str | None = None) -> None:
+        add_event(self.ctx.s, self.req, self.msg.received_at, self.sender.email, action, detail, self.msg.id)
+
+
+def _status(done: _Applied, c: Command) -> None:
+    done.event("status", STATUS_CN[c.value])
+    done.changes.append(f"状态改为“{STATUS_CN[c.value]}”")
+
+
+def _approval(done: _Applied, c: Command) -> None:
+    done.event("approval")
+    done.changes.append("已提交集团审议")
+
+
+def _note(done: _Applied, c: Command) -> None:
+    done.event("note", c.value)
+    done.changes.append("备注已记录")
+
+
+def _close(done: _Applied, c: Command) -> None:
+    done.req.closed_at = done.msg.received_at
+    done.event("close")
+    done.changes.append("诉求已关闭")
+
+
+def _transfer(done: _Applied, c: Command) -> None:
+    req, sender = done.req, done.sender
+    new = find_staff(done.ctx.s, c.value)
+    if new is None:
+        done.problems.append(f"“转交：{c.value}”不是登记的总部人员")
+        return
+    req.assignee = new
+    done.event("transfer", f"转交{new.name}（{new.email}）")
+    notify_assignee(done.ctx, req, "transferred", f"req-notice:{req.number}:transfer:{done.msg.id}",
+                    lead=f"{sender.name}将此诉求转交您办理。")
+    done.changes.append(f"已转交{new.name}")
+
+
+def _answer(done: _Applied, c: Command) -> None:
+    """The answer is mailed to the unit's contacts in the thread of the mail that raised the request."""
+    ctx, req = done.ctx, done.req
+    req.answer, req.answered_at = c.value, done.msg.received_at
+    done.event("answer", c.value)
+    to = [x.email for x in req.unit.contacts if x.active] if req.unit else []
+    if not to:
+        done.problems.append("该诉求没有登记的单位联系人，答复未能发出")
+        return
+    ctx.queue(f"req-answer:{req.number}:{done.msg.id}", "request_answer", request_answer_mail(
+        ctx.department, req, to, c.value, f"总部{ctx.department} {done.sender.name}",
+        Thread(req.inbound.message_id)), request_id=req.id)
+    done.changes.append(f"答复已发送给{req.unit.name if req.unit else ''}（{'、'.join(to)}）")
+
+
+# One function per command verb (domain/commands.py reads them; status_after is each one's pure transition).
+VERBS: dict[str, Callable[[_Applied, Command], None]] = {
+    "status": _status, "approval": _approval, "note": _note, "close": _close, "transfer": _transfer,
+    "answer": _answer,
+}

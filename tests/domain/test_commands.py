@@ -1,6 +1,6 @@
 """HQ staff's reply commands: what is understood, what is refused, what becomes a comment."""
 
-from mailbot.domain.commands import Command, parse_commands
+from mailbot.domain.commands import Command, parse_commands, status_after
 
 
 def test_commands_with_both_colons_and_a_multiline_answer() -> None:
@@ -28,3 +28,12 @@ def test_no_command_is_a_comment() -> None:
     # Free text with no command is kept as a comment on the request.
     p = parse_commands("已电话联系客户，下周再议。")
     assert p.commands == () and p.comment == "已电话联系客户，下周再议。"
+
+
+def test_each_command_moves_the_status_as_the_readme_says() -> None:
+    assert status_after(Command("status", "in_progress"), "new") == "in_progress"
+    assert status_after(Command("approval", ""), "in_progress") == "awaiting_approval"
+    assert status_after(Command("answer", "已协调"), "awaiting_approval") == "answered"
+    assert status_after(Command("close", ""), "answered") == "closed"
+    assert status_after(Command("transfer", "wangfang@hq.example.cn"), "in_progress") == "in_progress"
+    assert status_after(Command("note", "内部记录"), "new") == "new"

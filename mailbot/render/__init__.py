@@ -1,0 +1,2 @@
+"""Turning data into documents: Jinja2 mails (`mail`), WeasyPrint PDFs that fetch nothing (`pdf`), terminal text.
+"""

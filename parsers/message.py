@@ -226,11 +226,9 @@ def _kind(envelope: Envelope, values: dict[str, str], content_type: str,
     return "monthly_report" if winner is not None else "unknown"
 
 
-def parse_message(raw: bytes) -> ParsedMessage:
-    """Parse one RFC 5322 message (raises UnreadableMessage only for non-messages)."""
-    message = read_message(raw)
-    headers = raw_headers(message)
-    values = first_values(headers)
+def _read_envelope(message: Message, headers: dict[str, list[str]], values: dict[str, str]) -> tuple[
+        Envelope, str, str]:
+    """The envelope with its automatic-mail reasons, the top-level content type and a report's type."""
     envelope = build_envelope(headers)
     content_type = message.get_content_type() if headers else "text/plain"
     report_type = ""
@@ -238,6 +236,38 @@ def parse_message(raw: bytes) -> ParsedMessage:
         report_type = str(param(message, "report-type", "content-type") or "")
     envelope = dataclasses.replace(envelope, automatic_reasons=classify.automatic_reasons(
         values, envelope.from_addr, content_type, report_type, envelope.subject))
+    return envelope, content_type, report_type
+
+
+def _urgent_reasons(values: dict[str, str], subject: str, form: FormCopy | None) -> list[str]:
+    """Why the mail is urgent (FORM.md "Urgent mail"): the subject first, then headers, then the form's block."""
+    reasons = classify.urgent_header_reasons(values)
+    subject_reason = classify.urgent_subject_reason(subject)
+    if subject_reason:
+        reasons.insert(0, subject_reason)
+    if form is not None and form.urgent_text:
+        reasons.append("【紧急事项】栏已填写")
+    return reasons
+
+
+def _form_findings(form: FormCopy, copies: list[FormCopy], source: str | None, notes: list[Problem],
+                   token_problems: tuple[list[Problem], list[Problem]]) -> tuple[list[Problem], list[Problem]]:
+    """The errors and warnings of the form that was read, its choice among copies, and its report number."""
+    errors = [*form.errors, *token_problems[0]]
+    warnings = [*form.warnings, *notes]
+    filled = sum(1 for c in copies if c.has_answers)
+    if source == "body" and filled > 1:
+        warnings.append(Problem("", f"邮件中有{filled}份填写过的填报单，已采用最上面的一份"))
+    warnings.extend(token_problems[1])
+    return errors, warnings
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse one RFC 5322 message (raises UnreadableMessage only for non-messages)."""
+    message = read_message(raw)
+    headers = raw_headers(message)
+    values = first_values(headers)
+    envelope, content_type, report_type = _read_envelope(message, headers, values)
 
     body = extract_body(message, keyword=FORM_TITLE)
     lines = split_lines(body.text)
@@ -252,12 +282,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     # Bounces and auto-replies keep their kind; a form they quote is not a report.
     form = winner if kind == "monthly_report" else None
 
-    reasons = classify.urgent_header_reasons(values)
-    subject_reason = classify.urgent_subject_reason(envelope.subject)
-    if subject_reason:
-        reasons.insert(0, subject_reason)
-    if form is not None and form.urgent_text:
-        reasons.append("【紧急事项】栏已填写")
+    reasons = _urgent_reasons(values, envelope.subject, form)
     if kind == "unknown" and reasons:
         kind = "urgent_report"
 
@@ -268,18 +293,14 @@ def parse_message(raw: bytes) -> ParsedMessage:
     errors: list[Problem] = []
     urgent_text: str | None = None
     if form is not None:
-        errors.extend(form.errors)
-        warnings.extend(form.warnings)
-        warnings.extend(choice_notes)
-        filled = sum(1 for c in copies if c.has_answers)
-        if source == "body" and filled > 1:
-            warnings.append(Problem("", f"邮件中有{filled}份填写过的填报单，已采用最上面的一份"))
+        form_errors, form_warnings = _form_findings(form, copies, source, choice_notes,
+                                                    (token_errors, token_warnings))
+        errors += form_errors
+        warnings += form_warnings
         urgent_text = form.urgent_text
         if urgent_text is None and reasons and not form.has_answers:
             # An urgent note written above a quoted blank form is the urgent matter.
             urgent_text = fresh or None
-        errors.extend(token_errors)
-        warnings.extend(token_warnings)
     elif kind == "urgent_report":
         # A bare forward has no words of its own; then the forwarded text is the matter.
         urgent_text = fresh or body.text.strip() or None

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-
 from mailbot.app import build_app
+from mailbot.bulletin.compile import bulletin_path, compile_bulletin
 from mailbot.bulletin.gather import gather
 from mailbot.bulletin.render import render_bulletin_html
 from mailbot.db.migrate import upgrade
@@ -41,7 +41,6 @@ from mailbot.directory.config import Directory
 from mailbot.directory.lookup import sync_directory
 from mailbot.reports.store import ensure_period
 from mailbot.settings import Settings
-from mailbot.bulletin.compile import bulletin_path, compile_bulletin
 
 TZ = ZoneInfo("Asia/Shanghai")
 PHRASES = ("已按集团方案签订年度供气协议，执行平稳", "客户反映冬季调峰气量缺口约2000万方", "合同价格联动条款尚未确认",

@@ -71,18 +71,18 @@ sys.path.insert(0, str(PROJECT))
 
 from sqlalchemy import select, text  # noqa: E402 - after the path fix above
 
-from mailbot.demo import replies
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import make_engine, transaction
+from mailbot.demo import replies
 from mailbot.directory.config import Directory
 from mailbot.directory.lookup import sync_directory
-from mailbot.pipeline.intake import run_pass
 from mailbot.mailboxes.maildir import deliver
 from mailbot.outbox.queue import send_pending
-from mailbot.settings import Settings
+from mailbot.pipeline.intake import run_pass
 from mailbot.reports.schedule import send_requests
+from mailbot.settings import Settings
 
 if TYPE_CHECKING:
     from tests.servers.dovecot import Dovecot

@@ -23,21 +23,21 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailbot.db.session import make_engine, session_factory, transaction
 from mailbot.db.migrate import current_revision, require_current, upgrade
+from mailbot.db.session import make_engine, session_factory, transaction
+from mailbot.db.state import DbStateStore
 from mailbot.directory.config import Directory, load_directory
 from mailbot.directory.lookup import sync_directory
-from mailbot.errors import ConfigError
 from mailbot.domain.due import Schedule
 from mailbot.domain.workdays import WorkCalendar, YearRule
+from mailbot.errors import ConfigError
 from mailbot.mailboxes.base import Mailbox
 from mailbot.mailboxes.maildir import MaildirMailbox
+from mailbot.net.oauth import OAuth2Token
 from mailbot.outbox.compose import Identity
 from mailbot.outbox.queue import Transport, send_pending
 from mailbot.outbox.transports import MaildirTransport
-from mailbot.net.oauth import OAuth2Token
 from mailbot.settings import ServerSettings, Settings, load_settings
-from mailbot.db.state import DbStateStore
 
 if TYPE_CHECKING:
     from mailbot.mailboxes.exchange import EwsLogin

@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import cast
 from email import errors
 from email.headerregistry import AddressHeader, HeaderRegistry
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import cast
 
 from parsers.charsets import decode_header, header_text_8bit
 from parsers.model import Envelope

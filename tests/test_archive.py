@@ -7,17 +7,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from test_visits import SUMMARY, SUNYUE, answer_to, arrive, one, pdf_text, write_plan
 
-from mailbot.demo import replies
 from mailbot.app import App
 from mailbot.archive.dossier import customer_archive, render_dossier_html, render_dossier_pdf, render_timeline_text
 from mailbot.db.models import OutboxMail
+from mailbot.demo import replies
 from mailbot.errors import MailbotError
-
-from mailbot.visits.store import plan_visit
-from test_visits import SUMMARY, SUNYUE, answer_to, arrive, one, pdf_text, write_plan
 from mailbot.reports.schedule import send_requests
 from mailbot.visits.schedule import visit_jobs
+from mailbot.visits.store import plan_visit
 
 GD = ("李明", "liming@gd.example.cn")
 
@@ -112,8 +111,7 @@ def test_the_bulletin_lists_the_months_visits_and_overdue_follow_ups(app: App, c
     from markupsafe import Markup
 
     from mailbot.bulletin.render import _environment
-    from mailbot.render.pdf import templates_dir
-    from mailbot.render.pdf import render_pdf
+    from mailbot.render.pdf import render_pdf, templates_dir
     from mailbot.visits.chapter import gather_visits
 
     history(app, clock, tmp_path)

@@ -17,6 +17,7 @@ import pytest
 
 from parsers import CATEGORY_LABELS
 
+import mailbot.render.pdf
 from mailbot.bulletin.model import (
     Bulletin,
     CategoryMatters,
@@ -28,7 +29,6 @@ from mailbot.bulletin.model import (
     UrgentMatter,
     VipMatter,
 )
-import mailbot.render.pdf
 from mailbot.bulletin.render import render_bulletin_html, render_bulletin_pdf
 from mailbot.render.pdf import BlockedURLError, make_url_fetcher, render_pdf
 

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from mailbot.demo import replies
-from mailbot.daemon import health
 from mailbot.app import App
+from mailbot.daemon import health
+from mailbot.daemon.leader import FileLeadership, PgLeadership
+from mailbot.daemon.scheduler import check_health, poll, run_daemon
 from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.db.session import make_engine
-from mailbot.daemon.leader import FileLeadership, PgLeadership
+from mailbot.db.state import DbStateStore, FallbackStore
+from mailbot.demo import replies
 from mailbot.mailboxes.base import LoginFailed
 from mailbot.mailboxes.maildir import deliver
-from mailbot.daemon.scheduler import check_health, poll, run_daemon
-from mailbot.db.state import DbStateStore, FallbackStore
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
 

@@ -30,22 +30,21 @@ import yaml
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.exc import DataError, OperationalError
 
-from mailbot.demo import replies
-from mailbot.daemon import health
-from mailbot.pipeline import intake
-from mailbot.reports import inbound as report_inbound
-from mailbot.daemon import scheduler
 from mailbot.app import App, build_app
+from mailbot.daemon import health, scheduler
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, Submission
 from mailbot.db.session import make_engine, transaction
+from mailbot.db.state import DbStateStore
+from mailbot.demo import replies
 from mailbot.directory.lookup import sync_directory
 from mailbot.errors import ConfigError, PassStopped, our_fault
 from mailbot.mailboxes.base import FetchedMail, Folder
 from mailbot.mailboxes.maildir import deliver
-from mailbot.db.state import DbStateStore
-from tests.conftest import PROJECT, Clock, test_settings
+from mailbot.pipeline import intake
+from mailbot.reports import inbound as report_inbound
 from mailbot.reports.schedule import send_requests
+from tests.conftest import PROJECT, Clock, test_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
 # One contact of each demo unit, and a strategic customer that unit serves.

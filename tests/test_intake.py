@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailbot.demo import replies
-from mailbot.pipeline import intake
-from mailbot.reports import inbound as report_inbound
 from mailbot.app import App
+from mailbot.daemon.calendar import tick
 from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, ReportItem, Request, StrategicEntry, Submission
 from mailbot.db.session import transaction
+from mailbot.demo import replies
 from mailbot.directory.config import Contact
 from mailbot.directory.lookup import sync_directory
 from mailbot.mailboxes.maildir import deliver
-from mailbot.daemon.calendar import tick
+from mailbot.pipeline import intake
+from mailbot.reports import inbound as report_inbound
 from mailbot.reports.schedule import send_requests
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -327,8 +327,8 @@ def test_reparse_takes_a_message_out_of_quarantine(app: App, monkeypatch: pytest
 def test_a_unit_may_return_the_filled_workbook_instead_of_the_body(app: App) -> None:
     # The request carries the form as .xlsx; GD fills it in Excel and replies "见附件": accepted like a body reply.
     import io
-
     from email.message import EmailMessage
+
     from openpyxl import load_workbook
 
     requests_sent(app)

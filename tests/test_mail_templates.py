@@ -21,9 +21,8 @@ from markupsafe import escape
 
 from parsers import parse_message, render_form
 
-
-from mailbot.render.mail import RenderedMail, cn_date, cn_datetime, render_mail
 from mailbot.outbox.operator import operator_mail
+from mailbot.render.mail import RenderedMail, cn_date, cn_datetime, render_mail
 from mailbot.requests.mails import request_refused_mail
 
 TOKEN = "KCR-202611-GD-3F9A"

@@ -12,13 +12,12 @@ from collections import Counter
 
 from sqlalchemy import select
 
-
 from mailbot.app import App
-from mailbot.db.models import InboundMessage, OutboxMail
-from mailbot.demo.month import SimClock, play_month
-from mailbot.daemon.scheduler import run_once
 from mailbot.bulletin.compile import bulletin_path, compile_bulletin
 from mailbot.daemon.calendar import tick
+from mailbot.daemon.scheduler import run_once
+from mailbot.db.models import InboundMessage, OutboxMail
+from mailbot.demo.month import SimClock, play_month
 from mailbot.reports.schedule import escalate, remind, send_requests
 
 

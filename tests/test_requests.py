@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from mailbot.demo import replies
-from mailbot.pipeline import intake
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, Request
+from mailbot.demo import replies
 from mailbot.mailboxes.maildir import deliver
-from mailbot.requests.store import list_requests
+from mailbot.pipeline import intake
 from mailbot.reports.schedule import send_requests
 from mailbot.requests.schedule import chase_overdue
+from mailbot.requests.store import list_requests
 
 TZ = ZoneInfo("Asia/Shanghai")
 GD = ("李明", "liming@gd.example.cn")

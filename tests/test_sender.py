@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from mailbot.demo import replies
-from mailbot.pipeline import intake
 from mailbot.app import App
-from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, Request, RequestEvent, Submission
-from mailbot.mailboxes.maildir import deliver
 from mailbot.daemon.calendar import tick
+from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, Request, RequestEvent, Submission
+from mailbot.demo import replies
+from mailbot.mailboxes.maildir import deliver
+from mailbot.pipeline import intake
 from mailbot.reports.schedule import send_requests
 
 TZ = ZoneInfo("Asia/Shanghai")

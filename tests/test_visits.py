@@ -226,12 +226,11 @@ def test_a_customer_visit_to_hq_goes_to_the_reception_list_too(app: App, tmp_pat
 # --- after the visit: summary by reply, follow-ups chased until done ---------------------------
 
 
-from mailbot.demo import replies
-from mailbot.pipeline import intake
-from mailbot.db.models import Unit
-from mailbot.mailboxes.maildir import deliver
 from mailbot.archive.dossier import customer_archive, render_dossier_pdf
-
+from mailbot.db.models import Unit
+from mailbot.demo import replies
+from mailbot.mailboxes.maildir import deliver
+from mailbot.pipeline import intake
 
 HQ = "kcr@hq.example.cn"
 SUNYUE = ("孙悦", "sunyue@bj.example.cn")
@@ -485,14 +484,14 @@ def test_once_wired_the_daemon_chases_visits_and_the_monthly_request_lists_open_
 
 # --- the forms and the calendar, pure ------------------------------------------------------------
 
-from mailbot.domain.workdays import WorkCalendar
-from mailbot.visits.timing import POLICY, brief_day, chase_stage, summary_stage
-from mailbot.visits.ics import Invite, calendar_bytes
-from mailbot.visits.summary_form import parse_due, read_progress, read_summary, render_summary_form
 from mailbot.daemon.calendar import tick
+from mailbot.domain.workdays import WorkCalendar
 from mailbot.reports.schedule import send_requests
+from mailbot.visits.ics import Invite, calendar_bytes
 from mailbot.visits.matters import open_follow_ups
 from mailbot.visits.schedule import visit_jobs
+from mailbot.visits.summary_form import parse_due, read_progress, read_summary, render_summary_form
+from mailbot.visits.timing import POLICY, brief_day, chase_stage, summary_stage
 
 VISIT_DAY = date(2026, 11, 20)
 

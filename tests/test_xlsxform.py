@@ -21,9 +21,10 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
 from parsers import parse_message, render_form
 from parsers.formtext import CATEGORY_LABELS, FORM_TITLE, form_rows
+
+from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
 
 TOKEN = "KCR-202611-GD-3F9A"
 FORM_ARGS: dict[str, object] = dict(

@@ -34,7 +34,6 @@ from sqlalchemy.orm import Session, selectinload
 from parsers import CATEGORY_LABELS
 
 from mailbot.app import App
-from mailbot.render.pdf import templates_dir
 from mailbot.db.models import (
     Customer,
     FollowUp,
@@ -48,9 +47,10 @@ from mailbot.db.models import (
 )
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.errors import MailbotError
+from mailbot.render.pdf import render_pdf, templates_dir
 from mailbot.requests.mails import SOURCE_CN
-from mailbot.render.pdf import render_pdf
-from mailbot.visits.mails import FOLLOW_UP_CN, STATUS_CN as VISIT_STATUS_CN, when_text
+from mailbot.visits.mails import FOLLOW_UP_CN, when_text
+from mailbot.visits.mails import STATUS_CN as VISIT_STATUS_CN
 from mailbot.visits.plan import Attendee
 from mailbot.visits.summary_form import follow_up_ref
 

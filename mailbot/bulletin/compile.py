@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.bulletin.gather import gather
-from mailbot.db.models import OutboxMail, Period, ReportRequest
-from mailbot.domain import due
-from mailbot.reports.store import ensure_period
-from mailbot.db.session import transaction
-from mailbot.outbox.queue import Plan
 from mailbot.bulletin.mails import bulletin_mail
+from mailbot.db.models import OutboxMail, Period, ReportRequest
+from mailbot.db.session import transaction
+from mailbot.domain import due
+from mailbot.outbox.queue import Plan
+from mailbot.reports.store import ensure_period
 
 
 def run_due(app: App, *, dry_run: bool = False) -> Plan:

@@ -27,10 +27,10 @@ from mailbot.bulletin.model import (
     UrgentMatter,
     VipMatter,
 )
+from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 from mailbot.domain import due
 from mailbot.requests.chapter import gather_requests
 from mailbot.visits.chapter import gather_visits
-from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 
 RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}
 RISK_ITEMS = (5, 6, 7, 8)

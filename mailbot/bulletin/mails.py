@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from mailbot.outbox.compose import Attachment, Draft
 from mailbot.outbox.drafts import draft, period_view
 

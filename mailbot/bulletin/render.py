@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from mailbot.bulletin.model import Bulletin
-from mailbot.render.pdf import templates_dir, render_pdf
+from mailbot.render.pdf import render_pdf, templates_dir
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -7,7 +7,6 @@ every job queues its mail under an idempotency key.
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Callable
 
 from mailbot.app import App

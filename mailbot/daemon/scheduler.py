@@ -23,18 +23,17 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mailbot.daemon import health
 from mailbot.app import App
-from mailbot.db.session import transaction
-from mailbot.errors import PassStopped, describe, our_fault
-from mailbot.pipeline.intake import Outcome, resume_unfinished, run_pass
-from mailbot.daemon.leader import leadership
-from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable, StateStore
-from mailbot.outbox.queue import SendReport, enqueue, send_pending
-from mailbot.db.state import DbStateStore, FallbackStore
+from mailbot.daemon import health
 from mailbot.daemon.calendar import tick
+from mailbot.daemon.leader import leadership
+from mailbot.db.session import transaction
+from mailbot.db.state import DbStateStore, FallbackStore
+from mailbot.errors import PassStopped, describe, our_fault
+from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable, StateStore
 from mailbot.outbox.operator import operator_mail
-from mailbot.outbox.queue import Plan
+from mailbot.outbox.queue import Plan, SendReport, enqueue, send_pending
+from mailbot.pipeline.intake import Outcome, resume_unfinished, run_pass
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from mailbot.daemon import health
+
 from mailbot.app import App
+from mailbot.daemon import health
 from mailbot.db.models import InboundMessage, OutboxMail, Period, Quarantine, ReportRequest, Submission, Unit
+from mailbot.db.state import DbStateStore
 from mailbot.domain import due
 from mailbot.outbox.queue import stopped as outbox_stopped
-from mailbot.db.state import DbStateStore
 from mailbot.render.text import pad
 
 

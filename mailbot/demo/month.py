@@ -18,17 +18,17 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import select
 
-from mailbot.demo import replies
 from mailbot.app import App, build_app
+from mailbot.bulletin.compile import bulletin_path
+from mailbot.daemon.scheduler import run_once
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import transaction
+from mailbot.demo import replies
 from mailbot.directory.lookup import sync_directory
 from mailbot.domain import due
 from mailbot.mailboxes.maildir import deliver
-from mailbot.daemon.scheduler import run_once
 from mailbot.settings import Settings, load_settings
-from mailbot.bulletin.compile import bulletin_path
 
 TZ = ZoneInfo("Asia/Shanghai")
 HQ = "kcr@hq.example.cn"

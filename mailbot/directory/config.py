@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated
+
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from mailbot.errors import ConfigError
 from mailbot.settings import format_validation_error, read_yaml
-
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

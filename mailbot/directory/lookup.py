@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
+
 from mailbot.db.models import Customer, Period, Person, ReportRequest, Unit, UnitCustomer
 from mailbot.directory.config import Directory
 

@@ -56,8 +56,8 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 # MailboxUnavailable / LoginFailed are what the daemon counts (and alarms on); re-exported for callers.
 from mailbot.mailboxes.base import FetchedMail, Folder, LoginFailed, MailboxUnavailable, StateStore
-from mailbot.net.oauth import SignInRequired
 from mailbot.net.loopback import is_loopback
+from mailbot.net.oauth import SignInRequired
 
 __all__ = ["ImapMailbox", "LoginFailed", "MailboxUnavailable"]
 

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import encoders
-from email.generator import BytesGenerator
-from email.charset import Charset
 from email._policybase import Compat32
+from email.charset import Charset
+from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.base import MIMEBase

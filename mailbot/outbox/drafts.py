@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from mailbot.db.models import Unit
-
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 from parsers import ParsedMessage
+
+from mailbot.db.models import Unit
 from mailbot.domain.due import Month
 from mailbot.outbox.compose import Attachment, Draft, Thread, clip
 from mailbot.render.mail import render_mail

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from mailbot.outbox.compose import Draft, clip
 from mailbot.outbox.drafts import draft
 

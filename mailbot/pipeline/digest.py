@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.db.models import Quarantine
 from mailbot.db.session import transaction
-from mailbot.outbox.queue import Plan
 from mailbot.outbox.operator import operator_digest_mail
+from mailbot.outbox.queue import Plan
 
 
 def operator_digest(app: App, *, dry_run: bool = False) -> Plan:

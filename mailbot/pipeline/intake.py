@@ -23,14 +23,12 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
 from email import policy
+from email.parser import BytesHeaderParser
 
 from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-
 
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, Quarantine

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+
 from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
+
 from mailbot.db.models import Submission, Unit
 from mailbot.outbox.compose import Attachment, Draft, Thread
+from mailbot.outbox.drafts import draft, echoed_subject, period_view, thread_of, unit_context
 from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
-from mailbot.outbox.drafts import unit_context, draft, echoed_subject, period_view, thread_of
 
 
 def _blocks(unit: Unit) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -13,15 +13,14 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, ReportRequest, Request, Unit
+from mailbot.db.session import transaction
 from mailbot.domain import due
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.domain.tokens import make_token
 from mailbot.outbox.compose import Thread
-from mailbot.reports.store import current_submission, ensure_period
-from mailbot.db.session import transaction
 from mailbot.outbox.queue import Plan
 from mailbot.reports.mails import escalation_mail, reminder_mail, request_mail
-
+from mailbot.reports.store import current_submission, ensure_period
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,12 @@ def build_workbook(*, token: str, unit_code: str, unit_name: str, period: str,
     # The ignores keep mypy clean where types-openpyxl is not installed.
     from openpyxl import Workbook  # type: ignore[import-untyped, unused-ignore]
     from openpyxl.styles import (  # type: ignore[import-untyped, unused-ignore]
-        Alignment, Border, Font, PatternFill, Protection, Side,
+        Alignment,
+        Border,
+        Font,
+        PatternFill,
+        Protection,
+        Side,
     )
     from openpyxl.worksheet.datavalidation import DataValidation  # type: ignore[import-untyped, unused-ignore]
 

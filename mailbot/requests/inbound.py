@@ -15,16 +15,16 @@ from parsers import ParsedMessage
 from mailbot.db.models import InboundMessage, Person, Request
 from mailbot.domain.commands import STATUS_CN, Command, parse_commands, status_after
 from mailbot.outbox.compose import Thread
-from mailbot.pipeline.context import Ctx, Sender, quarantine
-from mailbot.requests.store import add_event, find_request, find_staff
 from mailbot.outbox.drafts import thread_of
 from mailbot.outbox.operator import operator_mail
+from mailbot.pipeline.context import Ctx, Sender, quarantine
 from mailbot.requests.mails import (
     request_answer_mail,
     request_notice_mail,
     request_refused_mail,
     request_update_ack_mail,
 )
+from mailbot.requests.store import add_event, find_request, find_staff
 
 
 def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+
 from parsers import CATEGORY_LABELS, ParsedMessage
+
 from mailbot.db.models import Customer, Person, Request, Unit
 from mailbot.domain.commands import STATUS_CN
 from mailbot.outbox.compose import Draft, Thread, clip
-from mailbot.outbox.drafts import unit_context, draft, echoed_subject, thread_of
+from mailbot.outbox.drafts import draft, echoed_subject, thread_of, unit_context
 
 
 def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.db.models import Person, Request
-from mailbot.requests.store import add_event
 from mailbot.db.session import transaction
 from mailbot.outbox.queue import Plan
 from mailbot.requests.mails import request_notice_mail
+from mailbot.requests.store import add_event
 
 
 def chase_overdue(app: App, *, dry_run: bool = False) -> Plan:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
 from parsers import ParsedMessage
 
 from mailbot.app import App
@@ -21,7 +23,6 @@ from mailbot.db.models import Customer, InboundMessage, Person, Request, Request
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.outbox.queue import replied_to
 from mailbot.settings import RequestSettings
-
 
 NUMBER = re.compile(r"SQ-\d{4}-\d{4,}")
 

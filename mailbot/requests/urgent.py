@@ -14,14 +14,12 @@ from sqlalchemy import select
 
 from parsers import CATEGORY_LABELS, ParsedMessage
 
-
 from mailbot.db.models import Customer, InboundMessage, Person, Request, StrategicEntry, Submission, Unit
-from mailbot.domain.commands import OPEN
 from mailbot.directory.lookup import customers_by_code, duty_people
+from mailbot.domain.commands import OPEN
 from mailbot.pipeline.context import Ctx
-from mailbot.requests.store import open_or_merge
 from mailbot.requests.mails import urgent_ack_mail, urgent_forward_mail
-
+from mailbot.requests.store import open_or_merge
 
 CODE = re.compile(r"(?<![A-Za-z0-9])([SV]\d{3,})(?!\d)")
 

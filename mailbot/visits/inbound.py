@@ -34,14 +34,13 @@ from sqlalchemy.orm import Session
 from parsers import ParsedMessage, Problem
 
 from mailbot.db.models import FollowUp, InboundMessage, Person, Visit, VisitNote
-from mailbot.outbox.drafts import thread_of
 from mailbot.outbox.compose import Draft
+from mailbot.outbox.drafts import thread_of
 from mailbot.outbox.queue import enqueue, replied_to
 from mailbot.pipeline.context import Ctx, Sender, quarantine
-from mailbot.visits import people
-from mailbot.visits import mails
-from mailbot.visits.schedule import follow_up_draft, index_of, summary_form_text, summary_recipients
+from mailbot.visits import mails, people
 from mailbot.visits.people import Addr
+from mailbot.visits.schedule import follow_up_draft, index_of, summary_form_text, summary_recipients
 from mailbot.visits.store import stored_plan
 from mailbot.visits.summary_form import (
     Progress,
@@ -51,7 +50,6 @@ from mailbot.visits.summary_form import (
     read_summary,
     render_progress_form,
 )
-
 
 NUMBER = re.compile(r"VIS-\d{4}-\d{4,}")
 _EARLIEST = date(2000, 1, 1)  # finding a visit needs only the form's number, not its dates

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from datetime import date
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+
 from mailbot.db.models import FollowUp, Unit, Visit
-from mailbot.visits.schedule import index_of
 from mailbot.visits.mails import short_day
 from mailbot.visits.plan import KINDS
+from mailbot.visits.schedule import index_of
 from mailbot.visits.summary_form import follow_up_ref
 
 

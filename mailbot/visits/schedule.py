@@ -22,18 +22,16 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-
 from mailbot.app import App
 from mailbot.db.models import FollowUp, OutboxMail, Person, Visit
+from mailbot.db.session import transaction
 from mailbot.outbox.compose import Draft, Thread
-from mailbot.visits import people
-from mailbot.visits import mails
-from mailbot.visits.timing import POLICY, brief_day, chase_stage, summary_stage
+from mailbot.outbox.queue import Plan
+from mailbot.visits import mails, people
 from mailbot.visits.people import Addr
 from mailbot.visits.store import queue, stored_plan
 from mailbot.visits.summary_form import follow_up_ref, render_progress_form, render_summary_form
-from mailbot.db.session import transaction
-from mailbot.outbox.queue import Plan
+from mailbot.visits.timing import POLICY, brief_day, chase_stage, summary_stage
 
 
 def visit_jobs(app: App, *, dry_run: bool = False) -> Plan:

@@ -26,15 +26,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-
 from mailbot.app import App
 from mailbot.db.models import Customer, Unit, Visit, VisitNote
+from mailbot.db.session import transaction
 from mailbot.directory.config import Directory
 from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Draft
-from mailbot.outbox.queue import enqueue
-from mailbot.visits import ics, people
-from mailbot.visits import mails
+from mailbot.outbox.queue import Plan, enqueue
+from mailbot.visits import ics, mails, people
 from mailbot.visits.people import Addr
 from mailbot.visits.plan import (
     CHANGE_LABELS,
@@ -49,8 +48,6 @@ from mailbot.visits.plan import (
     parse_plan,
     to_json,
 )
-from mailbot.db.session import transaction
-from mailbot.outbox.queue import Plan
 
 log = logging.getLogger(__name__)
 BOT = "mailbot"

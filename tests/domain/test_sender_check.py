@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.domain.sender import aligned, check_sender
 from parsers import parse_message
 from parsers.authresults import trusted_results
+
+from mailbot.domain.sender import aligned, check_sender
 
 OURS = ("mx.hq.example.cn",)
 

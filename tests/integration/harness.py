@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 from sqlalchemy import Engine, select
 
-from mailbot.demo import replies
 from mailbot.db.models import InboundMessage, OutboxMail
+from mailbot.demo import replies
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
 

@@ -23,8 +23,16 @@ from sqlalchemy import func, select
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import InboundMessage, OutboxMail, Request
 from mailbot.db.session import make_engine
-from tests.integration.harness import (copies, folder_counts, matters, message_id, outbox, run_mailbot, statuses,
-                                       write_config)
+from tests.integration.harness import (
+    copies,
+    folder_counts,
+    matters,
+    message_id,
+    outbox,
+    run_mailbot,
+    statuses,
+    write_config,
+)
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
 

@@ -17,10 +17,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-
 from mailbot.db.session import make_engine
-from tests.integration.harness import (Mailbot, every_row_on_the_sink_once, folder_counts, matters, outbox,
-                                       run_mailbot, sqlite_url, statuses, wait_until, write_config)
+from tests.integration.harness import (
+    Mailbot,
+    every_row_on_the_sink_once,
+    folder_counts,
+    matters,
+    outbox,
+    run_mailbot,
+    sqlite_url,
+    statuses,
+    wait_until,
+    write_config,
+)
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
 

@@ -17,21 +17,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-
 from mailbot.app import App, build_app
+from mailbot.bulletin.compile import compile_bulletin
+from mailbot.daemon.scheduler import run_once
 from mailbot.db.migrate import upgrade
 from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.db.session import transaction
 from mailbot.demo.month import SimClock, play_month
 from mailbot.directory.lookup import sync_directory
 from mailbot.outbox.smtp import envelope_recipients
-from mailbot.daemon.scheduler import run_once
+from mailbot.reports.schedule import escalate, remind, send_requests
 from tests.conftest import test_settings
 from tests.integration.harness import BOT, PW_ENV, copies, folder_counts, message_id
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
-from mailbot.bulletin.compile import compile_bulletin
-from mailbot.reports.schedule import escalate, remind, send_requests
 
 PERIOD = "2026-11"
 

@@ -16,8 +16,16 @@ import pytest
 
 from mailbot.db.migrate import upgrade
 from mailbot.db.session import make_engine
-from tests.integration.harness import (Mailbot, delivered, every_row_on_the_sink_once, folder_counts, matters, statuses,
-                                       wait_until, write_config)
+from tests.integration.harness import (
+    Mailbot,
+    delivered,
+    every_row_on_the_sink_once,
+    folder_counts,
+    matters,
+    statuses,
+    wait_until,
+    write_config,
+)
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.servers.dovecot import Dovecot, OAuthProvider, require_dovecot
 
+from tests.servers.dovecot import Dovecot, OAuthProvider, require_dovecot
 
 
 @pytest.fixture

@@ -20,14 +20,13 @@ import pytest
 import requests
 import requests_mock
 
+from . import ews_fixtures as ews
 from mailbot.db.models import OutboxMail
 from mailbot.mailboxes.base import Folder
 from mailbot.mailboxes.exchange import EwsLogin, ExchangeMailbox
 from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.ews import EwsTransport
 from mailbot.outbox.queue import PermanentFailure
-
-from . import ews_fixtures as ews
 
 ADDR = "kcr@hq.example.cn"
 T0 = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from imapclient import IMAPClient
-from tests.servers.dovecot import Account, Dovecot, OAuthProvider
 
 from mailbot.mailboxes import imap
 from mailbot.mailboxes.base import Folder
 from mailbot.mailboxes.imap import ImapMailbox, LoginFailed, MailboxUnavailable
 from mailbot.net.oauth import OAuth2Token
+from tests.servers.dovecot import Account, Dovecot, OAuthProvider
 
 MakeBox = Callable[..., ImapMailbox]
 

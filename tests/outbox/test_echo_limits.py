@@ -18,16 +18,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from mailbot.pipeline import intake
 from mailbot.app import App
 from mailbot.db.models import OutboxMail
 from mailbot.mailboxes.maildir import deliver
 from mailbot.outbox.compose import Draft, Identity, Thread, compose
 from mailbot.outbox.queue import send_pending
 from mailbot.outbox.smtp import SmtpTransport
+from mailbot.pipeline import intake
+from mailbot.pipeline.digest import operator_digest
 from tests.conftest import Clock
 from tests.servers.smtpsink import SmtpSink
-from mailbot.pipeline.digest import operator_digest
 
 BOT = Identity("kcr@hq.example.cn", "总部资源与市场部")
 WHEN = datetime(2026, 11, 19, 0, 30, tzinfo=timezone.utc)

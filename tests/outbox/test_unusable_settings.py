@@ -18,6 +18,7 @@ import requests_mock
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.daemon.status import render_status
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import transaction
 from mailbot.errors import ConfigError
@@ -25,7 +26,6 @@ from mailbot.mailboxes.exchange import EwsLogin
 from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.ews import EwsTransport
 from mailbot.outbox.queue import PermanentFailure, TransportUnavailable, enqueue, send_pending
-from mailbot.daemon.status import render_status
 from tests.conftest import Clock
 from tests.mailboxes import ews_fixtures as ews
 from tests.servers.smtpsink import HOST, TEST_USER, SmtpSink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parsers.fields import choose_labels, candidates, dice, read_fields, split_label, split_number
+from parsers.fields import candidates, choose_labels, dice, read_fields, split_label, split_number
 from parsers.form import STRATEGIC_SPECS
 
 

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import pytest
 from openpyxl import Workbook
 
-from parsers import parse_message
-from parsers import xlsxform
+from parsers import parse_message, xlsxform
 from parsers.xlsxform import read_workbook
 
 TOKEN = "KCR-202611-GD-3F9A"

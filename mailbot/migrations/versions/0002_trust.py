@@ -8,9 +8,8 @@ inbound_messages.content_key (Message-ID + From + body) replaces the unique Mess
 this revision keep a NULL content_key: they still dedupe by mailbox UID and by their bytes.
 quarantine.notified_at is when the operator was told; every older quarantine was told at once.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

@@ -1,32 +1,34 @@
 """Shared fixtures: a real database (SQLite file, and PostgreSQL on 127.0.0.1:5432) and an App around it.
 
-PostgreSQL tests run in a schema of their own that is dropped afterwards. Where
-the server is absent they are skipped with the reason — except in CI, where
-that is a failure, because CI must exercise both databases.
+Each test gets a database of its own: a SQLite file, or a PostgreSQL schema named `mailbot_test_<pid>_…`.
+`db_url` alone is empty; for a test that uses `make_app` it is already migrated with the demo directory loaded —
+a copy of a template made once per session (tests/support/databases.py). Where the server is absent the
+PostgreSQL tests are skipped with the reason — except in CI, where that is a failure, because CI must exercise
+both databases.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 
 from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
-from mailbot.db.session import make_engine, transaction
+from mailbot.db.session import transaction
 from mailbot.directory.lookup import sync_directory
 from mailbot.settings import Settings
 from tests.servers.dovecot import Account, Dovecot, require_dovecot
+from tests.support.databases import PgSchemas, copy_sqlite, migrate_demo, remove_sqlite
 
 PROJECT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TZ = ZoneInfo("Asia/Shanghai")
+DEMO_DIRECTORY = PROJECT / "config/directory.example.yaml"
 
 
 def _pg_or_skip() -> None:
@@ -40,21 +42,45 @@ def _pg_or_skip() -> None:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {e}")
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at head with the demo directory, made once per session."""
+    root = tmp_path_factory.mktemp("sqlite_template")
+    path = root / "template.sqlite3"
+    migrate_demo(test_settings(root, f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgSchemas]:
+    """This run's schemas on the PostgreSQL server (request it after `_pg_or_skip`)."""
+    root = tmp_path_factory.mktemp("pg_template")
+    schemas = PgSchemas(PG_URL, lambda url: migrate_demo(test_settings(root, url)))
+    yield schemas
+    schemas.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind."""
+    """A fresh database of each kind, the test's own: empty — or, in a test that uses `make_app`, migrated to
+    head with the demo directory synced (a copy of the session's template), which `make_app` builds on."""
+    migrated = "make_app" in request.fixturenames
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        path = tmp_path / "test.sqlite3"
+        if migrated:
+            copy_sqlite(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     _pg_or_skip()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as c:
-        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    pg: PgSchemas = request.getfixturevalue("_pg")
+    if migrated:
+        schema = pg.take()
+        yield pg.schema_url(schema)
+        pg.give_back(schema)
+    else:
+        schema = pg.create()
+        yield pg.schema_url(schema)
+        pg.drop(schema)
 
 
 class Clock:
@@ -109,21 +135,46 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path, db_url: str, clock: Clock) -> Iterator[Callable[..., App]]:
-    """Build an App on a migrated database with the demo directory loaded."""
+def make_app(request: pytest.FixtureRequest, tmp_path: Path, db_url: str,
+             clock: Clock) -> Iterator[Callable[..., App]]:
+    """Build an App on a migrated database with the demo directory loaded.
+
+    `db_url` already is one (see `db_url`), so the first App on it is only built. Each other call migrates (a
+    no-op at head) and syncs its App's directory, as every call always did: a second App on the same database,
+    or one on a database of its own (`database=` override). Should the first App on `db_url` read another
+    directory, the database is emptied first, so that it holds only that directory, as it always did.
+    """
     apps: list[App] = []
+    used: set[str] = set()  # the database URLs of this test's Apps
 
     def make(**overrides: object) -> App:
-        app = build_app(test_settings(tmp_path, db_url, **overrides), clock=clock)
-        upgrade(app.engine)
-        with transaction(app.sessions) as s:
-            sync_directory(s, app.directory)
+        settings = test_settings(tmp_path, db_url, **overrides)
+        url = settings.database.url
+        as_copied = url == db_url and url not in used
+        if as_copied and settings.path(settings.directory).resolve() != DEMO_DIRECTORY.resolve():
+            _empty(request, url)
+            as_copied = False
+        app = build_app(settings, clock=clock)
         apps.append(app)
+        used.add(url)
+        if not as_copied:
+            upgrade(app.engine)
+            with transaction(app.sessions) as s:
+                sync_directory(s, app.directory)
         return app
 
     yield make
     for app in apps:
         app.engine.dispose()
+
+
+def _empty(request: pytest.FixtureRequest, url: str) -> None:
+    """Empty the test's database (`db_url`), keeping its name."""
+    if url.startswith("sqlite"):
+        remove_sqlite(url)
+    else:
+        pg: PgSchemas = request.getfixturevalue("_pg")
+        pg.empty(pg.schema_of(url))
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def test_the_timeline_reads_newest_month_first_with_what_is_open_on_top(app: App
     # S001 after two months: one open follow-up on top; December's report, then November's report, request and visit.
     history(app, clock, tmp_path)
     text = render_timeline_text(customer_archive(app, "s001"))
-    assert text.startswith("客户档案　S001 国家电网有限公司（战略客户）\n总部对接人：刘洋　服务单位：北京分公司、广东分公司、江苏分公司\n")
+    assert text.startswith("客户档案　S001 国家电网有限公司（战略客户）\n总部对接人：刘洋　所属单位：北京分公司、广东分公司、江苏分公司\n")
     assert "月报 2 期 · 诉求 1 件（未办结 1） · 拜访/来访 1 次 · 后续事项 2 项（未完成 1）" in text
     assert "当前待办\n  后续事项 VIS-2026-0001-2　价格机制调整方案报集团审议　责任人：刘洋（资源与市场部）　2026年12月15日前　逾期6天\n" in text
     assert text.index("━━ 2026年12月 ━━") < text.index("━━ 2026年11月 ━━")

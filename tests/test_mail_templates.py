@@ -456,7 +456,7 @@ def test_operator_notice_with_traceback() -> None:
     # A traceback goes into <pre>, escaped; the mail concerned is identified.
     details = 'Traceback (most recent call last):\n  File "intake.py", line 3\nValueError: <unknown charset "x-gbk">'
     mail = render("operator_notice", details=details)
-    assert mail.subject == "[mailbot] 邮件已隔离"
+    assert mail.subject == "【运维通知】邮件已隔离"
     assert "编号：4211" in mail.text and details in mail.text
     assert f"{escape(details)}</pre>" in mail.html
     assert "<unknown" not in mail.html
@@ -465,7 +465,7 @@ def test_operator_notice_with_traceback() -> None:
 def test_operator_notice_without_message_or_details() -> None:
     # A notice about the mailbox itself: no message block, no details block.
     mail = render("operator_notice", title="IMAP 登录连续失败", reason="OAuth2 令牌已过期", message=None, details=None)
-    assert mail.subject == "[mailbot] IMAP 登录连续失败"
+    assert mail.subject == "【运维通知】IMAP 登录连续失败"
     assert "相关邮件" not in mail.text and "<pre" not in mail.html
 
 
@@ -483,7 +483,7 @@ def test_what_a_sender_wrote_is_echoed_only_in_part() -> None:
     notice = operator_mail("资源与市场部", "it-ops@hq.example.cn", "邮件已隔离：" + subject, "发件人不在名单中",
                                  message={"id": 7, "from_addr": "x" * 5000 + "@evil.example", "subject": subject,
                                           "received_at": datetime(2026, 11, 19, tzinfo=timezone.utc)})
-    assert notice.subject == "[mailbot] " + ("邮件已隔离：" + subject)[:199] + "…"
+    assert notice.subject == "【运维通知】" + ("邮件已隔离：" + subject)[:199] + "…"
     assert f"主题：{subject[:199]}…\n" in notice.text and f"发件人：{'x' * 199}…\n" in notice.text
     assert len(notice.text) < 2000 and len(notice.html) < 10_000
 

@@ -175,7 +175,7 @@ def test_a_change_updates_the_same_calendar_entry_and_a_cancel_removes_it(app: A
     changed = one(app, "visit:VIS-2026-0001:notice:seq1")
     assert changed.subject.startswith("[拜访变更] 11月20日 S001")
     assert "时间由2026年11月20日（星期五）09:30—11:30改为2026年11月20日（星期五）14:00—16:00" in body(changed)
-    assert "相关单位有调整" in body(changed) and "汇报材料有调整" in body(changed)
+    assert "所属单位有调整" in body(changed) and "汇报材料有调整" in body(changed)
     ev = event(invitation(changed))
     assert (str(ev["UID"]), int(ev["SEQUENCE"])) == ("VIS-2026-0001@hq.example.cn", 1)
     assert ev.decoded("DTSTART") == at(2026, 11, 20, 14, 0)
@@ -436,7 +436,7 @@ def test_the_form_filled_inside_the_quote_is_read_and_an_unknown_owner_falls_to_
     (fu,) = v.follow_ups
     assert (fu.owner, fu.owner_email, fu.unit_id, fu.due) == ("客户营销部王建国", None, None, date(2026, 12, 1))
     ack = body(one(app, f"visit-reply:{o.inbound_id}"))
-    assert "后续事项1的责任人“客户营销部王建国”不在名录中，提醒将发给总部负责人刘洋" in ack
+    assert "后续事项1的责任人“客户营销部王建国”不在名录中，提醒将发给总部对接人刘洋" in ack
     assert one(app, f"followup:{fu.id}:assigned").recipients == "liuyang@hq.example.cn"
 
 

@@ -304,7 +304,7 @@ def _request_line(r: RequestEntry) -> str:
 def render_timeline_text(a: CustomerArchive) -> str:
     """The archive as plain text for the terminal (and for a quick copy into a mail)."""
     out = [f"客户档案　{a.code} {a.name}（{a.kind}）",
-           f"总部对接人：{a.hq_staff or '未指定'}　服务单位：{'、'.join(a.units) or '无'}",
+           f"总部对接人：{a.hq_staff or '未指定'}　所属单位：{'、'.join(a.units) or '无'}",
            f"生成时间：{stamp(a.generated_at)}　{a.department}",
            f"月报 {a.report_months} 期 · 诉求 {a.requests_total} 件（未办结 {len(a.open_requests)}）"
            f" · 拜访/来访 {a.visits_total} 次 · 后续事项 {a.follow_ups_total} 项（未完成 {len(a.open_follow_ups)}）", ""]
@@ -335,7 +335,7 @@ def render_timeline_text(a: CustomerArchive) -> str:
                 out += _indent(f"答复（{day(r.answered_at) if r.answered_at else ''}）：{r.answer}", "    ")
         for v in m.visits:
             out.append(f"【{v.kind}】{v.number}　{v.when}　{v.topic}（{v.status}）")
-            out.append(f"    地点：{v.place}　总部负责人：{v.hq_owner or '未指定'}　相关单位：{'、'.join(v.units)}")
+            out.append(f"    地点：{v.place}　总部对接人：{v.hq_owner or '未指定'}　所属单位：{'、'.join(v.units)}")
             if v.summary:
                 out += ["    会谈纪要："] + _indent(v.summary, "      ")
                 out += ["    达成事项："] + _indent(v.agreed or "无", "      ")

@@ -48,7 +48,7 @@ def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tup
         if may_answer:
             ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
                 ctx.department, p, unit, period.key, token,
-                [Problem("", "邮件中未找到填报单。请直接回复月报通知邮件，在填报单中填写后发送；"
+                [Problem("", "邮件中未找到填报单。请直接回复月度报送通知邮件，在填报单中填写后发送；"
                              "紧急事项请在主题中注明【紧急】")]), answers=env.from_addr)
         return "answered", "no form: told how to report"
     status = "answered" if any(n.startswith("rejected") for n in notes) else "processed"

@@ -89,7 +89,7 @@ def handle_visit_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: 
     if _CALENDAR_ANSWER.match(p.envelope.subject) or any(a.content_type == "text/calendar" for a in p.attachments):
         return "ignored", f"{visit.number}: calendar response"
     if not may_write(sender, visit):
-        return quarantine(ctx, msg, f"{sender.email} 与 {visit.number} 无关（不是相关单位联系人或总部人员）")
+        return quarantine(ctx, msg, f"{sender.email} 与 {visit.number} 无关（不是所属单位联系人或总部人员）")
     msg.unit_id = sender.unit_id  # `mailbot status` shows which unit wrote
     progress = read_progress(p.text)
     if progress is not None and progress.has_answers:
@@ -186,7 +186,7 @@ def _summary(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, vi
         ctx.s.add(fu)
         ctx.s.flush()
         if person is None and unit is None:
-            warnings.append(f"后续事项{index_of(fu)}的责任人“{a.owner}”不在名录中，提醒将发给总部负责人"
+            warnings.append(f"后续事项{index_of(fu)}的责任人“{a.owner}”不在名录中，提醒将发给总部对接人"
                             f"{visit.hq_owner.name if visit.hq_owner else ''}")
         draft = follow_up_draft(ctx.app, ctx.s, fu, "assigned", ctx.app.today())
         if draft is not None:

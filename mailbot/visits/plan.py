@@ -200,7 +200,7 @@ def parse_plan(text: str, source: str, tz: ZoneInfo) -> VisitPlan:
 
     units = tuple(str(u).strip().upper() for _, u in r.items(data, "units"))
     if not units:
-        r.bad("units", "请至少列出一个相关单位（单位代码，如 GD）")
+        r.bad("units", "请至少列出一个所属单位（单位代码，如 GD）")
     responsible = r.text(data, "responsible_unit", "responsible_unit", required=False)
     responsible = responsible.upper() if responsible else (units[0] if units else None)
     if responsible and responsible not in units:
@@ -404,8 +404,8 @@ def essence(plan: VisitPlan) -> dict[str, Any]:
             "units": list(plan.units), **to_json(plan)}
 
 
-CHANGE_LABELS = {"kind": "类型", "customer": "客户", "topic": "主题", "place": "地点", "hq_owner": "总部负责人",
-                 "units": "相关单位", "responsible_unit": "纪要牵头单位", "customer_attendees": "客方参加人员",
+CHANGE_LABELS = {"kind": "类型", "customer": "客户", "topic": "主题", "place": "地点", "hq_owner": "总部对接人",
+                 "units": "所属单位", "responsible_unit": "纪要牵头单位", "customer_attendees": "客方参加人员",
                  "our_attendees": "我方参加人员", "itinerary": "行程（议程）安排", "duties": "分工",
                  "briefing": "汇报材料", "arrangements": "会务安排", "notes": "备注"}
 

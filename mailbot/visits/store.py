@@ -240,7 +240,7 @@ def describe_changes(app: App, s: Session, old: VisitPlan, new: VisitPlan) -> li
             out.append(f"{CHANGE_LABELS[key]}由“{getattr(old, key)}”改为“{getattr(new, key)}”")
         elif key == "hq_owner":
             names = [p.name if (p := people.staff(s, x)) else x for x in (old.hq_owner, new.hq_owner)]
-            out.append(f"总部负责人由{names[0]}改为{names[1]}")
+            out.append(f"总部对接人由{names[0]}改为{names[1]}")
         else:
             out.append(f"{CHANGE_LABELS.get(key, key)}有调整")
     return out
@@ -249,8 +249,8 @@ def describe_changes(app: App, s: Session, old: VisitPlan, new: VisitPlan) -> li
 def invite(app: App, visit: Visit, plan: VisitPlan, method: str, attendees: list[Addr]) -> bytes:
     """This version's .ics: the same UID for the visit's whole life, the visit's current SEQUENCE."""
     c = mails.card(visit, plan, app.tz)
-    lines = [f"{c['kind_title']}：{c['customer']}", f"主题：{visit.topic}", f"总部负责人：{c['hq_owner']}",
-             f"相关单位：{c['units']}"]
+    lines = [f"{c['kind_title']}：{c['customer']}", f"主题：{visit.topic}", f"总部对接人：{c['hq_owner']}",
+             f"所属单位：{c['units']}"]
     if plan.our_attendees:
         lines.append("我方参加人员：" + "、".join(a.label() for a in plan.our_attendees))
     if plan.customer_attendees:

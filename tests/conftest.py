@@ -13,7 +13,6 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,13 +20,11 @@ from mailbot.app import App, build_app
 from mailbot.db.migrate import upgrade
 from mailbot.db.session import transaction
 from mailbot.directory.lookup import sync_directory
-from mailbot.settings import Settings
 from tests.servers.dovecot import Account, Dovecot, require_dovecot
 from tests.support.databases import PgSchemas, copy_sqlite, migrate_demo, remove_sqlite
+from tests.support.mailflow import PROJECT, TZ, Clock, test_settings
 
-PROJECT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TZ = ZoneInfo("Asia/Shanghai")
 DEMO_DIRECTORY = PROJECT / "config/directory.example.yaml"
 
 
@@ -81,34 +78,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         schema = pg.create()
         yield pg.schema_url(schema)
         pg.drop(schema)
-
-
-class Clock:
-    """A settable clock: tests move time instead of waiting for it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, *args: int) -> datetime:
-        self.now = datetime(*args, tzinfo=TZ)  # type: ignore[misc]
-        return self.now
-
-
-def test_settings(root: Path, db_url: str, **overrides: object) -> Settings:
-    data: dict[str, object] = {
-        "home": PROJECT, "source": "(test)", "data_dir": str(root),
-        "database": {"url": db_url}, "mailbox": {"path": str(root / "mail")},
-        "outbox": {"path": str(root / "outbox")}, "directory": "config/directory.example.yaml",
-        "identity": {"address": "kcr@hq.example.cn", "token_secret_env": None},
-    }
-    data.update(overrides)
-    return Settings.model_validate(data)
-
-
-test_settings.__test__ = False  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

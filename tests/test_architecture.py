@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grimp
 
+# Not tests.support.mailflow's PROJECT: this module must import nothing of mailbot (it is run on broken copies).
 PROJECT = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).with_name("lint-imports")
 
@@ -87,7 +88,7 @@ def test_a_cycle_hidden_in_a_function_is_found(tmp_path: Path) -> None:
     root = copy_of_the_tree(tmp_path, "mailbot.requests.store",
                             "def _late() -> None:\n    from mailbot.reports import store  # noqa\n")
     code = ("import sys, json; sys.path.insert(0, sys.argv[1]); sys.path.insert(1, sys.argv[2]);"
-            "from test_architecture import cycles; print(json.dumps(cycles('mailbot', 'parsers')))")
-    out = subprocess.run([sys.executable, "-c", code, str(root), str(Path(__file__).parent)], capture_output=True,
+            "from tests.test_architecture import cycles; print(json.dumps(cycles('mailbot', 'parsers')))")
+    out = subprocess.run([sys.executable, "-c", code, str(root), str(PROJECT)], capture_output=True,
                          text=True, timeout=120, check=True).stdout
     assert "mailbot.reports.store" in out and "mailbot.requests.store" in out

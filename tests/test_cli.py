@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.support.mailflow import PROJECT
+
 MAILBOT = [sys.executable, "-m", "mailbot"]
 
 

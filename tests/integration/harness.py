@@ -30,8 +30,8 @@ from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.demo import replies
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
+from tests.support.mailflow import PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PW_ENV = "MAILBOT_TEST_IMAP_PW"   # the IMAP password reaches mailbot only through this variable
 BOT = "kcr@hq.example.cn"

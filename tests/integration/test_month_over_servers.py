@@ -27,10 +27,10 @@ from mailbot.demo.month import SimClock, play_month
 from mailbot.directory.lookup import sync_directory
 from mailbot.outbox.smtp import envelope_recipients
 from mailbot.reports.schedule import escalate, remind, send_requests
-from tests.conftest import test_settings
 from tests.integration.harness import BOT, PW_ENV, copies, folder_counts, message_id
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
+from tests.support.mailflow import test_settings
 
 PERIOD = "2026-11"
 

@@ -26,8 +26,8 @@ from mailbot.outbox.queue import send_pending
 from mailbot.outbox.smtp import SmtpTransport
 from mailbot.pipeline import intake
 from mailbot.pipeline.digest import operator_digest
-from tests.conftest import Clock
 from tests.servers.smtpsink import SmtpSink
+from tests.support.mailflow import Clock
 
 BOT = Identity("kcr@hq.example.cn", "总部资源与市场部")
 WHEN = datetime(2026, 11, 19, 0, 30, tzinfo=timezone.utc)

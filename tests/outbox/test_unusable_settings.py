@@ -26,9 +26,9 @@ from mailbot.mailboxes.exchange import EwsLogin
 from mailbot.outbox.compose import Draft, Identity, compose
 from mailbot.outbox.ews import EwsTransport
 from mailbot.outbox.queue import PermanentFailure, TransportUnavailable, enqueue, send_pending
-from tests.conftest import Clock
 from tests.mailboxes import ews_fixtures as ews
 from tests.servers.smtpsink import HOST, TEST_USER, SmtpSink
+from tests.support.mailflow import Clock
 
 BOT = Identity("kcr@hq.example.cn", "总部资源与市场部")
 

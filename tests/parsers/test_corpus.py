@@ -15,9 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from corpus_table import CORPUS, KINDS, SourceCount, classify_corpus, corpus_files, markdown
 
 from parsers import UnreadableMessage, parse_message
+
+from tests.parsers.corpus_table import CORPUS, KINDS, SourceCount, classify_corpus, corpus_files, markdown
 
 # Files that are not RFC 5322 messages at all: raw TNEF blobs and Outlook .msg (OLE2) files.
 NOT_MESSAGES = (".tnef", ".msg")

@@ -7,27 +7,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from test_visits import SUMMARY, SUNYUE, answer_to, arrive, one, pdf_text, write_plan
 
 from mailbot.app import App
 from mailbot.archive.dossier import customer_archive, render_dossier_html, render_dossier_pdf, render_timeline_text
 from mailbot.db.models import OutboxMail
-from mailbot.demo import replies
 from mailbot.errors import MailbotError
-from mailbot.reports.schedule import send_requests
 from mailbot.visits.schedule import visit_jobs
 from mailbot.visits.store import plan_visit
-
-GD = ("李明", "liming@gd.example.cn")
-
-
-def report(app: App, answers: dict[str, dict[str, str]]) -> None:
-    """GD answers this month's request with the given form answers."""
-    send_requests(app, f"{app.now():%Y-%m}")
-    with app.sessions() as s:
-        raw = s.scalar(select(OutboxMail.raw).where(OutboxMail.idem_key == f"request:{app.now():%Y-%m}:GD"))
-    assert raw is not None
-    arrive(app, replies.reply(raw, sender=GD, at=app.now(), answers=answers, reporter=("李明", "020-38886666")))
+from tests.support.mailflow import SUMMARY, SUNYUE, answer_to, one, pdf_text, report, write_plan
 
 
 def history(app: App, clock: Any, tmp_path: Path, summary: str = SUMMARY) -> None:

@@ -6,12 +6,10 @@ import dataclasses
 import http.server
 import re
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,8 +29,7 @@ from mailbot.bulletin.model import (
 )
 from mailbot.bulletin.render import render_bulletin_html, render_bulletin_pdf
 from mailbot.render.pdf import BlockedURLError, make_url_fetcher, render_pdf
-
-CST = ZoneInfo("Asia/Shanghai")
+from tests.support.mailflow import TZ, pdf_text
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 
@@ -57,11 +54,11 @@ def _cat(number: int, *matters: tuple[str, str]) -> CategoryMatters:
 def sample_bulletin(*, extra_matter: str | None = None) -> Bulletin:
     """A realistic small month: 6 units, 5 strategic customers, rare characters."""
     units = (
-        UnitStatus("GD", UNITS["GD"], "on_time", datetime(2026, 11, 20, 9, 41, tzinfo=CST), 1),
-        UnitStatus("JS", UNITS["JS"], "on_time", datetime(2026, 11, 27, 16, 5, tzinfo=CST), 2),
-        UnitStatus("ZJ", UNITS["ZJ"], "late", datetime(2026, 11, 29, 10, 12, tzinfo=CST), 1),
-        UnitStatus("SC", UNITS["SC"], "on_time", datetime(2026, 11, 25, 18, 30, tzinfo=CST), 1),
-        UnitStatus("SD", UNITS["SD"], "late", datetime(2026, 11, 30, 8, 55, tzinfo=CST), 3),
+        UnitStatus("GD", UNITS["GD"], "on_time", datetime(2026, 11, 20, 9, 41, tzinfo=TZ), 1),
+        UnitStatus("JS", UNITS["JS"], "on_time", datetime(2026, 11, 27, 16, 5, tzinfo=TZ), 2),
+        UnitStatus("ZJ", UNITS["ZJ"], "late", datetime(2026, 11, 29, 10, 12, tzinfo=TZ), 1),
+        UnitStatus("SC", UNITS["SC"], "on_time", datetime(2026, 11, 25, 18, 30, tzinfo=TZ), 1),
+        UnitStatus("SD", UNITS["SD"], "late", datetime(2026, 11, 30, 8, 55, tzinfo=TZ), 3),
         UnitStatus("XJ", UNITS["XJ"], "missing", None, None),
     )
     sgcc_cats = [
@@ -154,7 +151,7 @@ def sample_bulletin(*, extra_matter: str | None = None) -> Bulletin:
     )
     urgent = (
         UrgentMatter(
-            received_at=datetime(2026, 11, 12, 22, 17, tzinfo=CST),
+            received_at=datetime(2026, 11, 12, 22, 17, tzinfo=TZ),
             unit_name=UNITS["SD"],
             customer_code="S002",
             customer_name="中国石油化工集团有限公司",
@@ -167,7 +164,7 @@ def sample_bulletin(*, extra_matter: str | None = None) -> Bulletin:
         period="2026-11",
         department="资源与市场部",
         deadline=date(2026, 11, 28),
-        generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=CST),
+        generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=TZ),
         units=units,
         customers=customers,
         vip=vip,
@@ -188,7 +185,7 @@ def empty_bulletin() -> Bulletin:
         period="2026-11",
         department="资源与市场部",
         deadline=date(2026, 11, 28),
-        generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=CST),
+        generated_at=datetime(2026, 12, 1, 9, 0, tzinfo=TZ),
         units=units,
         customers=customers,
         vip=(),
@@ -196,14 +193,6 @@ def empty_bulletin() -> Bulletin:
         coordination=(),
         urgent=(),
     )
-
-
-def pdf_text(pdf: bytes, tmp_path: Path, *, layout: bool = True) -> str:
-    """Extract text the way a reader's copy-paste would see it."""
-    path = tmp_path / "bulletin.pdf"
-    path.write_bytes(pdf)
-    args = ["pdftotext", "-enc", "UTF-8"] + (["-layout"] if layout else []) + [str(path), "-"]
-    return subprocess.run(args, check=True, capture_output=True).stdout.decode("utf-8")
 
 
 def squash(text: str) -> str:

@@ -9,38 +9,30 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from mailbot.app import App
 from mailbot.daemon.calendar import tick
-from mailbot.db.models import InboundMessage, OutboxMail, Quarantine, Request, RequestEvent, Submission
+from mailbot.db.models import InboundMessage, OutboxMail, Request, RequestEvent, Submission
 from mailbot.demo import replies
-from mailbot.mailboxes.maildir import deliver
-from mailbot.pipeline import intake
-from mailbot.reports.schedule import send_requests
+from tests.support.mailflow import (
+    BJ,
+    GD,
+    HQ,
+    LIUYANG,
+    NEEDS_HQ,
+    arrive_one,
+    count,
+    gd_report,
+    outbox,
+    quarantine_reasons,
+    reply_to,
+    text,
+)
 
-TZ = ZoneInfo("Asia/Shanghai")
-GD = ("李明", "liming@gd.example.cn")
-BJ = ("孙悦", "sunyue@bj.example.cn")
-LIUYANG = ("刘洋", "liuyang@hq.example.cn")
-HQ = "kcr@hq.example.cn"
 OURS = {"security": {"authserv_ids": ["mx.hq.example.cn"]}}
-NEEDS_HQ = {"S001": {"4": "请总部协调2027年冬季保供气量。", "风险等级": "一般", "需总部协调": "是"}}
-GOOD = {"S001": {"1": "已签订2027年度框架协议。", "风险等级": "一般", "需总部协调": "否"}}
-
-
-def at(*a: int) -> datetime:
-    return datetime(*a, tzinfo=TZ)  # type: ignore[misc]
-
-
-def arrive(app: App, raw: bytes) -> intake.Outcome:
-    deliver(app.settings.path(app.settings.mailbox.path), raw, received_at=app.now())
-    (outcome,) = intake.run_pass(app)
-    return outcome
 
 
 def with_from(raw: bytes, *values: str) -> bytes:
@@ -56,43 +48,12 @@ def with_results(raw: bytes, *values: str) -> bytes:
     return b"".join(f"Authentication-Results: {v}\r\n".encode() for v in values) + raw
 
 
-def outbox(app: App, prefix: str = "") -> list[OutboxMail]:
-    with app.sessions() as s:
-        return list(s.scalars(select(OutboxMail).where(OutboxMail.idem_key.like(prefix + "%")).order_by(OutboxMail.id)))
-
-
-def text(row: OutboxMail) -> str:
-    msg = email.message_from_bytes(row.raw, policy=email.policy.default)
-    return msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-
-
-def gd_report(app: App, answers: dict[str, dict[str, str]] = GOOD) -> bytes:
-    send_requests(app, "2026-11")
-    (request,) = outbox(app, "request:2026-11:GD")
-    return replies.reply(request.raw, sender=GD, at=app.now(), answers=answers, reporter=("李明", "1"))
-
-
-def count(app: App, model: type) -> int:
-    with app.sessions() as s:
-        return s.scalar(select(func.count()).select_from(model)) or 0
-
-
-def quarantine_reasons(app: App) -> list[str]:
-    with app.sessions() as s:
-        return list(s.scalars(select(Quarantine.reason).order_by(Quarantine.id)))
-
-
 def open_request(app: App, clock) -> tuple[str, OutboxMail]:  # type: ignore[no-untyped-def]
     """GD reports a matter needing HQ: 诉求 SQ-2026-0001, its notice mailed to 刘洋."""
     clock.set(2026, 11, 18, 10)
-    assert arrive(app, gd_report(app, NEEDS_HQ)).status == "processed"
+    assert arrive_one(app, gd_report(app, NEEDS_HQ)).status == "processed"
     (notice,) = outbox(app, "req-notice:")
     return "SQ-2026-0001", notice
-
-
-def reply_to(row: OutboxMail, sender: tuple[str, str], body: str, at_: datetime) -> bytes:
-    return replies.build(sender=sender, to=HQ, subject=f"答复: {row.subject}", at=at_, body=body,
-                           in_reply_to=row.message_id)
 
 
 def request_status(app: App, number: str) -> tuple[str, str | None]:
@@ -114,7 +75,7 @@ def test_an_hq_address_in_the_display_name_cannot_answer_a_request(make_app, clo
     raw = reply_to(notice, LIUYANG, "答复：请将保证金汇至账户 6222 0000 1111。", clock.now)
     forged = with_results(with_from(raw, "liuyang@hq.example.cn <attacker@evil.example>"),
                           "mx.hq.example.cn; dkim=pass header.d=evil.example; dmarc=pass header.from=evil.example")
-    o = arrive(app, forged)
+    o = arrive_one(app, forged)
     assert o.status == "quarantined", o.note
     assert request_status(app, number) == ("new", None)
     assert outbox(app, "req-answer:") == []
@@ -125,7 +86,7 @@ def test_an_hq_address_in_the_display_name_cannot_answer_a_request(make_app, clo
 def test_a_unit_address_in_the_display_name_files_no_report(app: App, clock) -> None:  # type: ignore[no-untyped-def]
     clock.set(2026, 11, 18, 10)
     forged = with_from(gd_report(app), "liming@gd.example.cn <attacker@evil.example>")
-    assert arrive(app, forged).status == "quarantined"
+    assert arrive_one(app, forged).status == "quarantined"
     assert count(app, Submission) == 0
     assert outbox(app, "ack:") == [] and outbox(app, "error:") == []
 
@@ -133,14 +94,14 @@ def test_a_unit_address_in_the_display_name_files_no_report(app: App, clock) -> 
 def test_the_getaddresses_flaw_cve_2023_27043_is_not_a_way_in(app: App, clock) -> None:  # type: ignore[no-untyped-def]
     clock.set(2026, 11, 18, 10)
     forged = with_from(gd_report(app), "liming@gd.example.cn)<attacker@evil.example>")
-    assert arrive(app, forged).status == "quarantined"
+    assert arrive_one(app, forged).status == "quarantined"
     assert count(app, Submission) == 0
 
 
 def test_two_from_headers_are_no_sender(app: App, clock) -> None:  # type: ignore[no-untyped-def]
     clock.set(2026, 11, 18, 10)
     forged = with_from(gd_report(app), "李明 <liming@gd.example.cn>", "attacker@evil.example")
-    assert arrive(app, forged).status == "quarantined"
+    assert arrive_one(app, forged).status == "quarantined"
     assert count(app, Submission) == 0
     assert quarantine_reasons(app) == ["邮件有2个发件人（From）行，可能是冒用地址"]
 
@@ -153,7 +114,7 @@ def test_ordinary_from_forms_are_still_read(app: App, clock) -> None:  # type: i
     for n, value in enumerate(['=?gb2312?B?wO7D9w==?=<liming@gd.example.cn>', '"=?utf-8?B?5p2O5piO?=" <LiMing@GD.example.cn>',
                                'liming@gd.example.cn (李明)']):
         clock.set(2026, 11, 18, 10 + n)
-        o = arrive(app, with_from(raw.replace(b"Message-ID: <", f"Message-ID: <{n}".encode()), value))
+        o = arrive_one(app, with_from(raw.replace(b"Message-ID: <", f"Message-ID: <{n}".encode()), value))
         assert o.status == "processed", (value, o.note)
     with app.sessions() as s:
         assert s.scalars(select(Submission.version).order_by(Submission.id)).all() == [1, 2, 3]
@@ -185,7 +146,7 @@ def test_our_servers_authentication_results_decide(make_app, clock, results: lis
                                                    reason: str | None) -> None:
     app = make_app(**OURS)
     clock.set(2026, 11, 18, 10)
-    o = arrive(app, with_results(gd_report(app), *results))
+    o = arrive_one(app, with_results(gd_report(app), *results))
     assert o.status == status, o.note
     assert quarantine_reasons(app) == ([reason] if reason else [])
     assert count(app, Submission) == (1 if status == "processed" else 0)
@@ -195,12 +156,12 @@ def test_required_authentication_refuses_mail_our_server_did_not_vouch_for(make_
     app = make_app(security={"authserv_ids": ["mx.hq.example.cn"], "require_authentication": True})
     clock.set(2026, 11, 18, 10)
     raw = gd_report(app)
-    assert arrive(app, raw).status == "quarantined"
+    assert arrive_one(app, raw).status == "quarantined"
     assert "未经邮件服务器认证" in quarantine_reasons(app)[0]
     clock.set(2026, 11, 18, 11)
     vouched = with_results(raw.replace(b"Message-ID: <", b"Message-ID: <again"),
                            "mx.hq.example.cn; dmarc=pass header.from=gd.example.cn")
-    assert arrive(app, vouched).status == "processed"
+    assert arrive_one(app, vouched).status == "processed"
 
 
 def test_a_genuinely_signed_report_passes_and_a_tampered_one_does_not(make_app, clock) -> None:  # type: ignore[no-untyped-def]
@@ -234,9 +195,9 @@ def test_a_genuinely_signed_report_passes_and_a_tampered_one_does_not(make_app, 
     part.set_content(part.get_content().replace("已签订2027年度框架协议", "请将保证金汇至新账户"))  # type: ignore[attr-defined]
     tampered = forged.as_bytes()
     assert tampered != signed
-    assert arrive(app, received(tampered)).status == "quarantined"
+    assert arrive_one(app, received(tampered)).status == "quarantined"
     assert "DKIM" in quarantine_reasons(app)[0]
-    assert arrive(app, received(signed)).status == "processed"
+    assert arrive_one(app, received(signed)).status == "processed"
     assert count(app, Submission) == 1
 
 
@@ -250,14 +211,14 @@ def test_hq_commands_need_our_servers_word_when_it_gives_one(make_app, clock) ->
     number, notice = open_request(app, clock)
     clock.set(2026, 11, 19, 9)
     raw = reply_to(notice, LIUYANG, "答复：冬季保供气量增加2000万方。", clock.now)
-    assert arrive(app, raw).status == "quarantined"
+    assert arrive_one(app, raw).status == "quarantined"
     assert request_status(app, number) == ("new", None)
     (alert,) = outbox(app, "operator:quarantine:")
     assert number in alert.subject and "未经邮件服务器认证" in alert.subject
     clock.set(2026, 11, 19, 10)
     vouched = with_results(raw.replace(b"Message-ID: <", b"Message-ID: <again"),
                            "mx.hq.example.cn; dkim=pass header.d=hq.example.cn; dmarc=pass header.from=hq.example.cn")
-    assert arrive(app, vouched).status == "processed"
+    assert arrive_one(app, vouched).status == "processed"
     assert request_status(app, number) == ("answered", "冬季保供气量增加2000万方。")
     (answer,) = outbox(app, "req-answer:")
     assert answer.recipients == "liming@gd.example.cn"
@@ -268,7 +229,7 @@ def test_another_units_request_number_is_refused(app: App, clock) -> None:  # ty
     number, _notice = open_request(app, clock)
     clock.set(2026, 11, 19, 9)
     raw = replies.build(sender=BJ, to=HQ, subject=f"关于{number}的补充", at=clock.now, body="此事已解决，请关闭。")
-    o = arrive(app, raw)
+    o = arrive_one(app, raw)
     assert o.status == "quarantined", o.note
     assert quarantine_reasons(app) == [f"{number} 属于广东分公司，发件人 sunyue@bj.example.cn 不是该单位的登记联系人"]
     with app.sessions() as s:
@@ -286,13 +247,13 @@ def test_a_squatted_message_id_does_not_swallow_the_genuine_report(app: App, clo
     mid = email.message_from_bytes(genuine)["Message-ID"]
     squat = replies.build(sender=("x", "someone@evil.example"), to=HQ, subject="hello", at=clock.now, body="hi")
     squat = re.sub(rb"Message-ID: <[^>]*>", f"Message-ID: {mid}".encode(), squat)
-    assert arrive(app, squat).status == "quarantined"
-    o = arrive(app, genuine)
+    assert arrive_one(app, squat).status == "quarantined"
+    o = arrive_one(app, genuine)
     assert o.status == "processed", o.note
     assert count(app, Submission) == 1
     assert len(outbox(app, "ack:")) == 1
     # The same message delivered again (other transit headers, same Message-ID, From and body) is one message.
-    assert arrive(app, b"Received: from relay2.example.cn\r\n" + genuine).status == "duplicate"
+    assert arrive_one(app, b"Received: from relay2.example.cn\r\n" + genuine).status == "duplicate"
     assert count(app, Submission) == 1
 
 
@@ -300,9 +261,9 @@ def test_strangers_wait_for_one_digest_while_forgeries_are_told_at_once(app: App
     # Thirty strangers in an afternoon are one operator mail an hour later; a forged From is told at once.
     clock.set(2026, 11, 18, 14)
     for n in range(30):
-        arrive(app, replies.build(sender=("x", f"news{n}@list.example"), to=HQ, subject=f"广告 {n}", at=clock.now,
+        arrive_one(app, replies.build(sender=("x", f"news{n}@list.example"), to=HQ, subject=f"广告 {n}", at=clock.now,
                                     body="特价"))
-    arrive(app, with_from(gd_report(app), "liming@gd.example.cn <attacker@evil.example>"))
+    arrive_one(app, with_from(gd_report(app), "liming@gd.example.cn <attacker@evil.example>"))
     (forgery,) = outbox(app, "operator:")
     assert forgery.idem_key.startswith("operator:quarantine:")
     clock.set(2026, 11, 18, 14, 59)
@@ -317,7 +278,7 @@ def test_strangers_wait_for_one_digest_while_forgeries_are_told_at_once(app: App
     assert "news0@list.example" in body and "news29@list.example" in body and "广告 29" in body
     assert "attacker@evil.example" not in body  # told already
     # The next wave is the next digest; nothing is listed twice.
-    arrive(app, replies.build(sender=("y", "other@list.example"), to=HQ, subject="再来", at=clock.now, body="x"))
+    arrive_one(app, replies.build(sender=("y", "other@list.example"), to=HQ, subject="再来", at=clock.now, body="x"))
     clock.set(2026, 11, 18, 16, 2)
     tick(app)
     second = outbox(app, "operator:digest:")[1]
@@ -329,7 +290,7 @@ def test_a_quarantine_reason_never_outgrows_its_column(app: App, clock) -> None:
     clock.set(2026, 11, 18, 10)
     address = "x" * 64 + "@" + ".".join(["d" * 60] * 4) + ".example"
     raw = with_from(gd_report(app), address)
-    o = arrive(app, raw)
+    o = arrive_one(app, raw)
     assert o.status == "quarantined", o.note
     (reason,) = quarantine_reasons(app)
     assert len(reason) <= 200 and reason.endswith("…")
@@ -340,8 +301,8 @@ def test_oversized_mail_answers_contacts_once_a_day_and_strangers_never(make_app
     clock.set(2026, 11, 18, 10)
     big = "附件内容" * 2000
     for n in range(3):
-        arrive(app, replies.build(sender=GD, to=HQ, subject=f"月报 {n}", at=clock.now, body=big))
-        arrive(app, replies.build(sender=("x", f"forged{n}@evil.example"), to=HQ, subject="hi", at=clock.now, body=big))
+        arrive_one(app, replies.build(sender=GD, to=HQ, subject=f"月报 {n}", at=clock.now, body=big))
+        arrive_one(app, replies.build(sender=("x", f"forged{n}@evil.example"), to=HQ, subject="hi", at=clock.now, body=big))
     errors = outbox(app, "error:")
     assert [e.recipients for e in errors] == ["liming@gd.example.cn"]
     with app.sessions() as s:
@@ -354,7 +315,7 @@ def test_a_hostile_message_id_cannot_keep_a_mail_from_being_recorded(app: App, c
     # the mail is still recorded and handled like any other.
     clock.set(2026, 11, 18, 10)
     raw = re.sub(rb"Message-ID: <[^>]*>", ("Message-ID: <\x00" + "报" * 900 + "@gd.example.cn>").encode(), gd_report(app))
-    o = arrive(app, raw)
+    o = arrive_one(app, raw)
     assert o.status == "processed", o.note
     with app.sessions() as s:
         mid = s.scalar(select(InboundMessage.message_id))

@@ -19,10 +19,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg.errors
 import pytest
@@ -44,17 +43,12 @@ from mailbot.mailboxes.maildir import deliver
 from mailbot.pipeline import intake
 from mailbot.reports import inbound as report_inbound
 from mailbot.reports.schedule import send_requests
-from tests.conftest import PROJECT, Clock, test_settings
+from tests.support.mailflow import PROJECT, Clock, at, test_settings
 
-TZ = ZoneInfo("Asia/Shanghai")
 # One contact of each demo unit, and a strategic customer that unit serves.
 REPORTERS = [("GD", ("李明", "liming@gd.example.cn"), "S001"), ("SC", ("王静", "wangjing@sc.example.cn"), "S002"),
              ("BJ", ("孙悦", "sunyue@bj.example.cn"), "S004"), ("JS", ("吴昊", "wuhao@js.example.cn"), "S006"),
              ("SX", ("马丽", "mali@sx.example.cn"), "S005"), ("XJ", ("艾力", "aili@xj.example.cn"), "S012")]
-
-
-def at(*a: int) -> datetime:
-    return datetime(*a, tzinfo=TZ)  # type: ignore[misc]
 
 
 def reports_arrive(app: App, count: int) -> None:

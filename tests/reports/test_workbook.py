@@ -14,7 +14,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -25,6 +24,7 @@ from parsers import parse_message, render_form
 from parsers.formtext import CATEGORY_LABELS, FORM_TITLE, form_rows
 
 from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
+from tests.support.mailflow import PROJECT
 
 TOKEN = "KCR-202611-GD-3F9A"
 FORM_ARGS: dict[str, object] = dict(
@@ -246,5 +246,5 @@ def test_import_does_not_load_openpyxl(module: str) -> None:
     # openpyxl (~0.15 s) loads only when a workbook is built or read, never on import.
     code = f"import sys, {module}; print('openpyxl' in sys.modules, 'tnefparse' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=PROJECT)
     assert out.stdout.split() == ["False", "False"]

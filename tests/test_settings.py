@@ -15,8 +15,7 @@ from mailbot.directory.config import load_directory
 from mailbot.directory.lookup import sync_directory
 from mailbot.errors import ConfigError
 from mailbot.settings import load_settings
-
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.support.mailflow import PROJECT
 
 
 def test_no_config_file_is_the_embedded_default(tmp_path: Path) -> None:

@@ -2,74 +2,28 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from mailbot.app import App
-from mailbot.db.models import OutboxMail, Request
+from mailbot.db.models import OutboxMail
 from mailbot.demo import replies
-from mailbot.mailboxes.maildir import deliver
-from mailbot.pipeline import intake
-from mailbot.reports.schedule import send_requests
 from mailbot.requests.schedule import chase_overdue
 from mailbot.requests.store import list_requests
-
-TZ = ZoneInfo("Asia/Shanghai")
-GD = ("李明", "liming@gd.example.cn")
-LIUYANG = ("刘洋", "liuyang@hq.example.cn")
-CHENJING = ("陈静", "chenjing@hq.example.cn")
-HQ = "kcr@hq.example.cn"
-NEEDS_HQ = {"S001": {"4": "请总部协调2027年冬季保供气量。", "风险等级": "一般", "需总部协调": "是"}}
-
-
-def at(*a: int) -> datetime:
-    return datetime(*a, tzinfo=TZ)  # type: ignore[misc]
-
-
-def arrive(app: App, raw: bytes) -> list[intake.Outcome]:
-    deliver(app.settings.path(app.settings.mailbox.path), raw, received_at=app.now())
-    return intake.run_pass(app)
-
-
-def mail(app: App, key_prefix: str) -> OutboxMail:
-    with app.sessions() as s:
-        rows = s.scalars(select(OutboxMail).where(OutboxMail.idem_key.like(key_prefix + "%"))
-                         .order_by(OutboxMail.id)).all()
-    assert rows, f"no mail {key_prefix}"
-    return rows[-1]
-
-
-def text(row: OutboxMail) -> str:
-    msg = email.message_from_bytes(row.raw, policy=email.policy.default)
-    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-
-
-def answer_to(app: App, row: OutboxMail, sender: tuple[str, str], body: str) -> list[intake.Outcome]:
-    """A person replies to one of our mails, Outlook-style: their text on top, our mail quoted below."""
-    quoted = "\n".join("> " + line for line in text(row).splitlines())
-    raw = replies.build(sender=sender, to=HQ, subject=f"答复: {row.subject}", at=app.now(),
-                          body=f"{body}\n\n-----邮件原件-----\n发件人: 总部资源与市场部 <{HQ}>\n主题: {row.subject}\n\n{quoted}",
-                          in_reply_to=row.message_id)
-    return arrive(app, raw)
-
-
-def request(app: App, number: str) -> Request:
-    with app.sessions() as s:
-        r = s.scalar(select(Request).where(Request.number == number))
-        assert r is not None
-        _ = (r.assignee, r.events, r.unit)
-        return r
-
-
-def report(app: App, answers: dict[str, dict[str, str]]) -> None:
-    send_requests(app, f"{app.now():%Y-%m}")
-    with app.sessions() as s:
-        req_mail = s.scalar(select(OutboxMail.raw).where(OutboxMail.idem_key == f"request:{app.now():%Y-%m}:GD"))
-    arrive(app, replies.reply(req_mail, sender=GD, at=app.now(), answers=answers, reporter=("李明", "1")))
+from tests.support.mailflow import (
+    CHENJING,
+    GD,
+    HQ,
+    LIUYANG,
+    NEEDS_HQ,
+    answer_to,
+    arrive,
+    latest,
+    report,
+    request,
+    text,
+)
 
 
 def test_a_request_lives_its_whole_life_by_email(app: App, clock) -> None:  # type: ignore[no-untyped-def]
@@ -79,24 +33,24 @@ def test_a_request_lives_its_whole_life_by_email(app: App, clock) -> None:  # ty
     (row,) = list_requests(app)
     number = str(row["number"])
     assert (row["assignee"], row["customer"], row["status"]) == ("liuyang@hq.example.cn", "S001", "new")
-    notice = mail(app, f"req-notice:{number}:assigned")
+    notice = latest(app, f"req-notice:{number}:assigned")
     assert notice.recipients == "liuyang@hq.example.cn" and number in notice.subject
     assert "请总部协调2027年冬季保供气量。" in text(notice) and "状态：处理中" in text(notice)
 
     clock.set(2026, 11, 19, 9)
     assert [o.status for o in answer_to(app, notice, LIUYANG, "状态：处理中")] == ["processed"]
     assert request(app, number).status == "in_progress"
-    assert "状态改为“处理中”" in text(mail(app, "req-ack:"))
+    assert "状态改为“处理中”" in text(latest(app, "req-ack:"))
 
     clock.set(2026, 11, 19, 10)
     answer_to(app, notice, LIUYANG, "转交：chenjing@hq.example.cn\n请陈静跟进。")
     assert request(app, number).assignee.email == "chenjing@hq.example.cn"  # type: ignore[union-attr]
-    handed = mail(app, f"req-notice:{number}:transfer:")
+    handed = latest(app, f"req-notice:{number}:transfer:")
     assert handed.recipients == "chenjing@hq.example.cn"
 
     clock.set(2026, 11, 20, 15)
     answer_to(app, handed, CHENJING, "答复：已与国家电网总部沟通，冬季保供气量增加2000万方。")
-    answered = mail(app, f"req-answer:{number}:")
+    answered = latest(app, f"req-answer:{number}:")
     assert answered.recipients == "liming@gd.example.cn"
     assert "已与国家电网总部沟通，冬季保供气量增加2000万方。" in text(answered)
     r = request(app, number)
@@ -118,12 +72,12 @@ def test_overdue_chain_reminds_assignee_then_head_once_each(app: App, clock) -> 
     clock.set(2026, 11, 29, 11)  # due 11-28 10:00: one day and an hour late
     chase_overdue(app)
     chase_overdue(app)
-    assert mail(app, f"req-overdue:{number}:assignee").recipients == "liuyang@hq.example.cn"
+    assert latest(app, f"req-overdue:{number}:assignee").recipients == "liuyang@hq.example.cn"
     assert list_requests(app, overdue_only=True)[0]["overdue_days"] == 1
     clock.set(2026, 12, 2, 9)
     chase_overdue(app)
     chase_overdue(app)
-    head = mail(app, f"req-overdue:{number}:head")
+    head = latest(app, f"req-overdue:{number}:head")
     assert head.recipients == "zhangwei@hq.example.cn" and "督办" in text(head)
     with app.sessions() as s:
         keys = s.scalars(select(OutboxMail.idem_key).where(OutboxMail.idem_key.like("req-overdue:%"))).all()
@@ -135,12 +89,12 @@ def test_a_unit_cannot_command_a_request(app: App, clock) -> None:  # type: igno
     clock.set(2026, 11, 18, 10)
     report(app, NEEDS_HQ)
     number = str(list_requests(app)[0]["number"])
-    answer_to(app, mail(app, f"req-notice:{number}:assigned"), LIUYANG, "答复：已安排。")
-    outcome = answer_to(app, mail(app, f"req-answer:{number}:"), GD, "好的，谢谢。\n关闭")
+    answer_to(app, latest(app, f"req-notice:{number}:assigned"), LIUYANG, "答复：已安排。")
+    outcome = answer_to(app, latest(app, f"req-answer:{number}:"), GD, "好的，谢谢。\n关闭")
     assert [o.status for o in outcome] == ["answered"]
     assert request(app, number).status == "answered"
-    assert "只能由总部承办人员使用" in text(mail(app, "req-refused:"))
-    assert mail(app, "operator:req-refused:").recipients == app.settings.operator
+    assert "只能由总部承办人员使用" in text(latest(app, "req-refused:"))
+    assert latest(app, "operator:req-refused:").recipients == app.settings.operator
     assert request(app, number).events[-1].action == "comment"
 
 
@@ -164,10 +118,10 @@ def test_a_follow_up_to_an_urgent_matter_is_a_comment_not_a_new_alarm(app: App, 
     (row,) = list_requests(app)
     number = str(row["number"])
     clock.set(2026, 11, 19, 11)
-    outcome = answer_to(app, mail(app, "urgent-ack:"), GD, "抢修完成，已恢复供气。")
+    outcome = answer_to(app, latest(app, "urgent-ack:"), GD, "抢修完成，已恢复供气。")
     assert [o.status for o in outcome] == ["processed"]
     assert len(list_requests(app)) == 1
-    note = mail(app, f"req-notice:{number}:comment:")
+    note = latest(app, f"req-notice:{number}:comment:")
     assert note.recipients == "liuyang@hq.example.cn" and "抢修完成，已恢复供气。" in text(note)
 
 
@@ -195,6 +149,6 @@ def test_urgent_forward_carries_the_customers_open_requests_and_last_report(app:
     clock.set(2026, 11, 19, 8)
     arrive(app, replies.build(sender=GD, to=HQ, at=app.now(), subject="【紧急】国家电网支线泄漏",
                                 body="S001 供气支线泄漏，已关阀。"))
-    body = text(mail(app, "urgent:"))
+    body = text(latest(app, "urgent:"))
     assert "该客户尚未办结的诉求" in body and "请总部协调2027年冬季保供气量。" in body
     assert "该客户最近一期月报（2026-11）" in body and "广东分公司 风险等级：一般" in body

@@ -1,0 +1,126 @@
+"""Monthly reports arriving: accepted and acknowledged, answered with what to fix, corrected (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+from sqlalchemy import func, select
+
+from mailbot.app import App
+from mailbot.db.models import ReportItem, Request, StrategicEntry, Submission
+from mailbot.demo import replies
+from mailbot.pipeline import intake
+from mailbot.reports.schedule import send_requests
+from tests.support.mailflow import BJ, GD, GOOD, HQ, at, drop, outbox, parsed, request_raw, text
+
+
+def test_accepted_report_is_stored_and_acknowledged_in_thread(app: App) -> None:
+    # GD fills the form above an Outlook quote: stored item by item, acknowledged with a summary, filed away.
+    send_requests(app, "2026-11")
+    reply = replies.reply(request_raw(app, "GD"), sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+                            reporter=("李明", "020-38886666"))
+    drop(app, reply, at(2026, 11, 18, 10))
+    (o,) = intake.run_pass(app)
+    assert (o.status, o.folder) == ("processed", "processed")
+    with app.sessions() as s:
+        sub = s.scalar(select(Submission))
+        assert (sub.unit.code, sub.version, sub.on_time, sub.reporter_phone) == ("GD", 1, True, "020-38886666")
+        entry = s.scalar(select(StrategicEntry).join(StrategicEntry.customer).where(StrategicEntry.customer.has(code="S001")))
+        assert (entry.risk, entry.needs_hq) == ("一般", True)
+        assert {i.category: i.text for i in entry.items}[4] == "请总部协调冬季保供气量。"
+        assert s.scalar(select(func.count()).select_from(ReportItem)) > 0
+        req = s.scalar(select(Request))
+        assert (req.source, req.customer.code, req.assignee.name) == ("strategic", "S001", "刘洋")
+    (ack,) = outbox(app, kind="ack")
+    msg = parsed(ack)
+    assert msg["To"] == "liming@gd.example.cn"
+    assert msg["In-Reply-To"] == email.message_from_bytes(reply)["Message-ID"]
+    assert "KCR-202611-GD" in msg["Subject"] and "已收到" in msg["Subject"]
+    assert "请总部协调冬季保供气量。" in text(ack)
+    done = app.settings.path(app.settings.mailbox.path) / ".Processed" / "cur"
+    assert len(list(done.iterdir())) == 1
+
+
+def test_report_with_errors_is_answered_with_places_and_the_form_kept(app: App) -> None:
+    # BJ writes 较大 and 可能: one reply names S001/风险等级 and S001/需总部协调 and quotes the answers back.
+    send_requests(app, "2026-11")
+    bad = {"S001": {"1": "执行正常。", "风险等级": "较大", "需总部协调": "可能"}}
+    drop(app, replies.reply(request_raw(app, "BJ"), sender=BJ, at=at(2026, 11, 19, 9), answers=bad,
+                                reporter=("孙悦", "010-65558888")), at(2026, 11, 19, 9))
+    (o,) = intake.run_pass(app)
+    assert o.status == "answered"
+    (err,) = outbox(app, kind="error_reply")
+    said = text(err)
+    assert "S001 / 风险等级" in said and "S001 / 需总部协调" in said and "较大" in said
+    assert "1. 全国性天然气产品及服务方案执行情况：执行正常。" in said  # the form comes back with answers kept
+    assert "KCR-202611-BJ" in parsed(err)["Subject"]
+    with app.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_corrected_resend_supersedes_and_keeps_history(app: App) -> None:
+    # A second accepted report is version 2; version 1 stays, superseded; the unit counts as on time.
+    send_requests(app, "2026-11")
+    raw = request_raw(app, "GD")
+    drop(app, replies.reply(raw, sender=GD, at=at(2026, 11, 18, 10), answers=GOOD,
+                                reporter=("李明", "1")), at(2026, 11, 18, 10))
+    fixed = {**GOOD, "S002": {"9": "补充：客户更换联系人。"}}
+    drop(app, replies.reply(raw, sender=GD, at=at(2026, 11, 29, 10), answers=fixed,
+                                reporter=("李明", "1")), at(2026, 11, 29, 10))
+    assert [o.status for o in intake.run_pass(app)] == ["processed", "processed"]
+    with app.sessions() as s:
+        v1, v2 = s.scalars(select(Submission).order_by(Submission.version)).all()
+        assert (v1.version, v1.superseded_by_id, v2.version, v2.superseded_by_id) == (1, v2.id, 2, None)
+        assert (v1.on_time, v2.on_time) == (True, False)
+    assert "第2版" in outbox(app, kind="ack")[1].subject
+
+
+def test_mail_without_a_form_from_a_contact_is_told_how_to_report(app: App) -> None:
+    # A contact writing plain text (no form, not urgent) gets one reply saying what to do.
+    drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="月报", body="见附件。"),
+           at(2026, 11, 19, 8))
+    (o,) = intake.run_pass(app)
+    assert o.status == "answered"
+    assert "未找到填报单" in text(outbox(app, kind="error_reply")[0])
+
+
+def test_a_unit_may_return_the_filled_workbook_instead_of_the_body(app: App) -> None:
+    # The request carries the form as .xlsx; GD fills it in Excel and replies "见附件": accepted like a body reply.
+    import io
+    from email.message import EmailMessage
+
+    from openpyxl import load_workbook
+
+    send_requests(app, "2026-11")
+    request = email.message_from_bytes(request_raw(app, "GD"), policy=email.policy.default)
+    (xlsx,) = [p for p in request.iter_attachments() if p.get_filename().endswith(".xlsx")]
+    book = load_workbook(io.BytesIO(xlsx.get_content()))
+    sheet = book.active
+    block = ""
+    for a, b in sheet.iter_rows(min_row=1, max_col=2):
+        label = str(a.value or "")
+        if label.startswith("【战略客户】"):
+            block = label[6:10]
+        elif block == "S001" and label.startswith("4."):
+            b.value = "请总部协调冬季保供气量。"
+        elif block == "S001" and label.startswith("需总部协调"):
+            b.value = "是"
+    out = io.BytesIO()
+    book.save(out)
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = "李明 <liming@gd.example.cn>", HQ, "回复：" + request["Subject"]
+    reply["Message-ID"], reply["In-Reply-To"] = "<wb1@gd.example.cn>", request["Message-ID"]
+    reply.set_content("张处长：月报见附件。")
+    reply.add_attachment(out.getvalue(), maintype="application",
+                         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet", filename=xlsx.get_filename())
+    drop(app, reply.as_bytes(), at(2026, 11, 18, 10))
+    (o,) = intake.run_pass(app)
+    assert o.status == "processed", o.note
+    with app.sessions() as s:
+        entry = s.scalar(select(StrategicEntry).where(StrategicEntry.customer.has(code="S001")))
+        assert entry.needs_hq is True
+        assert {i.category: i.text for i in entry.items} == {4: "请总部协调冬季保供气量。"}
+
+
+

@@ -1,0 +1,38 @@
+"""Urgent matters (紧急) reach the customer's 总部对接人 at once, or the duty list (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mailbot.app import App
+from mailbot.db.models import Request
+from mailbot.demo import replies
+from mailbot.pipeline import intake
+from tests.support.mailflow import GD, HQ, at, drop, outbox, parsed
+
+
+def test_urgent_mail_reaches_the_customers_hq_staff_with_the_original(app: App) -> None:
+    # 【紧急】 about S005 goes to its designated HQ staff (张伟) at once, original attached; the sender gets a number.
+    raw = replies.build(sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(2026, 11, 19, 8, 40),
+                          subject="【紧急】国家能源集团榆林项目供气中断风险", body="S005 客户通知可能中断供气三天，请总部协调。\n\n马丽")
+    drop(app, raw, at(2026, 11, 19, 8, 40))
+    (o,) = intake.run_pass(app)
+    assert o.status == "processed"
+    (fwd,) = outbox(app, kind="urgent_forward")
+    assert fwd.recipients == "zhangwei@hq.example.cn"
+    att = list(parsed(fwd).iter_attachments())
+    assert att and att[0].get_content_type() == "message/rfc822"
+    (ack,) = outbox(app, kind="urgent_ack")
+    with app.sessions() as s:
+        req = s.scalar(select(Request))
+        assert req.urgent and req.customer.code == "S005" and req.number in ack.subject
+
+
+def test_urgent_mail_without_a_customer_goes_to_the_duty_list(app: App) -> None:
+    # No customer can be identified: the duty list gets it.
+    drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="紧急：管线第三方施工挖断",
+                                body="今晨某工地挖断支线，已抢修。"), at(2026, 11, 19, 8))
+    intake.run_pass(app)
+    (fwd,) = outbox(app, kind="urgent_forward")
+    assert fwd.recipients == "zhaolei@hq.example.cn,zhangwei@hq.example.cn"
+

@@ -29,6 +29,7 @@ from mailbot.directory.lookup import sync_directory
 from mailbot.domain import due
 from mailbot.mailboxes.maildir import deliver
 from mailbot.settings import Settings, load_settings
+from mailbot.visits.store import plan_visit
 
 TZ = ZoneInfo("Asia/Shanghai")
 HQ = "kcr@hq.example.cn"
@@ -151,8 +152,6 @@ def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None
     while day <= end:
         clock.now = at(day, 9)
         if day == start:  # HQ plans a visit to 国家电网 with three units (config/visit.example.yaml)
-            from mailbot.visits.store import plan_visit
-
             for line in plan_visit(app, Path(__file__).resolve().parents[2] / "config/visit.example.yaml").lines():
                 out(f"  {day} {line}")
         for line in run_once(app).plan.lines():

@@ -21,6 +21,7 @@ from mailbot.outbox.compose import Thread
 from mailbot.outbox.queue import Plan
 from mailbot.reports.mails import escalation_mail, reminder_mail, request_mail
 from mailbot.reports.store import current_submission, ensure_period
+from mailbot.visits.matters import open_follow_ups
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ def run_due(app: App, *, dry_run: bool = False) -> Plan:
 
 def send_requests(app: App, period_key: str, *, dry_run: bool = False) -> Plan:
     """The monthly request, with the unit's prefilled form, to every unit that has not had one."""
-    from mailbot.visits.matters import open_follow_ups
-
     plan = Plan()
     with transaction(app.sessions, dry_run=dry_run) as s:
         period = ensure_period(s, period_key, app.schedule)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,13 +54,21 @@ class Transport(Protocol):
         ...
 
 
-def enqueue(session: Session, *, key: str, kind: str, draft: Draft, sender: Identity, now: datetime,
+# A draft, or how to build one: the calendar asks for the same keys all day, and a draft with its workbook costs
+# ~150 ms to build, so a job hands over the recipe and only a key not queued yet has it built.
+DraftOrRecipe = Draft | Callable[[], Draft]
+
+
+def enqueue(session: Session, *, key: str, kind: str, draft: DraftOrRecipe, sender: Identity, now: datetime,
             answers_addr: str | None = None, request_id: int | None = None,
             visit_id: int | None = None) -> tuple[OutboxMail, bool]:
-    """Queue a mail under an idempotency key; returns (row, created). An existing key wins."""
+    """Queue a mail under an idempotency key; returns (row, created). An existing key wins, before the draft is
+    built."""
     existing = session.scalar(_BY_KEY, {"key": key})
     if existing is not None:
         return existing, False
+    if not isinstance(draft, Draft):
+        draft = draft()
     mail = compose(draft, sender, now)
     # Another process (a CLI job beside the daemon) may queue the same key between the look-up and here:
     # ON CONFLICT DO NOTHING lets the unique key decide without failing, or needing a savepoint around, our
@@ -121,7 +129,7 @@ class Plan:
         self.queued += other.queued
         self.files += other.files
 
-    def queue(self, session: Session, key: str, kind: str, draft: Draft, *, sender: Identity,
+    def queue(self, session: Session, key: str, kind: str, draft: DraftOrRecipe, *, sender: Identity,
               now: datetime) -> OutboxMail | None:
         """`enqueue`, noting what was new: a key queued before is not planned again."""
         row, created = enqueue(session, key=key, kind=kind, draft=draft, sender=sender, now=now)

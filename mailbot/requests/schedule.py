@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
 
@@ -38,8 +39,9 @@ def chase_overdue(app: App, *, dry_run: bool = False) -> Plan:
             for stage, reason, to, lead in stages:
                 if not to:
                     continue
-                draft = request_notice_mail(dept, reason, req, to, lead=lead)
-                row = plan.queue(s, f"req-overdue:{req.number}:{stage}", "request_notice", draft, sender=app.identity, now=app.now())
+                draft = partial(request_notice_mail, dept, reason, req, to, lead=lead)
+                row = plan.queue(s, f"req-overdue:{req.number}:{stage}", "request_notice", draft,
+                                 sender=app.identity, now=app.now())
                 if row is not None:
                     row.request_id = req.id
                     add_event(s, req, now, "mailbot", "overdue" if stage == "assignee" else "escalated",

@@ -18,6 +18,7 @@ because the date is part of the key.
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,8 +66,8 @@ def _briefing_reminders(app: App, s: Session, out: Plan, visit: Visit, today: da
             continue
         name, to = people.resolve(s, item.preparer)
         owner = [(visit.hq_owner.name, visit.hq_owner.email)] if visit.hq_owner else []
-        draft = mails.brief_mail(app.settings.identity.department, mails.card(visit, plan, app.tz), item.item,
-                                item.due, name, to or owner, people.unique(owner, besides=to) if to else [])
+        draft = partial(mails.brief_mail, app.settings.identity.department, mails.card(visit, plan, app.tz),
+                        item.item, item.due, name, to or owner, people.unique(owner, besides=to) if to else [])
         queue(app, s, out, f"visit:{visit.number}:brief:{i}:{item.due.isoformat()}", "visit_brief", draft, visit)
 
 
@@ -100,8 +101,10 @@ def _ask_for_summary(app: App, s: Session, out: Plan, visit: Visit, today: date)
     stage = summary_stage(_local_day(app, visit.ends_at), today, POLICY.summary_after, app.calendar)
     if stage is not None:
         days = (today - _local_day(app, visit.ends_at)).days
-        draft = mails.summary_request_mail(dept, c, summary_form_text(app, visit), to, reminder_days=days,
-                                          thread=Thread(first.message_id))
+        def draft() -> Draft:
+            return mails.summary_request_mail(dept, c, summary_form_text(app, visit), to, reminder_days=days,
+                                              thread=Thread(first.message_id))
+
         queue(app, s, out, f"visit:{visit.number}:summary-reminder:{stage}", "visit_summary_request", draft, visit)
 
 

@@ -31,8 +31,7 @@ from mailbot.db.models import Customer, Unit, Visit, VisitNote
 from mailbot.db.session import transaction
 from mailbot.directory.config import Directory
 from mailbot.errors import MailbotError
-from mailbot.outbox.compose import Draft
-from mailbot.outbox.queue import Plan, enqueue
+from mailbot.outbox.queue import DraftOrRecipe, Plan, enqueue
 from mailbot.visits import ics, mails, people
 from mailbot.visits.people import Addr
 from mailbot.visits.plan import (
@@ -279,7 +278,7 @@ def _notice(app: App, s: Session, out: Plan, visit: Visit, plan: VisitPlan, acti
     queue(app, s, out, key, "visit_notice", draft, visit)
 
 
-def queue(app: App, s: Session, out: Plan, key: str, kind: str, draft: Draft, visit: Visit,
+def queue(app: App, s: Session, out: Plan, key: str, kind: str, draft: DraftOrRecipe, visit: Visit,
           now: datetime | None = None) -> bool:
     """Queue one visit mail under its idempotency key, pointing at the visit so replies find it."""
     row, created = enqueue(s, key=key, kind=kind, draft=draft, sender=app.identity, now=now or app.now(),

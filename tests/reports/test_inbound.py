@@ -8,11 +8,14 @@ import email.policy
 from sqlalchemy import func, select
 
 from mailbot.app import App
-from mailbot.db.models import ReportItem, Request, StrategicEntry, Submission
+from mailbot.bulletin.gather import gather
+from mailbot.bulletin.render import version_label
+from mailbot.daemon.status import render_status
+from mailbot.db.models import Period, ReportItem, Request, StrategicEntry, Submission
 from mailbot.demo import replies
 from mailbot.pipeline import intake
 from mailbot.reports.schedule import send_requests
-from tests.support.mailflow import BJ, GD, GOOD, HQ, at, drop, outbox, parsed, request_raw, text
+from tests.support.mailflow import BJ, GD, GOOD, HQ, TZ, at, drop, outbox, parsed, request_raw, text
 
 
 def test_accepted_report_is_stored_and_acknowledged_in_thread(app: App) -> None:
@@ -124,3 +127,28 @@ def test_a_unit_may_return_the_filled_workbook_instead_of_the_body(app: App) -> 
 
 
 
+
+
+def test_a_version_counts_accepted_reports_only(app: App) -> None:
+    # The rule (README "What a month looks like"): 第N版 is the unit's Nth accepted report of the month. A report
+    # answered with mistakes was not accepted, so its corrected resend is 第1版 — in the acknowledgement, in
+    # `mailbot status` and in the bulletin (首报) alike; the next accepted one is 第2版（更正）.
+    send_requests(app, "2026-11")
+    raw = request_raw(app, "GD")
+    wrong = {"S001": {"1": "执行正常。", "风险等级": "较大"}}
+    for when, answers in ((at(2026, 11, 18, 9), wrong), (at(2026, 11, 18, 10), GOOD)):
+        drop(app, replies.reply(raw, sender=GD, at=when, answers=answers, reporter=("李明", "1")), when)
+    assert [o.status for o in intake.run_pass(app)] == ["answered", "processed"]
+    (ack,) = outbox(app, kind="ack")
+    assert "第1版" in ack.subject and "更正后重新报送" not in text(ack)
+    assert "v1 on time" in render_status(app, "2026-11")
+    with app.sessions() as s:
+        (gd,) = [u for u in gather(s, s.scalars(select(Period)).one(), department="资源与市场部", tz=TZ,
+                                   now=at(2026, 12, 1, 9)).units if u.code == "GD"]
+    assert version_label(gd.version) == "首报"
+
+    drop(app, replies.reply(raw, sender=GD, at=at(2026, 11, 19, 9), answers=GOOD, reporter=("李明", "1")),
+         at(2026, 11, 19, 9))
+    intake.run_pass(app)
+    assert "第2版" in outbox(app, kind="ack")[1].subject and "更正后重新报送" in text(outbox(app, kind="ack")[1])
+    assert "v2 on time" in render_status(app, "2026-11")

@@ -37,7 +37,7 @@ from parsers.form import FormCopy, find_copies, read_copy
 from parsers.formtext import FORM_TITLE
 from parsers.mime import Body, extract_body, iter_parts, param, read_message
 from parsers.model import Attachment, Envelope, Problem, StrategicBlock, VipBlock
-from parsers.quotes import boundaries, new_text, split_lines
+from parsers.quotes import boundaries, cut_sign_off, new_text, split_lines
 
 __all__ = [
     "Attachment", "Envelope", "ParsedMessage", "Problem", "StrategicBlock", "VipBlock",
@@ -300,10 +300,10 @@ def parse_message(raw: bytes) -> ParsedMessage:
         urgent_text = form.urgent_text
         if urgent_text is None and reasons and not form.has_answers:
             # An urgent note written above a quoted blank form is the urgent matter.
-            urgent_text = fresh or None
+            urgent_text = cut_sign_off(fresh, envelope.from_name) or None
     elif kind == "urgent_report":
         # A bare forward has no words of its own; then the forwarded text is the matter.
-        urgent_text = fresh or body.text.strip() or None
+        urgent_text = cut_sign_off(fresh, envelope.from_name) or body.text.strip() or None
 
     return ParsedMessage(
         envelope=envelope,

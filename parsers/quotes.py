@@ -206,6 +206,41 @@ def _signature_cut(lines: Sequence[Line], start: int, stop: int) -> int:
     return stop
 
 
+# A sign-off at the end of free text: the sender's name, title, department and contact lines (FORM.md: signatures
+# are not the matter). Each pattern is a whole line, so "电话联系了客户" or "请总部协调" stays text.
+_CONTACT_LINE = re.compile(
+    r"^(?:(?:电话|手机|座机|固话|办公电话|联系电话|移动电话|tel|phone|mobile|mob|cell|邮箱|电子邮件|e-?mail|传真|fax|"
+    r"地址|通讯地址|微信|qq|网址)(?:\s*[:：]\s*\S.{0,60}|\s*[+＋(（]?\d[\d\s\-－()（）]{5,})|"
+    r"[+＋]?[\d\s\-－()（）]{7,24}|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+)$", re.I)
+_NAME_LINE = re.compile(r"^[\u4e00-\u9fff·]{2,4}(?:\s*[（(]?[\u4e00-\u9fff]{2,5}[)）]?)?$")
+_DEPARTMENT_LINE = re.compile(
+    r"^[^。，；！？,;!?]{2,30}(?:公司|分公司|集团|部|中心|处|科|室|站|所|院|办公室|营业部|事业部)$")
+_CLOSING_LINE = re.compile(r"^(?:此致|敬礼[！!]?|顺祝(?:商祺|工作顺利|安好)[。！!]?|谢谢[！!。]?|祝好[！!。]?|"
+                           r"(?:best\s+)?regards,?|thanks,?)$", re.I)
+
+
+def cut_sign_off(text: str, sender_name: str | None) -> str:
+    """Free text without the sign-off that ends it: a run of name, department, contact and closing lines after
+    the matter. It is cut only when it holds a contact line or the sender's own name — a trailing line that
+    merely looks like a department or a name stays — and never when nothing of the matter would be left."""
+    lines = text.split("\n")
+    names = {n for n in (sender_name or "").split() if n}
+    cut, proof = len(lines), False
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i].strip()
+        if not line:
+            continue
+        contact = _CONTACT_LINE.match(line) is not None
+        own_name = bool(names) and (line in names or line.split()[0] in names)
+        if not (contact or own_name or _NAME_LINE.match(line) or _DEPARTMENT_LINE.match(line)
+                or _CLOSING_LINE.match(line)):
+            break
+        cut, proof = i, proof or contact or own_name
+    if not proof or not any(ln.strip() for ln in lines[:cut]):
+        return text
+    return "\n".join(lines[:cut]).rstrip()
+
+
 def _join(texts: Sequence[str]) -> str:
     kept: list[str] = []
     for text in texts:

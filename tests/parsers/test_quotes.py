@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from parsers.quotes import boundaries, new_text, quote_start, split_lines
+from parsers.quotes import boundaries, cut_sign_off, new_text, quote_start, split_lines
 
 
 @pytest.mark.parametrize("raw, depth, text", [
@@ -110,3 +110,20 @@ def test_many_dash_lines_are_linear() -> None:
     kept = new_text(lines, boundaries(lines))
     assert time.perf_counter() - started < 1.0
     assert kept.count("--") == 20000 - 13
+
+
+@pytest.mark.parametrize("text, sender, kept", [
+    # name, department and contact lines after the matter go, with a closing line above them
+    ("S005客户可能中断供气三天，请总部协调。\n\n谢谢！\n马丽\n陕西分公司市场营销部\n电话：029-88886666\n手机：13800000000",
+     "马丽", "S005客户可能中断供气三天，请总部协调。"),
+    ("管线泄漏，已抢修。\n\n李明", "李明", "管线泄漏，已抢修。"),  # the sender's own name alone
+    ("管线泄漏，请协调。\nLi Ming\nTel: +86 20 3888 6666", "Li Ming", "管线泄漏，请协调。"),
+    # no proof it is a sign-off: a trailing name that is not the sender's, or a line ending in 公司, stays
+    ("请联系客户。\n\n王强", "李明", "请联系客户。\n\n王强"),
+    ("已通知下游用户。\n榆林分公司", "李明", "已通知下游用户。\n榆林分公司"),
+    # a sentence about a phone call is the matter, and a text that is all sign-off is left whole
+    ("电话联系了客户，对方同意延期。\n\n李明", "李明", "电话联系了客户，对方同意延期。"),
+    ("李明\n13912345678", "李明", "李明\n13912345678"),
+])
+def test_a_sign_off_ending_free_text_is_cut(text: str, sender: str, kept: str) -> None:
+    assert cut_sign_off(text, sender) == kept

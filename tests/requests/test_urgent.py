@@ -8,7 +8,7 @@ from mailbot.app import App
 from mailbot.db.models import Request
 from mailbot.demo import replies
 from mailbot.pipeline import intake
-from tests.support.mailflow import GD, HQ, at, drop, outbox, parsed
+from tests.support.mailflow import GD, HQ, at, drop, outbox, parsed, text
 
 
 def test_urgent_mail_reaches_the_customers_hq_staff_with_the_original(app: App) -> None:
@@ -36,3 +36,18 @@ def test_urgent_mail_without_a_customer_goes_to_the_duty_list(app: App) -> None:
     (fwd,) = outbox(app, kind="urgent_forward")
     assert fwd.recipients == "zhaolei@hq.example.cn,zhangwei@hq.example.cn"
 
+
+
+def test_the_senders_signature_is_not_part_of_the_urgent_matter(app: App) -> None:
+    # Free-text urgent mail ends with 马丽's name, department and numbers: the 诉求, the forward's text and the
+    # acknowledgement carry the matter only (the original, signature and all, is attached to the forward).
+    matter = "S005 客户通知可能中断供气三天，请总部协调。"
+    raw = replies.build(sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(2026, 11, 19, 8, 40),
+                        subject="【紧急】国家能源集团榆林项目供气中断风险",
+                        body=f"{matter}\n\n马丽\n陕西分公司市场营销部\n电话：029-88886666\n手机：13800000000\n\n发自我的iPhone")
+    drop(app, raw, at(2026, 11, 19, 8, 40))
+    intake.run_pass(app)
+    with app.sessions() as s:
+        assert s.scalar(select(Request.text)) == matter
+    (fwd,) = outbox(app, kind="urgent_forward")
+    assert matter in text(fwd) and "13800000000" not in text(fwd) and "029-88886666" not in text(fwd)

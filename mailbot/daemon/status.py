@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from mailbot.app import App
 from mailbot.daemon import health
-from mailbot.db.models import InboundMessage, OutboxMail, Period, Quarantine, ReportRequest, Submission, Unit
+from mailbot.db.models import Handover, InboundMessage, OutboxMail, Period, Quarantine, ReportRequest, Submission, Unit
 from mailbot.db.state import DbStateStore
 from mailbot.domain import due
 from mailbot.outbox.queue import stopped as outbox_stopped
 from mailbot.render.text import pad
+
+HANDOVER_DAYS, HANDOVER_LINES = 30, 20
 
 
 def render_status(app: App, period_key: str) -> str:
@@ -43,6 +47,13 @@ def render_status(app: App, period_key: str) -> str:
         out.append(f"quarantine: {len(open_q)} message(s)")
         for q, m in open_q:
             out.append(f"  #{m.id} {m.received_at.astimezone(tz):%m-%d %H:%M} {m.from_addr or '?'}: {q.reason}")
+        since = app.now() - timedelta(days=HANDOVER_DAYS)
+        handed = s.execute(select(Handover, InboundMessage).join(InboundMessage)
+                           .where(Handover.created_at >= since).order_by(Handover.id.desc())).all()
+        out.append(f"handed over to HQ staff in the last {HANDOVER_DAYS} days: {len(handed)} message(s)")
+        for h, m in handed[:HANDOVER_LINES]:
+            out.append(f"  #{m.id} {m.received_at.astimezone(tz):%m-%d %H:%M} {m.from_addr or '?'} → "
+                       f"{h.recipients}: {(m.subject or '')[:60]}")
         counts = dict(s.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
         out.append(f"outbox: pending {counts.get('pending', 0)}, sent {counts.get('sent', 0)}, "
                    f"dead {counts.get('dead', 0)}  ({app.settings.path(app.settings.outbox.path)})")

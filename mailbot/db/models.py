@@ -151,7 +151,7 @@ class InboundMessage(Base):
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]  # when the mail server got it: decides on time / late
     recorded_at: Mapped[datetime]
-    # received → processed | answered | ignored | quarantined
+    # received → processed | answered | handed_over | ignored | quarantined
     status: Mapped[str] = mapped_column(String(20), default="received")
     kind: Mapped[str | None] = mapped_column(String(20))
     from_addr: Mapped[str | None] = mapped_column(String(320))
@@ -286,6 +286,21 @@ class Quarantine(Base):
     notified_at: Mapped[datetime | None]  # when the operator was told: at once, or NULL until the next digest
 
     inbound: Mapped[InboundMessage] = relationship()
+
+
+class Handover(Base):
+    """A unit contact's mail that is not a report, handed to people at HQ (DESIGN §8.2.1)."""
+
+    __tablename__ = "handovers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    recipients: Mapped[str] = mapped_column(Text)  # the HQ addresses it was forwarded to, comma-separated
+    created_at: Mapped[datetime]
+    notified_at: Mapped[datetime | None]  # when the operator's digest listed it
+
+    inbound: Mapped[InboundMessage] = relationship()
+    unit: Mapped[Unit] = relationship()
 
 
 class OutboxMail(Base):

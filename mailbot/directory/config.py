@@ -57,6 +57,8 @@ class HQ(_Strict):
     bulletin: tuple[str, ...] = Field(min_length=1)
     head: str | None = None          # the department head: overdue requests are escalated to them
     reception: tuple[str, ...] = ()  # told of customer visits to HQ (staff ids or addresses); default: the duty list
+    # A unit's mail that is not a report, from a unit with no hq_staff of its own (staff ids); default: the duty list
+    correspondence: tuple[str, ...] = ()
 
 
 class UnitEntry(_Strict):
@@ -64,6 +66,7 @@ class UnitEntry(_Strict):
     name: str
     contacts: tuple[Contact, ...] = Field(min_length=1)
     leader: Leader | None = None
+    hq_staff: str | None = None  # the unit's 总部对接人: its mail that is not a report is handed to them
 
 
 class CustomerEntry(_Strict):
@@ -108,6 +111,12 @@ class Directory(_Strict):
         for i, ref in enumerate(self.hq.reception):
             if ref not in staff and not EMAIL.match(ref):
                 problems.append(f"hq.reception.{i}: {ref!r} is neither a staff id nor an e-mail address")
+        for i, ref in enumerate(self.hq.correspondence):
+            if ref not in staff:
+                problems.append(f"hq.correspondence.{i}: {ref!r} is not in hq.staff")
+        for i, u in enumerate(self.units):
+            if u.hq_staff is not None and u.hq_staff not in staff:
+                problems.append(f"units.{i}.hq_staff: {u.hq_staff!r} is not in hq.staff")
         for i, ref in enumerate(self.hq.bulletin):
             if ref not in staff and not EMAIL.match(ref):
                 problems.append(f"hq.bulletin.{i}: {ref!r} is neither a staff id nor an e-mail address")
@@ -138,6 +147,13 @@ class Directory(_Strict):
 
     def duty_addresses(self) -> list[str]:
         return [self.staff_email(r) for r in self.hq.duty]
+
+    def correspondence_staff(self, unit_code: str) -> list[StaffEntry]:
+        """Who at HQ is handed a unit's mail that is not a report: the unit's 总部对接人, else the correspondence
+        list, else the duty list."""
+        unit = next((u for u in self.units if u.code == unit_code), None)
+        refs = ((unit.hq_staff,) if unit is not None and unit.hq_staff else self.hq.correspondence) or self.hq.duty
+        return [s for ref in refs for s in self.hq.staff if s.id == ref]
 
     def head_address(self) -> str:
         return self.staff_email(self.hq.head or self.hq.duty[0])

@@ -109,6 +109,7 @@ class Draft:
     thread: Thread | None = None
     attachments: Sequence[Attachment] = field(default_factory=tuple)
     original: bytes | None = None  # a received message to attach as message/rfc822
+    reply_to: Sequence[str] = ()   # where a reply should go instead of our address (a hand-over's sender)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,8 @@ def compose(draft: Draft, sender: Identity, now: datetime) -> Composed:
     msg["To"] = _addresses(draft.to)
     if draft.cc:
         msg["Cc"] = _addresses(draft.cc)
+    if draft.reply_to:
+        msg["Reply-To"] = _addresses(draft.reply_to)
     msg["Subject"] = _header(clip(draft.subject, SUBJECT_CHARS))  # type: ignore[assignment]  # or a Header
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = mid

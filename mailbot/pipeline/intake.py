@@ -40,14 +40,15 @@ from mailbot.pipeline.context import Ctx, quarantine
 
 log = logging.getLogger(__name__)
 
-FOLDER_OF: dict[str, Folder] = {"processed": "processed", "answered": "processed", "ignored": "auto",
+FOLDER_OF: dict[str, Folder] = {"processed": "processed", "answered": "processed", "handed_over": "processed",
+                                "ignored": "auto",
                                 "quarantined": "quarantine"}
 
 
 @dataclass(frozen=True)
 class Outcome:
     inbound_id: int | None
-    status: str        # processed | answered | ignored | quarantined | duplicate
+    status: str        # processed | answered | handed_over | ignored | quarantined | duplicate
     folder: Folder
     note: str
 

@@ -6,7 +6,8 @@ first that takes it decides. A new capability that receives mail adds one line t
 
     visits     a reply about a visit (its thread, its VIS- number, a filled summary or progress form)
     requests   a reply about a 诉求 (its thread or SQ- number): HQ staff's commands, a unit's follow-up
-    reports    a unit contact's mail: the monthly report, urgent mail, or how to report
+    reports    a unit contact's mail: the monthly report, urgent mail, or a failed attempt at the report
+    correspondence   a unit contact's other mail: handed to a person at HQ
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
 
+from mailbot.correspondence import inbound as correspondence
 from mailbot.db.models import InboundMessage
 from mailbot.directory.lookup import active_people
 from mailbot.pipeline.context import Ctx, Sender, quarantine
@@ -26,7 +28,7 @@ from mailbot.visits import inbound as visits
 
 Route = Callable[[Ctx, InboundMessage, ParsedMessage, Sender], "tuple[str, str] | None"]
 
-ROUTES: tuple[Route, ...] = (visits.route, requests.route, reports.route)
+ROUTES: tuple[Route, ...] = (visits.route, requests.route, reports.route, correspondence.route)
 
 
 def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:

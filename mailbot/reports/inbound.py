@@ -1,5 +1,5 @@
 """A unit contact's mail: the monthly report (validated, filed, acknowledged or answered with what to fix),
-urgent mail (handed to `requests.urgent`), or — with no form at all — how to report.
+urgent mail (handed to `requests.urgent`), or — a failed attempt at the report with no form — how to report.
 
 The report number and thread must be the sender's own unit's: another unit's number is refused.
 """
@@ -13,16 +13,18 @@ from parsers import ParsedMessage, Problem
 
 from mailbot.db.models import InboundMessage, Period, ReportRequest, Unit
 from mailbot.directory.lookup import customers_by_code, duty_people
+from mailbot.domain.report_attempt import attempts_report
 from mailbot.domain.validate import validate_report
 from mailbot.pipeline.context import Ctx, Sender, quarantine
 from mailbot.reports.mails import ack_mail, error_mail
-from mailbot.reports.store import ensure_period, local_period, persist_submission, unit_view
+from mailbot.reports.store import current_submission, ensure_period, local_period, persist_submission, unit_view
 from mailbot.requests.inbound import notify_assignee
 from mailbot.requests.urgent import handle_urgent
 
 
 def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:
-    """A unit contact's mail about the monthly report, urgent matters, or neither; not a contact's: not ours."""
+    """A unit contact's mail about the monthly report or an urgent matter, or a failed attempt at the report (told
+    how to report); a contact's other mail, and anyone else's, is not ours."""
     sender, env = known.person, p.envelope
     if sender.role != "contact" or sender.unit is None:
         return None
@@ -45,6 +47,11 @@ def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tup
     if p.kind == "monthly_report":
         notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer))
     elif not p.urgent:
+        attempt = attempts_report(answers_our_request=rr is not None, carries_report_number=p.token is not None,
+                                  attachment_names=(a.filename for a in p.attachments),
+                                  month_accepted=current_submission(ctx.s, period.id, unit.id) is not None)
+        if not attempt:
+            return None  # correspondence: `correspondence.route` hands it to a person
         if may_answer:
             ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
                 ctx.department, p, unit, period.key, token,

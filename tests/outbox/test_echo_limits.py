@@ -60,10 +60,10 @@ def texts(raw: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize(("sender", "prefix", "kinds"), [
-    ("liming@gd.example.cn", "关于本月", {"error_reply"}),
+    ("liming@gd.example.cn", "关于本月", {"handover", "handover_ack"}),
     ("liming@gd.example.cn", "【紧急】", {"urgent_forward", "urgent_ack"}),
     ("attacker@evil.example", "关于本月", {"operator"}),
-], ids=["contact-error-reply", "contact-urgent", "stranger-operator-digest"])
+], ids=["contact-handover", "contact-urgent", "stranger-operator-digest"])
 def test_a_one_megabyte_subject_is_answered_with_a_small_header_the_server_takes(
         app: App, clock: Clock, sink: SmtpSink, make_transport: Callable[..., SmtpTransport], sender: str,
         prefix: str, kinds: set[str]) -> None:

@@ -16,7 +16,7 @@ from mailbot.directory.lookup import sync_directory
 from mailbot.pipeline import intake
 from mailbot.reports import inbound as report_inbound
 from mailbot.reports.schedule import send_requests
-from tests.support.mailflow import BJ, GD, GOOD, HQ, at, drop, outbox, request_raw, text
+from tests.support.mailflow import BJ, GD, GOOD, HQ, at, drop, outbox, request_message, request_raw, text
 
 
 def test_a_nul_in_the_subject_is_stored_without_it(app: App) -> None:
@@ -145,11 +145,13 @@ def test_crash_after_recording_is_finished_on_the_next_pass(app: App, monkeypatc
 
 
 def test_a_sender_who_loops_gets_no_more_than_the_hourly_limit(make_app) -> None:  # type: ignore[no-untyped-def]
-    # Ten form-less mails in an hour: 3 answers, then silence, and the operator is told once.
+    # Ten form-less replies to the request in an hour: 3 answers, then silence, and the operator is told once.
     app = make_app(limits={"auto_answers_per_hour": 3})
+    send_requests(app, "2026-11")
+    request = request_message(app)
     for i in range(10):
-        drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8, i), subject=f"月报{i}", body="见附件。"),
-               at(2026, 11, 19, 8, i))
+        drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8, i), subject=f"月报{i}", body="见附件。",
+                                in_reply_to=request["Message-ID"]), at(2026, 11, 19, 8, i))
     intake.run_pass(app)
     assert len(outbox(app, kind="error_reply")) == 3
     assert len(outbox(app, kind="operator")) == 1

@@ -130,6 +130,21 @@ def contexts() -> dict[str, dict[str, Any]]:
             "original_subject": "【紧急】S001 输气管线遭第三方施工损坏",
             "forwarded_to": ["张伟", "赵敏"],
         },
+        "handover": {
+            "recipient_name": "刘洋",
+            "designated": True,
+            "unit": UNIT,
+            "sender": {"name": "李明", "addr": "liming@gd.example.com.cn"},
+            "original_subject": "关于VIP客户填报范围的请示",
+            "received_at": received,
+            "text": "刘处长：\nVIP客户中已停止用气的，本月是否还需要填报？",
+        },
+        "handover_ack": {
+            "unit": UNIT,
+            "designated": True,
+            "original_subject": "关于VIP客户填报范围的请示",
+            "handled_by": ["刘洋"],
+        },
         "bulletin_cover": {
             "period": PERIOD,
             "filename": "重点客户月报-2026年11月.pdf",
@@ -556,3 +571,14 @@ def test_request_mails_render_with_history_and_help() -> None:
     assert "&lt;b&gt;保供&lt;/b&gt;" in mail.html and "<b>保供" not in mail.html
     answer = render_mail("request_answer", department="资源与市场部", req=req, answer="已协调。", answered_by="刘洋")
     assert "已协调。" in answer.text and answer.subject.startswith("【诉求答复】")
+
+
+def test_a_handover_escapes_what_the_sender_wrote_and_says_who_has_it() -> None:
+    mail = render("handover", text="<img src=x onerror=alert(1)>\n请回复", original_subject="<b>请示</b>")
+    assert "<img" not in mail.html and "&lt;img src=x onerror=alert(1)&gt;" in mail.html
+    assert "<b>请示</b>" not in mail.html and mail.subject == "【所属单位来信】广东分公司 李明：<b>请示</b>"
+    assert "直接回复本邮件即回复李明本人" in mail.text
+    ack = render("handover_ack")
+    assert ack.subject == "已转交：关于VIP客户填报范围的请示"
+    assert "已转交总部对接人刘洋阅处" in ack.text and "暂未能受理" not in ack.text
+    assert "已转交总部王芳阅处" in render("handover_ack", designated=False, handled_by=["王芳"]).text

@@ -15,7 +15,7 @@ from mailbot.db.models import Period, ReportItem, Request, StrategicEntry, Submi
 from mailbot.demo import replies
 from mailbot.pipeline import intake
 from mailbot.reports.schedule import send_requests
-from tests.support.mailflow import BJ, GD, GOOD, HQ, TZ, at, drop, outbox, parsed, request_raw, text
+from tests.support.mailflow import BJ, GD, GOOD, HQ, TZ, at, drop, outbox, parsed, request_message, request_raw, text
 
 
 def test_accepted_report_is_stored_and_acknowledged_in_thread(app: App) -> None:
@@ -79,10 +79,13 @@ def test_corrected_resend_supersedes_and_keeps_history(app: App) -> None:
     assert "第2版" in outbox(app, kind="ack")[1].subject
 
 
-def test_mail_without_a_form_from_a_contact_is_told_how_to_report(app: App) -> None:
-    # A contact writing plain text (no form, not urgent) gets one reply saying what to do.
-    drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="月报", body="见附件。"),
-           at(2026, 11, 19, 8))
+def test_a_reply_to_the_request_without_a_form_is_told_how_to_report(app: App) -> None:
+    # In the request's thread with no form (the workbook forgotten): one reply saying what to do. Mail that does
+    # not attempt a report goes to a person instead (tests/correspondence).
+    send_requests(app, "2026-11")
+    request = request_message(app)
+    drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="回复：" + request["Subject"],
+                            body="见附件。", in_reply_to=request["Message-ID"]), at(2026, 11, 19, 8))
     (o,) = intake.run_pass(app)
     assert o.status == "answered"
     assert "未找到填报单" in text(outbox(app, kind="error_reply")[0])

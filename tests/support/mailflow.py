@@ -111,6 +111,11 @@ def request_raw(app: App, unit: str = "GD", month: str | None = None) -> bytes:
     return raw
 
 
+def request_message(app: App, unit: str = "GD") -> EmailMessage:
+    """This month's request to a unit, parsed: its Subject and Message-ID are what a reply quotes."""
+    return email.message_from_bytes(request_raw(app, unit), policy=email.policy.default)  # type: ignore[return-value]
+
+
 def gd_report(app: App, answers: dict[str, dict[str, str]] = ROUTINE) -> bytes:
     """GD's answer to this month's request (sent first if it was not) with these form answers."""
     send_requests(app, f"{app.now():%Y-%m}")

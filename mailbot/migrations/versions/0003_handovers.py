@@ -1,0 +1,33 @@
+"""handovers: a unit contact's mail that is not a report is handed to people at HQ, and recorded
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-07
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'handovers',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('inbound_id', sa.Integer(), nullable=False),
+        sa.Column('unit_id', sa.Integer(), nullable=False),
+        sa.Column('recipients', sa.Text(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.Column('notified_at', sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(['inbound_id'], ['inbound_messages.id'], name='fk_handovers_inbound_id_inbound_messages'),
+        sa.ForeignKeyConstraint(['unit_id'], ['units.id'], name='fk_handovers_unit_id_units'),
+        sa.PrimaryKeyConstraint('id', name='pk_handovers'),
+        sa.UniqueConstraint('inbound_id', name='uq_handovers_inbound_id'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('handovers')

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from email.message import Message
 
 from parsers import classify
+from parsers.bounce import Bounce, read_bounce
 from parsers.charsets import decode_header
 from parsers.envelope import build_envelope, first_values, raw_headers
 from parsers.form import FormCopy, find_copies, read_copy
@@ -73,6 +74,7 @@ class ParsedMessage:
     has_answers: bool
     attachments: tuple[Attachment, ...] = ()
     form_source: str | None = None   # "body", or the file name of the workbook the form came from
+    bounce: Bounce | None = None     # for a bounce: which message came back, for whom, for good or not
 
     def as_json(self) -> dict[str, object]:
         """Exactly the `mailbot parse --json` object of FORM.md, keys in order."""
@@ -325,5 +327,6 @@ def parse_message(raw: bytes) -> ParsedMessage:
         form_text=form.text if form else None,
         has_answers=form.has_answers if form else False,
         attachments=body.attachments,
+        bounce=read_bounce(message, returned, body.text) if kind == "bounce" else None,
         form_source=source if form is not None else None,
     )

@@ -9,7 +9,17 @@ from sqlalchemy import func, select
 
 from mailbot.app import App
 from mailbot.daemon import health
-from mailbot.db.models import Handover, InboundMessage, OutboxMail, Period, Quarantine, ReportRequest, Submission, Unit
+from mailbot.db.models import (
+    Handover,
+    InboundMessage,
+    OutboxMail,
+    Period,
+    Person,
+    Quarantine,
+    ReportRequest,
+    Submission,
+    Unit,
+)
 from mailbot.db.state import DbStateStore
 from mailbot.domain import due
 from mailbot.outbox.queue import stopped as outbox_stopped
@@ -47,13 +57,22 @@ def render_status(app: App, period_key: str) -> str:
         out.append(f"quarantine: {len(open_q)} message(s)")
         for q, m in open_q:
             out.append(f"  #{m.id} {m.received_at.astimezone(tz):%m-%d %H:%M} {m.from_addr or '?'}: {q.reason}")
+        bouncing = s.scalars(select(Person).where(Person.bounced_at.is_not(None), Person.active.is_(True))
+                             .order_by(Person.email)).all()
+        if bouncing:
+            out.append(f"addresses our mail bounced from: {len(bouncing)} (their units' mail goes to the other "
+                       f"contacts and the leader until directory.yaml is fixed)")
+            for person in bouncing:
+                since_ = person.bounced_at.astimezone(tz) if person.bounced_at else None
+                out.append(f"  {person.email} ({person.unit.code if person.unit else '-'} {person.name}) since "
+                           f"{since_:%m-%d %H:%M}: {person.bounce_note or ''}")
         since = app.now() - timedelta(days=HANDOVER_DAYS)
         handed = s.execute(select(Handover, InboundMessage).join(InboundMessage)
                            .where(Handover.created_at >= since).order_by(Handover.id.desc())).all()
         out.append(f"handed over to HQ staff in the last {HANDOVER_DAYS} days: {len(handed)} message(s)")
-        for h, m in handed[:HANDOVER_LINES]:
+        for handover, m in handed[:HANDOVER_LINES]:
             out.append(f"  #{m.id} {m.received_at.astimezone(tz):%m-%d %H:%M} {m.from_addr or '?'} → "
-                       f"{h.recipients}: {(m.subject or '')[:60]}")
+                       f"{handover.recipients}: {(m.subject or '')[:60]}")
         counts = dict(s.execute(select(OutboxMail.status, func.count()).group_by(OutboxMail.status)).all())
         out.append(f"outbox: pending {counts.get('pending', 0)}, sent {counts.get('sent', 0)}, "
                    f"dead {counts.get('dead', 0)}  ({app.settings.path(app.settings.outbox.path)})")

@@ -88,6 +88,9 @@ class Person(Base):
     title: Mapped[str | None] = mapped_column(String(200))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A hard bounce of our mail to this address: its unit's mail goes to its other contacts and leader meanwhile.
+    bounced_at: Mapped[datetime | None]
+    bounce_note: Mapped[str | None] = mapped_column(String(300))  # which mail bounced
 
     unit: Mapped[Unit | None] = relationship(back_populates="contacts")
 

@@ -108,3 +108,13 @@ def duty_people(s: Session, duty_emails: list[str]) -> list[Person]:
     """The duty list's active people, in the directory's order."""
     people = active_people(s)
     return [people[e] for e in duty_emails if e in people]
+
+
+def unit_recipients(unit: Unit) -> list[str]:
+    """Whom a unit's mail goes to: its contacts — but not an address our mail bounced from, and while one does,
+    its 单位负责人 as well, so the unit still hears (until the directory is fixed)."""
+    contacts = [p for p in unit.contacts if p.active]
+    working = [p.email for p in contacts if p.bounced_at is None]
+    if len(working) < len(contacts) and unit.leader_email and unit.leader_email not in working:
+        working.append(unit.leader_email)
+    return working

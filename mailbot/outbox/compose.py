@@ -109,6 +109,7 @@ class Draft:
     thread: Thread | None = None
     attachments: Sequence[Attachment] = field(default_factory=tuple)
     original: bytes | None = None  # a received message to attach as message/rfc822
+    originals: Sequence[bytes] = ()  # more of them (the operator's digest)
     reply_to: Sequence[str] = ()   # where a reply should go instead of our address (a hand-over's sender)
 
 
@@ -125,10 +126,11 @@ def clip(text: str, limit: int = ECHO_CHARS) -> str:
 
 def compose(draft: Draft, sender: Identity, now: datetime) -> Composed:
     msg: Message = MIMEMultipart("alternative", _subparts=[_text(draft.text, "plain"), _text(draft.html, "html")])
-    if draft.attachments or draft.original is not None:
+    originals = [*([draft.original] if draft.original is not None else []), *draft.originals]
+    if draft.attachments or originals:
         msg = MIMEMultipart("mixed", _subparts=[_inner(msg), *map(_attachment, draft.attachments)])
-        if draft.original is not None:
-            msg.attach(_original(draft.original))
+        for raw in originals:
+            msg.attach(_original(raw))
     mid = make_msgid(idstring="kcr", domain=sender.domain)
     msg["From"] = formataddr((sender.display_name, sender.address), charset="utf-8")
     msg["To"] = _addresses(draft.to)

@@ -25,11 +25,12 @@ def period_view(key: str) -> PeriodView:
 
 
 def draft(name: str, to: Sequence[str], *, cc: Sequence[str] = (), thread: Thread | None = None,
-           attachments: Sequence[Attachment] = (), original: bytes | None = None, reply_to: Sequence[str] = (),
-           **ctx: object) -> Draft:
+           attachments: Sequence[Attachment] = (), original: bytes | None = None, originals: Sequence[bytes] = (),
+           reply_to: Sequence[str] = (), **ctx: object) -> Draft:
     r = render_mail(name, **ctx)
     return Draft(to=list(to), cc=list(cc), subject=r.subject, text=r.text, html=r.html, thread=thread,
-                 attachments=list(attachments), original=original, reply_to=list(reply_to))
+                 attachments=list(attachments), original=original, originals=list(originals),
+                 reply_to=list(reply_to))
 
 
 def thread_of(p: ParsedMessage) -> Thread:

@@ -22,7 +22,13 @@ def operator_mail(department: str, operator: str, title: str, reason: str, *,
                   message=message, details=details)
 
 
-def operator_digest_mail(department: str, operator: str, items: Sequence[dict[str, object]]) -> Draft:
-    """Quarantines that can wait, in one mail; each item: id, from_addr, subject, received_at, reason."""
-    cut = [{**i, "from_addr": clip(str(i["from_addr"] or "")), "subject": clip(str(i["subject"] or ""))} for i in items]
-    return draft("operator_digest", [operator], department=department, items=cut)
+def operator_digest_mail(department: str, operator: str, quarantined: Sequence[dict[str, object]],
+                         handed_over: Sequence[dict[str, object]] = (), originals: Sequence[bytes] = ()) -> Draft:
+    """What waited for the digest, in one mail: quarantines (id, from_addr, subject, received_at, reason) with
+    their originals attached, and mail handed to HQ staff (the same and `to`)."""
+    def cut(items: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+        return [{**i, "from_addr": clip(str(i["from_addr"] or "")), "subject": clip(str(i["subject"] or ""))}
+                for i in items]
+
+    return draft("operator_digest", [operator], originals=originals, department=department,
+                 items=cut(quarantined), handed_over=cut(handed_over), attached=len(originals))

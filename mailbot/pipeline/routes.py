@@ -19,6 +19,7 @@ from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
 from mailbot.correspondence import inbound as correspondence
 from mailbot.db.models import InboundMessage
 from mailbot.directory.lookup import active_people
+from mailbot.pipeline.bounces import handle_bounce
 from mailbot.pipeline.context import Ctx, Sender, quarantine
 from mailbot.pipeline.sender import authenticate
 from mailbot.reports import inbound as reports
@@ -36,12 +37,14 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     try:
         p = parse_message(msg.raw)
     except UnreadableMessage as e:
-        return quarantine(ctx, msg, f"无法读取的邮件：{e}")
+        return quarantine(ctx, msg, f"无法读取的邮件：{e}", at_once=False)
     env = p.envelope
     msg.kind, msg.from_addr, msg.subject = p.kind, env.from_addr or None, env.subject[:2000]
     if env.automatic_reasons or p.kind in ("bounce", "auto_reply"):
         if msg.outcome == "oversized":
-            return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
+            return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）", at_once=False)
+        if p.kind == "bounce":
+            return handle_bounce(ctx, msg, p)
         return "ignored", "automatic: " + ", ".join(env.automatic_reasons or (p.kind,))
     if env.from_problem:
         return quarantine(ctx, msg, f"{env.from_problem}，可能是冒用地址")
@@ -53,15 +56,18 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
     if isinstance(known, str):
         return quarantine(ctx, msg, known)
     sender = known.person
+    if sender.bounced_at is not None:  # mail from the address: it works again
+        sender.bounced_at = sender.bounce_note = None
     if msg.outcome == "oversized":
         # Told once a day at most: three oversized mails are one mistake, and each answer is another large echo.
         day = msg.received_at.astimezone(ctx.app.tz).strftime("%Y%m%d")
         ctx.queue(f"error:oversized:{sender.email}:{day}", "error_reply", error_mail(
             ctx.department, p, None, None, p.token,
             [Problem("", "邮件超过大小限制，未能接收；请删除大附件后重新发送")]), answers=env.from_addr)
-        return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）")
+        return quarantine(ctx, msg, f"邮件过大（{msg.size} 字节）", at_once=False)
     for route in ROUTES:
         done = route(ctx, msg, p, known)
         if done is not None:
             return done
-    return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信未关联任何诉求（回复诉求邮件或在主题中写明编号）")
+    return quarantine(ctx, msg, f"总部人员 {sender.name} 的来信未关联任何诉求（回复诉求邮件或在主题中写明编号）",
+                      at_once=False)

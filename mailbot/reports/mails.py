@@ -9,6 +9,7 @@ from datetime import date
 from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
 
 from mailbot.db.models import Submission, Unit
+from mailbot.directory.lookup import unit_recipients
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, period_view, thread_of, unit_context
 from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
@@ -34,13 +35,9 @@ def unit_workbook(unit: Unit, period_key: str, token: str) -> Attachment:
     return Attachment(workbook_filename(unit.code, period_key), data, *CONTENT_TYPE)
 
 
-def contact_addresses(unit: Unit) -> list[str]:
-    return [p.email for p in unit.contacts if p.active]
-
-
 def request_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
                  open_matters: Sequence[dict[str, str]]) -> Draft:
-    return draft("request", contact_addresses(unit), attachments=[unit_workbook(unit, period_key, token)],
+    return draft("request", unit_recipients(unit), attachments=[unit_workbook(unit, period_key, token)],
                   department=department, unit=unit_context(unit),
                   period=period_view(period_key), deadline=deadline, token=token,
                   form_text=unit_form(unit, period_key, token), open_matters=list(open_matters))
@@ -48,7 +45,7 @@ def request_mail(department: str, unit: Unit, period_key: str, deadline: date, t
 
 def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str, days_left: int,
                   thread: Thread | None) -> Draft:
-    return draft("reminder", contact_addresses(unit), thread=thread,
+    return draft("reminder", unit_recipients(unit), thread=thread,
                   attachments=[unit_workbook(unit, period_key, token)], department=department,
                   unit=unit_context(unit), period=period_view(period_key), deadline=deadline, token=token,
                   days_left=days_left, form_text=unit_form(unit, period_key, token))
@@ -56,7 +53,7 @@ def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, 
 
 def escalation_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
                     reminders_sent: int) -> Draft:
-    return draft("escalation", [unit.leader_email or ""], cc=contact_addresses(unit), department=department,
+    return draft("escalation", [unit.leader_email or ""], cc=unit_recipients(unit), department=department,
                   unit=unit_context(unit), period=period_view(period_key), deadline=deadline, token=token,
                   reminders_sent=reminders_sent)
 

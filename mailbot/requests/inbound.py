@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from parsers import ParsedMessage
 
 from mailbot.db.models import InboundMessage, Person, Request
+from mailbot.directory.lookup import unit_recipients
 from mailbot.domain.commands import STATUS_CN, Command, parse_commands, status_after
 from mailbot.outbox.compose import Thread
 from mailbot.outbox.drafts import thread_of
@@ -142,7 +143,7 @@ def _answer(done: _Applied, c: Command) -> None:
     ctx, req = done.ctx, done.req
     req.answer, req.answered_at = c.value, done.msg.received_at
     done.event("answer", c.value)
-    to = [x.email for x in req.unit.contacts if x.active] if req.unit else []
+    to = unit_recipients(req.unit) if req.unit else []
     if not to:
         done.problems.append("该诉求没有登记的单位联系人，答复未能发出")
         return

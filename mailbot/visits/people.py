@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.app import App
 from mailbot.db.models import Person, Unit, Visit
+from mailbot.directory.lookup import unit_recipients
 
 Addr = tuple[str, str]  # (display name, address)
 _EMAIL = re.compile(r"[^@\s<>（）()，,;；]+@[^@\s<>（）()，,;；]+\.[A-Za-z]{2,}")
@@ -35,7 +36,10 @@ def unique(addrs: Iterable[Addr], *, besides: Iterable[Addr] = ()) -> list[Addr]
 
 
 def contacts(unit: Unit) -> list[Addr]:
-    return [(p.name, p.email) for p in unit.contacts if p.active]
+    """The unit's contacts that mail reaches — and its 单位负责人 while one of them bounces (`unit_recipients`)."""
+    names = {p.email: p.name for p in unit.contacts}
+    names.setdefault(unit.leader_email or "", unit.leader_name or "")
+    return [(names[addr], addr) for addr in unit_recipients(unit)]
 
 
 def staff(s: Session, key: str) -> Person | None:

@@ -60,7 +60,7 @@ def texts(raw: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize(("sender", "prefix", "kinds"), [
-    ("liming@gd.example.cn", "关于本月", {"handover", "handover_ack"}),
+    ("liming@gd.example.cn", "关于本月", {"handover", "handover_ack", "operator"}),
     ("liming@gd.example.cn", "【紧急】", {"urgent_forward", "urgent_ack"}),
     ("attacker@evil.example", "关于本月", {"operator"}),
 ], ids=["contact-handover", "contact-urgent", "stranger-operator-digest"])
@@ -71,7 +71,7 @@ def test_a_one_megabyte_subject_is_answered_with_a_small_header_the_server_takes
     deliver(app.settings.path(app.settings.mailbox.path), huge_subject_mail(sender, prefix), received_at=WHEN)
     intake.run_pass(app)
     clock.now += timedelta(hours=2)
-    operator_digest(app)  # the stranger's mail reaches the operator in the digest
+    operator_digest(app)  # the stranger's mail, or the contact's handed over, reaches the operator in the digest
     with app.sessions() as s:
         answers = list(s.scalars(select(OutboxMail).order_by(OutboxMail.id)))
     assert {m.kind for m in answers} == kinds

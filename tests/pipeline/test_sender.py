@@ -273,7 +273,7 @@ def test_strangers_wait_for_one_digest_while_forgeries_are_told_at_once(app: App
     tick(app)
     tick(app)
     (digest,) = outbox(app, "operator:digest:")
-    assert digest.subject == "【运维通知】隔离邮件汇总：30 封"
+    assert digest.subject == "【运维通知】汇总：隔离邮件 30 封"
     body = text(digest)
     assert "news0@list.example" in body and "news29@list.example" in body and "广告 29" in body
     assert "attacker@evil.example" not in body  # told already
@@ -282,7 +282,7 @@ def test_strangers_wait_for_one_digest_while_forgeries_are_told_at_once(app: App
     clock.set(2026, 11, 18, 16, 2)
     tick(app)
     second = outbox(app, "operator:digest:")[1]
-    assert second.subject == "【运维通知】隔离邮件汇总：1 封" and "news0@list.example" not in text(second)
+    assert second.subject == "【运维通知】汇总：隔离邮件 1 封" and "news0@list.example" not in text(second)
 
 
 def test_a_quarantine_reason_never_outgrows_its_column(app: App, clock) -> None:  # type: ignore[no-untyped-def]

@@ -156,6 +156,10 @@ def contexts() -> dict[str, dict[str, Any]]:
         "operator_digest": {
             "items": [{"id": 4211, "from_addr": "news@list.example", "subject": "<b>特价</b>", "received_at": received,
                        "reason": "发件人 news@list.example 不是登记的联系人"}],
+            "handed_over": [{"id": 4212, "unit": "广东分公司", "from_addr": "liming@gd.example.com.cn",
+                             "subject": "关于VIP客户填报范围的请示", "received_at": received,
+                             "to": "liuyang@hq.example.cn"}],
+            "attached": 1,
         },
         "operator_notice": {
             "title": "邮件已隔离",

@@ -1,4 +1,5 @@
-"""handovers: a unit contact's mail that is not a report is handed to people at HQ, and recorded
+"""handovers and bounces: a contact's mail that is not a report is handed to HQ and recorded; a contact
+address our mail bounced from is marked
 
 Revision ID: 0003
 Revises: 0002
@@ -27,7 +28,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name='pk_handovers'),
         sa.UniqueConstraint('inbound_id', name='uq_handovers_inbound_id'),
     )
+    with op.batch_alter_table('people') as batch:
+        batch.add_column(sa.Column('bounced_at', sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column('bounce_note', sa.String(length=300), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('people') as batch:
+        batch.drop_column('bounce_note')
+        batch.drop_column('bounced_at')
     op.drop_table('handovers')

@@ -103,6 +103,7 @@ class Customer(Base):
     kind: Mapped[str] = mapped_column(String(10))  # strategic | vip
     hq_staff_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    aliases: Mapped[str | None] = mapped_column(Text)  # short names people write, one per line (directory.yaml)
 
     hq_staff: Mapped[Person | None] = relationship()
     units: Mapped[list[Unit]] = relationship(secondary="unit_customers", order_by="Unit.code",

@@ -74,6 +74,7 @@ class CustomerEntry(_Strict):
     name: str
     units: tuple[str, ...] = Field(min_length=1)
     hq_staff: str | None = None
+    aliases: tuple[Annotated[str, Field(min_length=2, max_length=50)], ...] = ()  # short names people write
 
 
 class Customers(_Strict):

@@ -61,6 +61,7 @@ def sync_directory(session: Session, d: Directory) -> None:
                 cust = customers[entry.code] = Customer(code=entry.code, name=entry.name, kind=kind)
                 session.add(cust)
             cust.name, cust.kind, cust.active = entry.name, kind, True
+            cust.aliases = "\n".join(entry.aliases) or None
             cust.hq_staff = staff[entry.hq_staff] if entry.hq_staff else None
             session.flush()
             for code in entry.units:

@@ -17,13 +17,15 @@ from mailbot.outbox.drafts import draft, echoed_subject, thread_of, unit_context
 def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,
                         recipients: Sequence[Person], unit: Unit | None, customer: Customer | None,
                         received_at: datetime, reasons: Sequence[str], *,
-                        open_requests: Sequence[Request] = (), last_report: dict[str, object] | None = None) -> Draft:
+                        open_requests: Sequence[Request] = (), last_report: dict[str, object] | None = None,
+                        candidates: Sequence[Customer] = ()) -> Draft:
     names = "、".join(r.name for r in recipients)
     others = [{"number": r.number, "status_cn": STATUS_CN[r.status], "unit_name": r.unit.name if r.unit else None,
                "text": r.text} for r in open_requests if r.id != req.id]
     return draft("urgent_forward", [r.email for r in recipients], original=raw, department=department,
                   recipient_name=names, unit=unit_context(unit) if unit else None,
                   customer={"code": customer.code, "name": customer.name} if customer else None,
+                  candidates=[{"code": c.code, "name": c.name} for c in candidates],
                   sender={"name": clip(p.envelope.from_name), "addr": clip(p.envelope.from_addr)},
                   original_subject=echoed_subject(p), received_at=received_at,
                   text=req.text, request_number=req.number, reasons=list(reasons), open_requests=others,

@@ -1,39 +1,34 @@
 """Urgent matters (§8.1.4 "report at any time"): forwarded on arrival to the right HQ person.
 
-The right person is the designated HQ staff of the customer the mail is about;
-when no customer can be identified (or a VIP customer has no designated
+The right person is the designated HQ staff of the customer the mail is about
+(named by code, full name, alias or a distinctive part of the name: `domain.customer_names`); of each, when
+two customers could be meant; when no customer can be identified (or a VIP customer has no designated
 staff), the duty list. The matter is recorded as an urgent request and the
 sender gets its number.
 """
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
 from parsers import CATEGORY_LABELS, ParsedMessage
 
-from mailbot.db.models import Customer, InboundMessage, Person, Request, StrategicEntry, Submission, Unit
+from mailbot.db.models import Customer, InboundMessage, Request, StrategicEntry, Submission, Unit
 from mailbot.directory.lookup import customers_by_code, duty_people
 from mailbot.domain.commands import OPEN
+from mailbot.domain.customer_names import Named, customers_meant
 from mailbot.pipeline.context import Ctx
 from mailbot.requests.mails import urgent_ack_mail, urgent_forward_mail
 from mailbot.requests.store import open_or_merge
 
-CODE = re.compile(r"(?<![A-Za-z0-9])([SV]\d{3,})(?!\d)")
 
-
-def find_customer(text: str, customers: list[Customer], unit: Unit | None) -> Customer | None:
-    """The customer a free text is about: a code first, then the longest name; the unit's own customers win ties."""
-    by_code = {c.code: c for c in customers}
-    for code in CODE.findall(text):
-        if code in by_code:
-            return by_code[code]
+def customers_in(text: str, customers: list[Customer], unit: Unit | None) -> list[Customer]:
+    """The customers a free text is about (`domain.customer_names`): one, several it cannot tell apart, or none."""
     mine = {c.id for c in unit.customers} if unit else set()
-    named = [c for c in customers if c.name and c.name in text]
-    named.sort(key=lambda c: (c.id not in mine, -len(c.name)))
-    return named[0] if named else None
+    named = {c.code: c for c in customers}
+    meant = customers_meant(text, [Named(c.code, c.name, tuple((c.aliases or "").split("\n")) if c.aliases else (),
+                                         c.id in mine) for c in customers])
+    return [named[m.code] for m in meant]
 
 
 def _open_requests(ctx: Ctx, customer: Customer | None) -> list[Request]:
@@ -63,8 +58,11 @@ def _last_report(ctx: Ctx, customer: Customer | None) -> dict[str, object] | Non
 def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | None, *, answer: bool) -> str:
     text = p.urgent_text or p.new_text.strip() or p.envelope.subject
     customers = [c for c in customers_by_code(ctx.s).values() if c.active]
-    customer = find_customer(f"{p.envelope.subject}\n{text}", customers, unit)
-    recipients: list[Person] = [customer.hq_staff] if customer and customer.hq_staff else []
+    meant = customers_in(f"{p.envelope.subject}\n{text}", customers, unit)
+    # Two customers it cannot tell apart: both 总部对接人 hear, and the forward says so; the duty list is for when
+    # no customer can be identified.
+    customer = meant[0] if len(meant) == 1 else None
+    recipients = list(dict.fromkeys(c.hq_staff for c in meant if c.hq_staff is not None))
     if not recipients:
         recipients = duty_people(ctx.s, ctx.app.directory.duty_addresses())
     req, merged = open_or_merge(ctx.s, ctx.app.settings.requests, source="urgent", unit=unit, customer=customer,
@@ -73,7 +71,8 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
     # Urgent means now: even a matter already open is forwarded again, under its existing number.
     ctx.queue(f"urgent:{msg.id}", "urgent_forward", urgent_forward_mail(
         ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons,
-        open_requests=_open_requests(ctx, customer), last_report=_last_report(ctx, customer)),
+        open_requests=_open_requests(ctx, customer), last_report=_last_report(ctx, customer),
+        candidates=meant if customer is None else ()),
         request_id=req.id)
     if answer:
         ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", urgent_ack_mail(ctx.department, p, unit, req, recipients),

@@ -114,6 +114,7 @@ def contexts() -> dict[str, dict[str, Any]]:
             "recipient_name": "张伟",
             "unit": UNIT,
             "customer": {"code": "S001", "name": "国家电网有限公司"},
+            "candidates": [],
             "sender": {"name": "李明", "addr": "liming@gd.example.com.cn"},
             "original_subject": "【紧急】S001 输气管线遭第三方施工损坏",
             "received_at": received,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from mailbot.app import App
@@ -51,3 +52,33 @@ def test_the_senders_signature_is_not_part_of_the_urgent_matter(app: App) -> Non
         assert s.scalar(select(Request.text)) == matter
     (fwd,) = outbox(app, kind="urgent_forward")
     assert matter in text(fwd) and "13800000000" not in text(fwd) and "029-88886666" not in text(fwd)
+
+
+XJ = ("艾力", "aili@xj.example.cn")  # 新疆分公司: serves S005 国家能源投资集团, S007 中国大唐集团, S012, V008
+
+
+@pytest.mark.parametrize("subject, body, staff, code", [
+    # a distinctive part of the name, among the customers the sender's unit serves
+    ("【紧急】大唐电厂明日停机", "大唐那边通知，其电厂明日停机检修，用气量减半。", "chenjing@hq.example.cn", "S007"),
+    # an alias from directory.yaml
+    ("【紧急】供气中断风险", "国能集团新疆公司通知可能中断供气两天。", "zhangwei@hq.example.cn", "S005"),
+])
+def test_urgent_mail_naming_a_customer_the_way_people_write_it_reaches_its_staff(
+        app: App, subject: str, body: str, staff: str, code: str) -> None:
+    drop(app, replies.build(sender=XJ, to=HQ, at=at(2026, 11, 19, 8), subject=subject, body=body), at(2026, 11, 19, 8))
+    intake.run_pass(app)
+    (fwd,) = outbox(app, kind="urgent_forward")
+    assert fwd.recipients == staff
+    with app.sessions() as s:
+        assert s.scalars(select(Request)).one().customer.code == code
+
+
+def test_urgent_mail_that_could_mean_two_customers_reaches_both_staff_and_says_so(app: App) -> None:
+    drop(app, replies.build(sender=GD, to=HQ, at=at(2026, 11, 19, 8), subject="【紧急】门站停气",
+                            body="电网公司和华润两家的门站今晨同时停气，原因待查。"), at(2026, 11, 19, 8))
+    intake.run_pass(app)
+    (fwd,) = outbox(app, kind="urgent_forward")
+    assert fwd.recipients == "liuyang@hq.example.cn,chenjing@hq.example.cn"
+    assert "未能确定，可能是S001 国家电网有限公司、S003 华润燃气控股有限公司" in text(fwd)
+    with app.sessions() as s:
+        assert s.scalars(select(Request)).one().customer is None

@@ -1,5 +1,5 @@
-"""handovers and bounces: a contact's mail that is not a report is handed to HQ and recorded; a contact
-address our mail bounced from is marked
+"""handovers, bounces, aliases: a contact's mail that is not a report is handed to HQ and recorded; a contact
+address our mail bounced from is marked; customers have the short names people write
 
 Revision ID: 0003
 Revises: 0002
@@ -31,9 +31,13 @@ def upgrade() -> None:
     with op.batch_alter_table('people') as batch:
         batch.add_column(sa.Column('bounced_at', sa.DateTime(), nullable=True))
         batch.add_column(sa.Column('bounce_note', sa.String(length=300), nullable=True))
+    with op.batch_alter_table('customers') as batch:
+        batch.add_column(sa.Column('aliases', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('customers') as batch:
+        batch.drop_column('aliases')
     with op.batch_alter_table('people') as batch:
         batch.drop_column('bounce_note')
         batch.drop_column('bounced_at')

@@ -71,14 +71,15 @@ def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(tmp_path: Path) -> None:
-    # `make demo`'s command: the PDF and 48 outgoing mails are left where it says; `status` shows the month.
+    # `make demo`'s command: the PDF and 59 outgoing mails are left where it says; `status` shows the month.
     r = run("demo", "--dir", str(tmp_path / "demo"), timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "demo/bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
-    assert "outbox (48 mails)" in r.stdout
+    assert "outbox (59 mails)" in r.stdout
     s = run("--config", str(tmp_path / "demo/mailbot.yaml"), "status", "--period", "2026-11")
     assert s.returncode == 0, s.stderr
-    assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 1 message(s)" in s.stdout
+    assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 9 message(s)" in s.stdout
+    assert "aili@xj.example.cn (XJ 艾力)" in s.stdout and "handed over to HQ staff in the last 30 days: 2" in s.stdout
 
 
 def test_customer_archive_after_the_demo_month(tmp_path: Path) -> None:

@@ -177,6 +177,18 @@ def arrivals(app: App, period: str, day: date, deadline: date,
         mail.append((when, replies.reply(_request(app, period, unit), sender=sender, at=when, answers=answers,
                                            reporter=reporter, **kw)))  # type: ignore[arg-type]
 
+    if n == 1:  # XJ's contact address no longer exists: the request bounces, XJ's mail goes to its leader
+        mail.append((at(day, 9, 20), replies.bounce(_request(app, period, "XJ"), recipient="aili@xj.example.cn",
+                                                    at=at(day, 9, 20))))
+    if n == 2:  # a newsletter wave: one digest for the operator, not eight mails
+        for i in range(8):
+            mail.append((at(day, 7, i), replies.build(
+                sender=("天然气资讯", f"news{i}@gasnews.example.com"), to=HQ, at=at(day, 7, i),
+                subject=f"行业资讯第{i + 1}期：冬季保供形势分析", body="本期要点：……退订请回复TD。")))
+    if n == 3:  # GD's contact asks HQ a question: 刘洋, GD's 总部对接人, gets it; no report error for GD
+        mail.append((at(day, 10, 30), replies.build(
+            sender=("李明", "liming@gd.example.cn"), to=HQ, at=at(day, 10, 30), subject="关于VIP客户填报范围的请示",
+            body="刘处长：\nVIP客户中本月已停止用气的，是否还需要填报？\n\n李明\n广东分公司市场部\n电话：020-38886666")))
     if n == 1:  # SC's contact is away: the out-of-office answer must not be answered
         mail.append((at(day, 10, 3), replies.build(
             sender=("王静", "wangjing@sc.example.cn"), to=HQ, at=at(day, 10, 3),
@@ -200,6 +212,13 @@ def arrivals(app: App, period: str, day: date, deadline: date,
             subject="关于天然气行业年会参会邀请", body="尊敬的客户：诚邀贵单位参加2026天然气行业年会……")))
         reply("BJ", ("孙悦", "sunyue@bj.example.cn"), BJ_GOOD, ("孙悦", "010-65558888"), 16,
               note="已按要求修改，请以此版为准。")
+    if n == 6:  # GD's contact thanks HQ in the thread of the acknowledgement: handed over, never "not accepted"
+        mail.append((at(day, 9, 40), replies.answer(_sent(app, "ack:").raw, sender=("李明", "liming@gd.example.cn"),
+                                                    at=at(day, 9, 40), body="收到，谢谢！")))
+    if n == 7:  # SC reports an urgent matter naming the customer the way people do: 大唐 is S007 中国大唐集团
+        mail.append((at(day, 15, 10), replies.build(
+            sender=("王静", "wangjing@sc.example.cn"), to=HQ, at=at(day, 15, 10), subject="【紧急】大唐电厂供气受限",
+            body="大唐那边通知，其所属电厂因设备故障明起停机三天，日用气量减少约80万方。\n\n王静\n四川分公司")))
     if n == 6:  # HQ's 刘洋 takes up GD's request for S001 by replying to the bot's notice
         mail.append((at(day, 11, 0), replies.answer(_sent(app, "req-notice:SQ-2026-0001:assigned").raw,
                                                       sender=("刘洋", "liuyang@hq.example.cn"), at=at(day, 11, 0),

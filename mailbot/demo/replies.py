@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 from mailbot.outbox.compose import WIRE
 
@@ -130,3 +130,27 @@ def build(*, sender: tuple[str, str], to: str, subject: str, body: str, at: date
         msg[k] = v
     msg.set_content(body, charset=charset)
     return msg.as_bytes(policy=WIRE)
+
+
+def bounce(original: bytes, *, recipient: str, at: datetime, permanent: bool = True) -> bytes:
+    """The recipient's mail server returns one of our mails (RFC 3464): `failed 5.1.1 user unknown`, or
+    `delayed 4.4.1` when not permanent; the returned message's headers attached."""
+    host = "mx." + recipient.split("@")[1]
+    action, status, said = ("failed", "5.1.1", "550 5.1.1 user unknown") if permanent else (
+        "delayed", "4.4.1", "451 4.4.1 connection timed out, will retry")
+    headers = original.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    return (f"From: MAILER-DAEMON@{host}\r\nTo: {original_sender(original)}\r\n"
+            f"Subject: Undelivered Mail Returned to Sender\r\nDate: {format_datetime(at)}\r\n"
+            f"Message-ID: {make_msgid(domain=host)}\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="=_dsn"\r\n\r\n'
+            f"--=_dsn\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host {host}.\r\n\r\n"
+            f"<{recipient}>: host {host} said: {said}\r\n"
+            f"--=_dsn\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; {host}\r\n\r\n"
+            f"Final-Recipient: rfc822; {recipient}\r\nAction: {action}\r\nStatus: {status}\r\n"
+            f"--=_dsn\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--=_dsn--\r\n").encode()
+
+
+def original_sender(original: bytes) -> str:
+    _, address = parseaddr(str(email.message_from_bytes(original, policy=email.policy.default)["From"]))
+    return address
+

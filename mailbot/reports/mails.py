@@ -53,7 +53,8 @@ def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, 
 
 def escalation_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
                     reminders_sent: int) -> Draft:
-    return draft("escalation", [unit.leader_email or ""], cc=unit_recipients(unit), department=department,
+    cc = [a for a in unit_recipients(unit) if a != unit.leader_email]
+    return draft("escalation", [unit.leader_email or ""], cc=cc, department=department,
                   unit=unit_context(unit), period=period_view(period_key), deadline=deadline, token=token,
                   reminders_sent=reminders_sent)
 

@@ -33,22 +33,39 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     app.clock = clock
     play_month(app, clock, "2026-11", lambda _: None)
 
-    # Requests: 3 assigned from reports, 1 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD);
-    # the other three run late: assignee reminded, then the department head (6 notices).
+    # Requests: 3 assigned from reports, 2 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD);
+    # the other four run late: assignee reminded, then the department head (11 notices — SQ-2026-0005 is 陈静's
+    # and due after the grace period's end for the head).
     # A visit to S001: the notice, four briefing reminders, the summary request; BJ's summary is filed (one
     # acknowledgement) and its two follow-up actions are sent to their owners.
+    # Mail that is not a report: GD's question and GD's thanks after its acknowledgement are handed to 刘洋.
+    # The operator: XJ's request bounced (once), and three digests (eight newsletters; a handover; a stranger
+    # and a handover) — not eleven mails.
     assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
-                                  "urgent_forward": 1, "urgent_ack": 1, "operator": 1, "bulletin": 1,
-                                  "request_notice": 9, "request_update_ack": 2, "request_answer": 1,
+                                  "urgent_forward": 2, "urgent_ack": 2, "operator": 4, "bulletin": 1,
+                                  "request_notice": 11, "request_update_ack": 2, "request_answer": 1,
                                   "visit_notice": 1, "visit_brief": 4, "visit_summary_request": 1,
-                                  "visit_reply": 1, "visit_followup": 2})
+                                  "visit_reply": 1, "visit_followup": 2, "handover": 2, "handover_ack": 2})
     with app.sessions() as s:
         statuses = Counter(s.scalars(select(InboundMessage.status)))
-        assert statuses == Counter({"processed": 8, "answered": 1, "ignored": 1, "quarantined": 1})
+        assert statuses == Counter({"processed": 9, "answered": 1, "handed_over": 2, "ignored": 2,
+                                    "quarantined": 9})
         sent = Counter(s.scalars(select(OutboxMail.status)))
-        assert sent == Counter({"sent": 48})
+        assert sent == Counter({"sent": 59})
+        rows = s.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
     outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
-    assert len(list(outbox_dir.iterdir())) == 48
+    assert len(list(outbox_dir.iterdir())) == 59
+
+    # What each person received.
+    received = Counter(a for r in rows for a in r.recipients.split(","))
+    assert received["it-ops@hq.example.cn"] == 4
+    assert received["aili@xj.example.cn"] == 1  # the request that bounced, then nothing more …
+    assert received["hewb@xj.example.cn"] == 4  # … XJ's three reminders and the escalation reach its leader
+    assert [r.kind for r in rows if "liming@gd.example.cn" in r.recipients.split(",")] == [
+        "visit_notice", "request", "visit_brief", "handover_ack", "ack", "handover_ack", "request_answer"]
+    assert {r.recipients for r in rows if r.kind == "handover"} == {"liuyang@hq.example.cn"}
+    assert [r.recipients for r in rows if r.kind == "urgent_forward"] == ["wangfang@hq.example.cn",
+                                                                          "chenjing@hq.example.cn"]
 
     # The escalations went to the leaders of the three units that had not reported by the 27th.
     with app.sessions() as s:
@@ -62,7 +79,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
         assert expected in text, expected
     assert "较大" not in text  # BJ's rejected first version never reaches the bulletin
     flat = "".join(text.split())
-    assert "七、诉求办理情况" in text and "本月新登记4件，本月答复1件，当前逾期未办3件。" in flat
+    assert "七、诉求办理情况" in text and "本月新登记5件，本月答复1件，当前逾期未办4件。" in flat
 
     before = kinds(app)
     run_once(app)

@@ -101,32 +101,35 @@ def test_whole_month_over_imap_and_smtp(month_app: tuple[App, SimClock], dovecot
     assert sent == expected_mails
     assert set(copies(sink).values()) == {1}
     assert {r.mail_from for r in sink.messages} == {BOT}
-    # The month's fixed points (as in tests/test_month.py): six requests, nine reminders to the three units
-    # that never answered in time, escalations to their leaders, four acks, one error reply, SX's urgent mail
-    # forwarded to the designated HQ staff of 延长石油 (S011) and acknowledged, the stranger reported to the
-    # operator, one bulletin.
+    # The month's fixed points (as in tests/daemon/test_month.py): six requests, nine reminders to the three
+    # units that never answered in time, escalations to their leaders, four acks, one error reply, SX's urgent
+    # mail forwarded to the designated HQ staff of 延长石油 (S011) and SC's about 大唐 to S007's, both
+    # acknowledged, GD's two mails that are not reports handed to 刘洋, the operator's notices, one bulletin.
     kinds = Counter(k for (k, _), n in sent.items() for _ in range(n))
     assert {k: kinds[k] for k in ("request", "reminder", "escalation", "ack", "error_reply", "urgent_forward",
-                                  "urgent_ack", "bulletin")} == {
-        "request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1, "urgent_forward": 1,
-        "urgent_ack": 1, "bulletin": 1}
+                                  "urgent_ack", "bulletin", "handover")} == {
+        "request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1, "urgent_forward": 2,
+        "urgent_ack": 2, "bulletin": 1, "handover": 2}
     assert sorted(r[0] for (k, r) in sent if k == "escalation") == [
         "fengjj@sx.example.cn", "hewb@xj.example.cn", "yanggd@sc.example.cn"]
-    assert [r for (k, r) in sent if k == "urgent_forward"] == [("wangfang@hq.example.cn",)]
+    assert sorted(r for (k, r) in sent if k == "urgent_forward") == [("chenjing@hq.example.cn",),
+                                                                     ("wangfang@hq.example.cn",)]
     assert sorted(r for (k, r) in sent if k == "ack") == [
         ("liming@gd.example.cn",), ("sunyue@bj.example.cn",), ("wangjing@sc.example.cn",), ("wuhao@js.example.cn",)]
     assert ("operator", ("it-ops@hq.example.cn",)) in sent
 
     # Every inbound message left INBOX for the folder of its outcome — accepted reports, urgent matters, HQ's
-    # replies and BJ's rejected first version in Processed, the stranger in Quarantine, the out-of-office in
-    # Auto-replies — and each was decided as on the embedded default.
+    # replies, GD's mails handed over and BJ's rejected first version in Processed, the strangers in
+    # Quarantine, the out-of-office and the bounce in Auto-replies — and each was decided as on the embedded
+    # default.
     with app.sessions() as s:
         statuses = Counter(s.scalars(select(InboundMessage.status)))
         assert Counter(s.scalars(select(OutboxMail.status))) == Counter({"sent": sum(sent.values())})
     assert statuses == expected_statuses
-    assert (statuses["answered"], statuses["ignored"], statuses["quarantined"]) == (1, 1, 1)
+    assert (statuses["answered"], statuses["handed_over"], statuses["ignored"], statuses["quarantined"]) == (1, 2, 2, 9)
     assert folder_counts(dovecot, account.user) == {
-        "INBOX": 0, "Processed": statuses["processed"] + statuses["answered"], "Quarantine": 1, "Auto-replies": 1}
+        "INBOX": 0, "Processed": statuses["processed"] + statuses["answered"] + statuses["handed_over"],
+        "Quarantine": 9, "Auto-replies": 2}
 
     # Everything run again — the daemon's pass and each job by hand — sends nothing new to the server.
     before = len(sink.messages)

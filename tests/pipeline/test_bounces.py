@@ -3,8 +3,6 @@ unit's mail to its 单位负责人 until the address works again; a soft bounce 
 
 from __future__ import annotations
 
-from email.utils import make_msgid
-
 from mailbot.app import App
 from mailbot.daemon.calendar import tick
 from mailbot.daemon.status import render_status
@@ -13,18 +11,8 @@ from mailbot.demo import replies
 from tests.support.mailflow import GD, HQ, Clock, arrive_one, outbox, report
 
 
-def bounce_of(row: OutboxMail, to: str, *, action: str = "failed", status: str = "5.1.1") -> bytes:
-    """A delivery status notification (RFC 3464) from the unit's mail server: our mail came back for `to`."""
-    headers = row.raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
-    return (f"From: MAILER-DAEMON@mx.gd.example.cn\r\nTo: {HQ}\r\n"
-            f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: {make_msgid(domain='mx.gd.example.cn')}\r\n"
-            "MIME-Version: 1.0\r\n"
-            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
-            "--B\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.gd.example.cn.\r\n\r\n"
-            f"<{to}>: host mx.gd.example.cn said: 550 user unknown\r\n"
-            "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.gd.example.cn\r\n\r\n"
-            f"Final-Recipient: rfc822; {to}\r\nAction: {action}\r\nStatus: {status}\r\n"
-            f"--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n--B--\r\n").encode()
+def bounce_of(row: OutboxMail, to: str, *, permanent: bool = True) -> bytes:
+    return replies.bounce(row.raw, recipient=to, at=row.created_at, permanent=permanent)
 
 
 def test_a_hard_bounce_tells_the_operator_once_and_the_units_mail_reaches_its_leader(app: App, clock: Clock) -> None:
@@ -53,7 +41,7 @@ def test_a_soft_bounce_is_only_recorded(app: App, clock: Clock) -> None:
     clock.set(2026, 11, 13, 9)
     tick(app)
     (request,) = outbox(app, "request:2026-11:GD")
-    o = arrive_one(app, bounce_of(request, "liming@gd.example.cn", action="delayed", status="4.4.1"))
+    o = arrive_one(app, bounce_of(request, "liming@gd.example.cn", permanent=False))
     assert (o.status, o.note) == ("ignored", "automatic: soft bounce of request:2026-11:GD for liming@gd.example.cn")
     assert outbox(app, "operator:") == []
     clock.set(2026, 11, 25, 9)

@@ -78,6 +78,11 @@ class App:
         i = self.settings.identity
         return Identity(address=i.address, display_name=i.display_name)
 
+    @property
+    def department(self) -> str:
+        """Who the bot writes as (气电集团资源与市场部): every mail's sign-off."""
+        return self.settings.identity.department
+
     @cached_property
     def calendar(self) -> WorkCalendar:
         rules = {y: YearRule(holidays=frozenset(r.holidays), workdays=frozenset(r.workdays))

@@ -174,7 +174,7 @@ def customer_archive(app: App, code: str) -> CustomerArchive:
     """The archive of one customer, for the CLI; MailbotError when the code is unknown."""
     with app.sessions() as s:
         archive = gather_archive(s, code.strip().upper(), now=app.now(), tz=app.tz,
-                                 department=app.settings.identity.department)
+                                 department=app.department)
     if archive is None:
         raise MailbotError(f"没有代码为 {code} 的客户（见 config/directory.yaml）")
     return archive

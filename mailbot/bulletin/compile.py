@@ -38,7 +38,7 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
     plan = Plan()
     with transaction(app.sessions, dry_run=dry_run) as s:
         period = ensure_period(s, period_key, app.schedule)
-        b = gather(s, period, department=app.settings.identity.department, tz=app.tz, now=app.now())
+        b = gather(s, period, department=app.department, tz=app.tz, now=app.now())
         pdf = render_bulletin_pdf(b)
         path = bulletin_path(app, period.key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,7 +55,7 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
                      "customers_reported": sum(bool(c.reported_units) for c in b.customers),
                      "risks_major": sum(r.level == "重大" for r in b.risks),
                      "coordination": len(b.coordination), "urgent": len(b.urgent)}
-            draft = bulletin_mail(app.settings.identity.department, app.directory.bulletin_addresses(),
+            draft = bulletin_mail(app.department, app.directory.bulletin_addresses(),
                                         period.key, pdf, path.name, stats,
                                         [u.name for u in b.units if u.status == "missing"],
                                         [u.name for u in b.units if u.status == "late"])

@@ -46,7 +46,7 @@ def _warn_unknown_years(app: App, plan: Plan) -> None:
     for year in sorted(app.calendar.guessed_years):
         with transaction(app.sessions, dry_run=False) as s:
             draft = operator_mail(
-                app.settings.identity.department, app.settings.operator, f"{year}年节假日未配置",
+                app.department, app.settings.operator, f"{year}年节假日未配置",
                 f"{year}年的法定节假日和调休上班日未知，提醒日期暂按周末推算。"
                 f"请在 config/mailbot.yaml 的 calendar.years.{year} 下填写国务院公布的安排。")
             plan.queue(s, f"operator:calendar:{year}", "operator", draft, sender=app.identity, now=app.now())

@@ -71,7 +71,7 @@ def deliver(app: App) -> SendReport:
         with transaction(app.sessions) as s:
             for mail_id in report.dead:
                 enqueue(s, key=f"operator:dead:{mail_id}", kind="operator", sender=app.identity, now=app.now(),
-                        draft=operator_mail(app.settings.identity.department, app.settings.operator,
+                        draft=operator_mail(app.department, app.settings.operator,
                                                   "邮件无法投递", f"发件箱第 {mail_id} 封邮件已放弃投递，请查看 mailbot status。"))
     return report
 
@@ -135,7 +135,7 @@ def check_health(app: App, state: StateStore, started: datetime,
         try:
             with transaction(app.sessions) as s:
                 enqueue(s, key=alarm.key, kind="operator", sender=app.identity, now=app.now(),
-                        draft=operator_mail(app.settings.identity.department, app.settings.operator,
+                        draft=operator_mail(app.department, app.settings.operator,
                                                   alarm.title, alarm.reason))
         except Exception as e:
             if not our_fault(e):

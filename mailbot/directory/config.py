@@ -149,6 +149,11 @@ class Directory(_Strict):
     def duty_addresses(self) -> list[str]:
         return [self.staff_email(r) for r in self.hq.duty]
 
+    def reception_addresses(self) -> list[str]:
+        """Who hears of customer visits to HQ (§7.1): `hq.reception`, else the duty list, so an installation that
+        has not described a reception list still tells someone at HQ."""
+        return [self.staff_email(r) for r in self.hq.reception or self.hq.duty]
+
     def correspondence_staff(self, unit_code: str) -> list[StaffEntry]:
         """Who at HQ is handed a unit's mail that is not a report: the unit's 总部对接人, else the correspondence
         list, else the duty list."""

@@ -39,7 +39,7 @@ class Ctx:
 
     @property
     def department(self) -> str:
-        return self.app.settings.identity.department
+        return self.app.department
 
     def may_answer(self, addr: str) -> bool:
         """The loop breaker: a sender that keeps triggering answers gets no more this hour."""

@@ -39,7 +39,7 @@ def operator_digest(app: App, *, dry_run: bool = False) -> Plan:
             if sum(map(len, originals)) + len(q.inbound.raw) <= ORIGINAL_BYTES:
                 originals.append(q.inbound.raw)
         draft = operator_digest_mail(
-            app.settings.identity.department, app.settings.operator,
+            app.department, app.settings.operator,
             [{**_about(q.inbound), "reason": q.reason} for q in quarantined],
             [{**_about(h.inbound), "to": h.recipients, "unit": h.unit.name} for h in handed], originals)
         first = quarantined[0].id if quarantined else 0

@@ -23,6 +23,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from email import policy
 from email.parser import BytesHeaderParser
 
@@ -82,7 +83,7 @@ def run_pass(app: App) -> list[Outcome]:
 
 
 def intake(app: App, s: Session, mail: FetchedMail) -> Outcome:
-    row_id, status = record(app, s, mail)
+    row_id, status = record(s, mail, mailbox=app.mailbox.name, now=app.now())
     if status != "received":
         log.info("msg=%s already %s: duplicate of inbound %s", mail.uid_key, status, row_id)
         return Outcome(row_id, "duplicate", FOLDER_OF.get(status, "processed"), f"duplicate of {row_id}")
@@ -142,7 +143,7 @@ def content_key(raw: bytes) -> tuple[str | None, str | None]:
 _MESSAGE_ID_CHARS = 500
 
 
-def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
+def record(s: Session, mail: FetchedMail, *, mailbox: str, now: datetime) -> tuple[int, str]:
     """Store the raw message under its unique keys; returns (row id, status) — an existing row if seen before.
 
     The look-up first keeps a duplicate from failing an INSERT (whose rollback would empty the session); the
@@ -155,9 +156,8 @@ def record(app: App, s: Session, mail: FetchedMail) -> tuple[int, str]:
             if (old := s.execute(_SEEN, keys).first()) is not None:
                 return old.id, old.status
             row_id = s.scalars(_RECORD, [dict(
-                mailbox=app.mailbox.name, uid_key=mail.uid_key, message_id=mid, sha256=keys["sha256"],
-                content_key=content,
-                raw=mail.raw, size=mail.size, received_at=mail.received_at, recorded_at=app.now(), status="received",
+                mailbox=mailbox, uid_key=mail.uid_key, message_id=mid, sha256=keys["sha256"], content_key=content,
+                raw=mail.raw, size=mail.size, received_at=mail.received_at, recorded_at=now, status="received",
                 outcome="oversized" if mail.oversized else None)]).one()
             return row_id, "received"
     except IntegrityError:

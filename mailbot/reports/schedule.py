@@ -63,7 +63,7 @@ def send_requests(app: App, period_key: str, *, dry_run: bool = False) -> Plan:
                 continue
             token = make_token(period.key, unit.code, app.settings.token_secret())
             matters = _open_matters(s, unit) + open_follow_ups(s, unit, today=app.today())
-            draft = request_mail(app.settings.identity.department, unit, period.key, period.deadline, token,
+            draft = request_mail(app.department, unit, period.key, period.deadline, token,
                                        matters)
             row = plan.queue(s, f"request:{period.key}:{unit.code}", "request", draft, sender=app.identity, now=app.now())
             if row is not None:
@@ -91,7 +91,7 @@ def remind(app: App, period_key: str, stage: str, *, dry_run: bool = False) -> P
         days_left = max((period.deadline - app.today()).days, 0)
         for unit, rr in _not_reported(s, period.id):
             def draft(unit: Unit = unit, rr: ReportRequest = rr) -> Draft:
-                return reminder_mail(app.settings.identity.department, unit, period.key, period.deadline, rr.token,
+                return reminder_mail(app.department, unit, period.key, period.deadline, rr.token,
                                      days_left, Thread(rr.message_id))
 
             plan.queue(s, f"reminder:{period.key}:{unit.code}:{stage}", "reminder", draft, sender=app.identity,
@@ -111,7 +111,7 @@ def escalate(app: App, period_key: str, *, dry_run: bool = False) -> Plan:
             def draft(unit: Unit = unit, rr: ReportRequest = rr) -> Draft:
                 reminded = s.scalar(select(func.count()).select_from(OutboxMail).where(
                     OutboxMail.idem_key.like(f"reminder:{period.key}:{unit.code}:%"))) or 0
-                return escalation_mail(app.settings.identity.department, unit, period.key, period.deadline,
+                return escalation_mail(app.department, unit, period.key, period.deadline,
                                        rr.token, reminded)
 
             plan.queue(s, f"escalation:{period.key}:{unit.code}", "escalation", draft, sender=app.identity,

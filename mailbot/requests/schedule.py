@@ -24,7 +24,7 @@ def chase_overdue(app: App, *, dry_run: bool = False) -> Plan:
     plan = Plan()
     now = app.now()
     grace = timedelta(days=app.settings.requests.head_grace_days)
-    dept = app.settings.identity.department
+    dept = app.department
     with transaction(app.sessions, dry_run=dry_run) as s:
         head = s.scalar(select(Person).where(Person.email == app.directory.head_address()))
         for req in s.scalars(select(Request).where(Request.status.in_(("new", "in_progress")),

@@ -111,7 +111,7 @@ def handle_visit_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: 
             ctx.department, _card(ctx, visit), [p.envelope.from_addr], [], thread=thread_of(p),
             problems=[_problem(Problem("", "纪要填报单中没有填写内容。请在【会谈纪要】【达成事项】【后续事项】下直接填写后发送"
                                            "（附件中的纪要请将要点复制到填报单中）"))],
-            form_text=summary_form_text(ctx.app, visit)), visit, p)
+            form_text=summary_form_text(visit, ctx.app.tz)), visit, p)
         return "answered", f"{visit.number}: summary form left blank; told how to fill it"
     if text:
         return "processed", f"{visit.number}: comment from {sender.email}"
@@ -188,7 +188,8 @@ def _summary(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, vi
         if person is None and unit is None:
             warnings.append(f"后续事项{index_of(fu)}的责任人“{a.owner}”不在名录中，提醒将发给总部对接人"
                             f"{visit.hq_owner.name if visit.hq_owner else ''}")
-        draft = follow_up_draft(ctx.app, ctx.s, fu, "assigned", ctx.app.today())
+        draft = follow_up_draft(ctx.s, fu, "assigned", ctx.app.today(), department=ctx.department,
+                                tz=ctx.app.tz)
         if draft is not None:
             _queue(ctx, f"followup:{fu.id}:assigned", "visit_followup", draft, visit)
     today = ctx.app.today()

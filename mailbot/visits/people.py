@@ -11,12 +11,11 @@ staff are never mailed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailbot.app import App
 from mailbot.db.models import Person, Unit, Visit
 from mailbot.directory.lookup import unit_recipients
 
@@ -59,13 +58,6 @@ def resolve(s: Session, ref: str) -> tuple[str, list[Addr]]:
     addr = ref.strip().lower()
     known = s.scalar(select(Person).where(Person.email == addr))
     return (known.name, [(known.name, addr)]) if known else (addr, [(addr, addr)])
-
-
-def reception(app: App) -> list[str]:
-    """The HQ reception list for customer visits (§7.1): `hq.reception` in the directory, else the duty list,
-    so an installation that has not described a reception list still tells someone at HQ."""
-    refs: Sequence[str] = app.directory.hq.reception or app.directory.hq.duty
-    return [app.directory.staff_email(r) for r in refs]
 
 
 def owner_of(s: Session, text: str, visit: Visit) -> tuple[Person | None, Unit | None]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import partial
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,20 +54,20 @@ def visit_jobs(app: App, *, dry_run: bool = False) -> Plan:
     return out
 
 
-def _local_day(app: App, t: datetime) -> date:
-    return t.astimezone(app.tz).date()
+def _local_day(tz: ZoneInfo, t: datetime) -> date:
+    return t.astimezone(tz).date()
 
 
 def _briefing_reminders(app: App, s: Session, out: Plan, visit: Visit, today: date) -> None:
     plan = stored_plan(visit)
-    announced = _local_day(app, visit.updated_at)
+    announced = _local_day(app.tz, visit.updated_at)
     for i, item in enumerate(plan.checklist, 1):
         on = brief_day(item.due, announced, POLICY.brief_offsets, app.calendar)
         if on is None or not on <= today <= item.due:
             continue
         name, to = people.resolve(s, item.preparer)
         owner = [(visit.hq_owner.name, visit.hq_owner.email)] if visit.hq_owner else []
-        draft = partial(mails.brief_mail, app.settings.identity.department, mails.card(visit, plan, app.tz),
+        draft = partial(mails.brief_mail, app.department, mails.card(visit, plan, app.tz),
                         item.item, item.due, name, to or owner, people.unique(owner, besides=to) if to else [])
         queue(app, s, out, f"visit:{visit.number}:brief:{i}:{item.due.isoformat()}", "visit_brief", draft, visit)
 
@@ -81,28 +82,28 @@ def summary_recipients(s: Session, visit: Visit) -> list[Addr]:
     return people.unique(to)
 
 
-def summary_form_text(app: App, visit: Visit) -> str:
+def summary_form_text(visit: Visit, tz: ZoneInfo) -> str:
     return render_summary_form(kind=visit.kind, number=visit.number,
                                customer=f"{visit.customer.code} {visit.customer.name}", topic=visit.topic,
-                               when=mails.when_text(visit.starts_at, visit.ends_at, app.tz))
+                               when=mails.when_text(visit.starts_at, visit.ends_at, tz))
 
 
 def _ask_for_summary(app: App, s: Session, out: Plan, visit: Visit, today: date) -> None:
     plan = stored_plan(visit)
     to = summary_recipients(s, visit)
     c = mails.card(visit, plan, app.tz)
-    dept = app.settings.identity.department
+    dept = app.department
     key = f"visit:{visit.number}:summary-request"
     first = s.scalar(select(OutboxMail).where(OutboxMail.idem_key == key))
     if first is None:
         queue(app, s, out, key, "visit_summary_request",
-              mails.summary_request_mail(dept, c, summary_form_text(app, visit), to), visit)
+              mails.summary_request_mail(dept, c, summary_form_text(visit, app.tz), to), visit)
         return
-    stage = summary_stage(_local_day(app, visit.ends_at), today, POLICY.summary_after, app.calendar)
+    stage = summary_stage(_local_day(app.tz, visit.ends_at), today, POLICY.summary_after, app.calendar)
     if stage is not None:
-        days = (today - _local_day(app, visit.ends_at)).days
+        days = (today - _local_day(app.tz, visit.ends_at)).days
         def draft() -> Draft:
-            return mails.summary_request_mail(dept, c, summary_form_text(app, visit), to, reminder_days=days,
+            return mails.summary_request_mail(dept, c, summary_form_text(visit, app.tz), to, reminder_days=days,
                                               thread=Thread(first.message_id))
 
         queue(app, s, out, f"visit:{visit.number}:summary-reminder:{stage}", "visit_summary_request", draft, visit)
@@ -124,7 +125,7 @@ def owner_addresses(s: Session, fu: FollowUp) -> list[Addr]:
     return [(v.hq_owner.name, v.hq_owner.email)] if v.hq_owner else []
 
 
-def follow_up_draft(app: App, s: Session, fu: FollowUp, stage: str, today: date, *,
+def follow_up_draft(s: Session, fu: FollowUp, stage: str, today: date, *, department: str, tz: ZoneInfo,
                     note: str | None = None, thread: Thread | None = None) -> Draft | None:
     """The mail about one follow-up (assigned | reminder | overdue), with its progress form; None if nobody to tell."""
     visit = fu.visit
@@ -134,7 +135,7 @@ def follow_up_draft(app: App, s: Session, fu: FollowUp, stage: str, today: date,
     owner = [(visit.hq_owner.name, visit.hq_owner.email)] if visit.hq_owner else []
     cc = people.unique(owner, besides=to) if stage == "overdue" or not fu.owner_email and not fu.unit else []
     n = index_of(fu)
-    return mails.follow_up_mail(app.settings.identity.department, stage, mails.card(visit, stored_plan(visit), app.tz),
+    return mails.follow_up_mail(department, stage, mails.card(visit, stored_plan(visit), tz),
                                mails.follow_up_card(fu, n, today), to, cc,
                                render_progress_form(follow_up_ref(visit.number, n)),
                                days_left=(fu.due - today).days if fu.due else 0, note=note, thread=thread)
@@ -142,11 +143,11 @@ def follow_up_draft(app: App, s: Session, fu: FollowUp, stage: str, today: date,
 
 def _chase(app: App, s: Session, out: Plan, fu: FollowUp, today: date) -> None:
     assert fu.due is not None
-    stage = chase_stage(fu.due, today, _local_day(app, fu.created_at), POLICY, app.calendar)
+    stage = chase_stage(fu.due, today, _local_day(app.tz, fu.created_at), POLICY, app.calendar)
     if stage is None:
         return
     assigned = s.scalar(select(OutboxMail.message_id).where(OutboxMail.idem_key == f"followup:{fu.id}:assigned"))
-    draft = follow_up_draft(app, s, fu, "overdue" if today > fu.due else "reminder", today,
-                            thread=Thread(assigned) if assigned else None)
+    draft = follow_up_draft(s, fu, "overdue" if today > fu.due else "reminder", today, department=app.department,
+                            tz=app.tz, thread=Thread(assigned) if assigned else None)
     if draft is not None:
         queue(app, s, out, f"followup:{fu.id}:chase:{fu.due.isoformat()}:{stage}", "visit_followup", draft, fu.visit)

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from mailbot.db.models import Customer, Unit, Visit, VisitNote
 from mailbot.db.session import transaction
 from mailbot.directory.config import Directory
 from mailbot.errors import MailbotError
+from mailbot.outbox.compose import Identity
 from mailbot.outbox.queue import DraftOrRecipe, Plan, enqueue
 from mailbot.visits import ics, mails, people
 from mailbot.visits.people import Addr
@@ -76,14 +78,14 @@ def refs_of(d: Directory) -> Refs:
                 units=frozenset(u.code for u in d.units), staff=frozenset(s.id for s in d.hq.staff))
 
 
-def load_plan(app: App, path: Path) -> VisitPlan:
+def load_plan(path: Path, tz: ZoneInfo, directory: Directory) -> VisitPlan:
     """Read and check a plan file; PlanError lists every problem as ``file: key: message``."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise PlanError([f"{path}: 无法读取：{e.strerror}"]) from None
-    plan = parse_plan(text, str(path), app.tz)
-    problems = check_references(plan, refs_of(app.directory))
+    plan = parse_plan(text, str(path), tz)
+    problems = check_references(plan, refs_of(directory))
     if problems:
         raise PlanError(problems)
     return plan
@@ -91,7 +93,7 @@ def load_plan(app: App, path: Path) -> VisitPlan:
 
 def plan_visit(app: App, path: Path, *, dry_run: bool = False) -> VisitChange:
     """`mailbot visit plan FILE.yaml`: record a new visit or a change to one, and queue the notice."""
-    plan = load_plan(app, path)
+    plan = load_plan(path, app.tz, app.directory)
     with transaction(app.sessions, dry_run=dry_run) as s:
         return record_visit(app, s, plan, str(path.resolve()))
 
@@ -110,7 +112,7 @@ def cancel_visit(app: App, number: str, *, reason: str | None = None, dry_run: b
         plan = stored_plan(visit)
         visit.status, visit.sequence, visit.updated_at = "cancelled", visit.sequence + 1, app.now()
         s.add(VisitNote(visit=visit, at=app.now(), author=BOT, text="取消" + (f"：{reason}" if reason else "")))
-        to, cc, names = audience(app, s, plan)
+        to, cc, names = audience(s, plan, app.directory.reception_addresses())
         _notice(app, s, out, visit, plan, "cancelled", f"visit:{visit.number}:cancel", to, cc, names, reason=reason)
         return VisitChange(visit.number, "cancelled", out)
 
@@ -138,7 +140,7 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> VisitCha
         _apply(s, visit, plan)
         s.add(visit)
         s.flush()
-        to, cc, names = audience(app, s, plan)
+        to, cc, names = audience(s, plan, app.directory.reception_addresses())
         _notice(app, s, out, visit, plan, "new", f"visit:{visit.number}:notice:seq0", to, cc, names)
         log.info("visit %s recorded from %s", visit.number, source)
         return VisitChange(visit.number, "created", out)
@@ -151,14 +153,15 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> VisitCha
     old = stored_plan(visit)
     if essence(old) == essence(plan):
         return VisitChange(visit.number, "unchanged", out)
-    old_to, old_cc, _ = audience(app, s, old)
-    changes = describe_changes(app, s, old, plan)
+    reception = app.directory.reception_addresses()
+    old_to, old_cc, _ = audience(s, old, reception)
+    changes = describe_changes(s, old, plan, app.tz)
     _apply(s, visit, plan)
     visit.sequence += 1
     visit.updated_at = now
     visit.source_file = source
     s.add(VisitNote(visit=visit, at=now, author=BOT, text="变更：" + "；".join(changes)))
-    to, cc, names = audience(app, s, plan)
+    to, cc, names = audience(s, plan, reception)
     key = f"visit:{visit.number}:notice:seq{visit.sequence}"
     _notice(app, s, out, visit, plan, "changed", key, to, cc, names, changes=changes)
     gone = people.unique(old_to + old_cc, besides=to + cc)
@@ -204,14 +207,14 @@ def _apply(s: Session, visit: Visit, plan: VisitPlan) -> None:
     visit.units = list(s.scalars(select(Unit).where(Unit.code.in_(plan.units))))
 
 
-def audience(app: App, s: Session, plan: VisitPlan) -> tuple[list[Addr], list[Addr], dict[str, str]]:
+def audience(s: Session, plan: VisitPlan, reception: list[str]) -> tuple[list[Addr], list[Addr], dict[str, str]]:
     """(to, cc, preparer names): units (+ reception for visits to HQ) in To; HQ owner, HQ attendees, preparers cc."""
     to: list[Addr] = []
     for code in plan.units:
         if (u := people.unit_by_code(s, code)) is not None:
             to += people.contacts(u)
     if plan.kind == "incoming":
-        to += [(a, a) for a in people.reception(app)]
+        to += [(a, a) for a in reception]
     cc: list[Addr] = []
     if (owner := people.staff(s, plan.hq_owner)) is not None:
         cc.append((owner.name, owner.email))
@@ -228,12 +231,12 @@ def audience(app: App, s: Session, plan: VisitPlan) -> tuple[list[Addr], list[Ad
     return to, people.unique(cc, besides=to), names
 
 
-def describe_changes(app: App, s: Session, old: VisitPlan, new: VisitPlan) -> list[str]:
+def describe_changes(s: Session, old: VisitPlan, new: VisitPlan, tz: ZoneInfo) -> list[str]:
     """What changed, as the notice's first lines: time and place with old → new, the rest by name."""
     out = []
     for key in changed_keys(old, new):
         if key == "time":
-            before, after = (mails.when_text(p.starts, p.ends, app.tz) for p in (old, new))
+            before, after = (mails.when_text(p.starts, p.ends, tz) for p in (old, new))
             out.append(f"时间由{before}改为{after}")
         elif key in ("place", "topic"):
             out.append(f"{CHANGE_LABELS[key]}由“{getattr(old, key)}”改为“{getattr(new, key)}”")
@@ -245,9 +248,10 @@ def describe_changes(app: App, s: Session, old: VisitPlan, new: VisitPlan) -> li
     return out
 
 
-def invite(app: App, visit: Visit, plan: VisitPlan, method: str, attendees: list[Addr]) -> bytes:
+def invite(visit: Visit, plan: VisitPlan, method: str, attendees: list[Addr], *, organizer: Identity,
+           tz: ZoneInfo, now: datetime) -> bytes:
     """This version's .ics: the same UID for the visit's whole life, the visit's current SEQUENCE."""
-    c = mails.card(visit, plan, app.tz)
+    c = mails.card(visit, plan, tz)
     lines = [f"{c['kind_title']}：{c['customer']}", f"主题：{visit.topic}", f"总部对接人：{c['hq_owner']}",
              f"所属单位：{c['units']}"]
     if plan.our_attendees:
@@ -258,10 +262,10 @@ def invite(app: App, visit: Visit, plan: VisitPlan, method: str, attendees: list
     lines.append(f"编号：{visit.number}（详见通知邮件）")
     title = f"【{KINDS[visit.kind]}】{visit.customer.name}：{visit.topic}"
     return ics.calendar_bytes(ics.Invite(
-        uid=ics.uid_for(visit.number, app.identity.domain), sequence=visit.sequence, method=method,
-        summary=title, description="\n".join(lines), location=visit.place, starts=visit.starts_at.astimezone(app.tz),
-        ends=visit.ends_at.astimezone(app.tz), stamp=app.now(),
-        organizer=(app.identity.display_name, app.identity.address), attendees=attendees))
+        uid=ics.uid_for(visit.number, organizer.domain), sequence=visit.sequence, method=method,
+        summary=title, description="\n".join(lines), location=visit.place, starts=visit.starts_at.astimezone(tz),
+        ends=visit.ends_at.astimezone(tz), stamp=now, organizer=(organizer.display_name, organizer.address),
+        attendees=attendees))
 
 
 def _notice(app: App, s: Session, out: Plan, visit: Visit, plan: VisitPlan, action: str, key: str,
@@ -271,8 +275,8 @@ def _notice(app: App, s: Session, out: Plan, visit: Visit, plan: VisitPlan, acti
         log.warning("visit %s: nobody to notify (%s)", visit.number, action)
         return
     method = "CANCEL" if action in ("cancelled", "removed") else "REQUEST"
-    data = invite(app, visit, plan, method, to + cc)
-    draft = mails.notice_mail(app.settings.identity.department, action, mails.card(visit, plan, app.tz),
+    data = invite(visit, plan, method, to + cc, organizer=app.identity, tz=app.tz, now=app.now())
+    draft = mails.notice_mail(app.department, action, mails.card(visit, plan, app.tz),
                              mails.details(plan, names), to or cc, cc if to else [], data,
                              sequence=visit.sequence, changes=changes or [], reason=reason)
     queue(app, s, out, key, "visit_notice", draft, visit)

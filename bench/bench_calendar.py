@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_compile import directory  # noqa: E402
+from bench_compile import directory, scratch_settings  # noqa: E402
 
 from mailbot.app import build_app  # noqa: E402
 from mailbot.daemon.calendar import tick  # noqa: E402
@@ -33,7 +33,6 @@ from mailbot.db.migrate import upgrade  # noqa: E402
 from mailbot.db.session import transaction  # noqa: E402
 from mailbot.directory.lookup import sync_directory  # noqa: E402
 from mailbot.domain.due import Month, escalation_date  # noqa: E402
-from mailbot.settings import Settings  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -45,13 +44,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mailbot-bench-"))
-    project = Path(__file__).resolve().parents[1]
-    settings = Settings.model_validate({"home": project, "data_dir": str(root),
-                                        "database": {"url": f"sqlite:///{root / 'bench.sqlite3'}"},
-                                        "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "out")},
-                                        "directory": "config/directory.example.yaml"})
     now = datetime(2026, 11, 2, 9, tzinfo=TZ)
-    app = build_app(settings, clock=lambda: now)
+    app = build_app(scratch_settings(root), clock=lambda: now)
     upgrade(app.engine)
     with transaction(app.sessions) as s:
         sync_directory(s, directory(args.units, args.customers, random.Random(7)))

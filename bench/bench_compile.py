@@ -61,6 +61,14 @@ def directory(n_units: int, n_customers: int, rng: random.Random) -> Directory:
         "units": units, "customers": {"strategic": strategic, "vip": vip}})
 
 
+def scratch_settings(root: Path) -> Settings:
+    """A SQLite database, mailbox and outbox in `root` (the directory is replaced by `directory()`'s)."""
+    return Settings.model_validate({"home": Path(__file__).resolve().parents[1], "data_dir": str(root),
+                                    "database": {"url": f"sqlite:///{root / 'bench.sqlite3'}"},
+                                    "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "out")},
+                                    "directory": "config/directory.example.yaml"})
+
+
 def populate(app, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
     received = datetime(2026, 11, 20, 10, tzinfo=TZ)
     with transaction(app.sessions) as s:
@@ -102,12 +110,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = random.Random(7)
     root = Path(tempfile.mkdtemp(prefix="mailbot-bench-"))
-    project = Path(__file__).resolve().parents[1]
-    settings = Settings.model_validate({"home": project, "data_dir": str(root),
-                                        "database": {"url": f"sqlite:///{root / 'bench.sqlite3'}"},
-                                        "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "out")},
-                                        "directory": "config/directory.example.yaml"})
-    app = build_app(settings, clock=lambda: datetime(2026, 11, 30, 9, tzinfo=TZ))
+    app = build_app(scratch_settings(root), clock=lambda: datetime(2026, 11, 30, 9, tzinfo=TZ))
     upgrade(app.engine)
     with transaction(app.sessions) as s:
         sync_directory(s, directory(args.units, args.customers, rng))

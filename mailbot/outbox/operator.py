@@ -10,7 +10,8 @@ from mailbot.outbox.drafts import draft
 
 
 def operator_mail(department: str, operator: str, title: str, reason: str, *,
-                  message: dict[str, object] | None = None, details: str | None = None) -> Draft:
+                  message: dict[str, object] | None = None, details: str | None = None, next_step: str | None = None,
+                  original: bytes | None = None) -> Draft:
     """A notice to the operator; `message` (id, from_addr, subject, received_at) is the inbound mail concerned.
 
     The title may carry a reason quoting the mail, and the mail's sender and subject are the sender's to choose:
@@ -18,8 +19,8 @@ def operator_mail(department: str, operator: str, title: str, reason: str, *,
     """
     if message is not None:
         message = {**message, **{k: clip(str(message[k])) for k in ("from_addr", "subject") if message.get(k)}}
-    return draft("operator_notice", [operator], department=department, title=clip(title), reason=reason,
-                  message=message, details=details)
+    return draft("operator_notice", [operator], original=original, department=department, title=clip(title),
+                 reason=reason, message=message, details=details, next_step=next_step, attached=original is not None)
 
 
 def operator_digest_mail(department: str, operator: str, quarantined: Sequence[dict[str, object]],

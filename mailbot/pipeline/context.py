@@ -53,8 +53,9 @@ class Ctx:
 
 
 def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = None, *,
-               at_once: bool = True) -> tuple[str, str]:
-    """Set a message aside with its reason; the operator is told at once, or in the next digest (`jobs`)."""
+               at_once: bool = True, next_step: str | None = None) -> tuple[str, str]:
+    """Set a message aside with its reason; the operator is told at once — the mail attached, with the next step —
+    or in the next digest (`pipeline.digest`)."""
     reason = reason if len(reason) <= _REASON_CHARS else reason[:_REASON_CHARS - 1] + "…"
     now = ctx.app.now()
     ctx.s.add(Quarantine(inbound_id=msg.id, reason=reason, detail=detail, created_at=now,
@@ -62,9 +63,11 @@ def quarantine(ctx: Ctx, msg: InboundMessage, reason: str, detail: str | None = 
     if at_once:
         info = {"id": msg.id, "from_addr": msg.from_addr or "", "subject": msg.subject or "",
                 "received_at": msg.received_at}
+        step = next_step or (f"排除上述原因后（例如在 directory.yaml 中更正或登记发件人），运行 mailbot reparse {msg.id} "
+                             f"重新处理；不需处理的邮件可不理会。")
         ctx.queue(f"operator:quarantine:{msg.id}", "operator", operator_mail(
             ctx.department, ctx.app.settings.operator, f"邮件已隔离：{reason}", reason, message=info,
-            details=detail))
+            details=detail, next_step=step.format(id=msg.id), original=msg.raw))
     return "quarantined", f"quarantined: {reason}"
 
 

@@ -245,7 +245,8 @@ def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: s
                 msg = s.get(InboundMessage, inbound_id)
                 assert msg is not None
                 if notify:
-                    quarantine(Ctx(app, s, tag), msg, "处理时程序出错", detail)
+                    quarantine(Ctx(app, s, tag), msg, "处理时程序出错", detail, next_step=(
+                        "请把本邮件（含附件原件）交开发人员排查；修复后运行 mailbot reparse {id}。"))
                 else:
                     s.add(Quarantine(inbound_id=msg.id, reason="处理时程序出错（通知运维失败）", detail=detail,
                                      created_at=app.now()))

@@ -29,6 +29,9 @@ from mailbot.visits import inbound as visits
 
 Route = Callable[[Ctx, InboundMessage, ParsedMessage, Sender], "tuple[str, str] | None"]
 
+FORGED_NEXT = ("多为冒用发件人的邮件，无需处理，切勿按其内容办理。若确为正常来信（例如经邮件列表或转发），请核实发件人并"
+               "请邮件管理员检查 SPF/DKIM/DMARC 设置，再运行 mailbot reparse {id}。")
+
 ROUTES: tuple[Route, ...] = (visits.route, requests.route, reports.route, correspondence.route)
 
 
@@ -47,14 +50,14 @@ def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:
             return handle_bounce(ctx, msg, p)
         return "ignored", "automatic: " + ", ".join(env.automatic_reasons or (p.kind,))
     if env.from_problem:
-        return quarantine(ctx, msg, f"{env.from_problem}，可能是冒用地址")
+        return quarantine(ctx, msg, f"{env.from_problem}，可能是冒用地址", next_step=FORGED_NEXT)
     person = active_people(ctx.s).get(env.from_addr)
     if person is None:
         # Strangers are the bulk of a mailbox (spam, newsletters, a contact not yet registered): the digest.
         return quarantine(ctx, msg, f"发件人 {env.from_addr or '（无）'} 不是登记的联系人", at_once=False)
     known = authenticate(ctx, env, person)
     if isinstance(known, str):
-        return quarantine(ctx, msg, known)
+        return quarantine(ctx, msg, known, next_step=FORGED_NEXT)
     sender = known.person
     if sender.bounced_at is not None:  # mail from the address: it works again
         sender.bounced_at = sender.bounce_note = None

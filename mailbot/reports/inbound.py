@@ -92,8 +92,8 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
                             lead=f"{unit.name}在{period.key}月报中提出需总部协调的事项，请办理。")
     if answer:
         names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
-        ctx.queue(f"ack:{msg.id}", "ack", ack_mail(ctx.department, p, sub, names, token or "",
-                                                         verdict.warnings), answers=addr)
+        ctx.queue(f"ack:{msg.id}", "ack", ack_mail(ctx.department, p, sub, names, token or "", verdict.warnings,
+                                                   requests), answers=addr)
     return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"
 
 

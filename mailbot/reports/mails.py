@@ -8,7 +8,7 @@ from datetime import date
 
 from parsers import CATEGORY_LABELS, ParsedMessage, Problem, render_form
 
-from mailbot.db.models import Submission, Unit
+from mailbot.db.models import Request, Submission, Unit
 from mailbot.directory.lookup import unit_recipients
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, period_view, thread_of, unit_context
@@ -76,13 +76,19 @@ def _summary(p: ParsedMessage, names: Mapping[str, str]) -> list[dict[str, objec
 
 
 def ack_mail(department: str, p: ParsedMessage, sub: Submission, names: Mapping[str, str], token: str,
-             warnings: Sequence[Problem]) -> Draft:
-    """The receipt for an accepted report; `names` are the customers' names by code."""
+             warnings: Sequence[Problem], requests: Sequence[tuple[Request, bool]] = ()) -> Draft:
+    """The receipt for an accepted report; `names` are the customers' names by code; `requests` the 诉求 the report
+    opened or was merged into (with True when merged), so the unit knows their numbers."""
     return draft("ack", [p.envelope.from_addr], thread=thread_of(p), department=department,
                   unit=unit_context(sub.unit), period=period_view(sub.period.key), token=token,
                   version=sub.version, on_time=sub.on_time, received_at=sub.received_at,
                   summary=_summary(p, names), warnings=[_problem_text(w) for w in warnings],
-                  urgent_text=sub.urgent_text)
+                  urgent_text=sub.urgent_text, requests=[_request_line(r, merged) for r, merged in requests])
+
+
+def _request_line(r: Request, merged: bool) -> dict[str, object]:
+    return {"number": r.number, "customer": f"{r.customer.code} {r.customer.name}" if r.customer else "",
+            "text": r.text, "assignee": r.assignee.name if r.assignee else None, "due_at": r.due_at, "merged": merged}
 
 
 def _problem_text(p: Problem) -> str:

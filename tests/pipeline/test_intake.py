@@ -16,7 +16,7 @@ from mailbot.directory.lookup import sync_directory
 from mailbot.pipeline import intake
 from mailbot.reports import inbound as report_inbound
 from mailbot.reports.schedule import send_requests
-from tests.support.mailflow import BJ, GD, GOOD, HQ, at, drop, outbox, request_message, request_raw, text
+from tests.support.mailflow import BJ, GD, GOOD, HQ, at, drop, outbox, parsed, request_message, request_raw, text
 
 
 def test_a_nul_in_the_subject_is_stored_without_it(app: App) -> None:
@@ -122,7 +122,13 @@ def test_a_stage_that_crashes_quarantines_and_the_loop_goes_on(app: App, monkeyp
         q = s.scalar(select(Quarantine))
         assert "simulated bug in a stage" in q.detail and "Traceback" in q.detail
         assert s.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.kind == "ack")) == 1
-    assert len(outbox(app, kind="operator")) == 1
+    (notice,) = outbox(app, kind="operator")
+    # The notice says why once, what to do next, and carries the mail itself.
+    said = text(notice)
+    assert said.count("处理时程序出错") == 1 and notice.subject == "【运维通知】邮件已隔离：处理时程序出错"
+    assert f"mailbot reparse {q.inbound_id}" in said and "原件附后" in said
+    (original,) = [p for p in parsed(notice).iter_attachments() if p.get_content_type() == "message/rfc822"]
+    assert original.get_content()["From"] == "李明 <liming@gd.example.cn>"
 
 
 def test_crash_after_recording_is_finished_on_the_next_pass(app: App, monkeypatch: pytest.MonkeyPatch) -> None:

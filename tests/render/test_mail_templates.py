@@ -83,6 +83,7 @@ def contexts() -> dict[str, dict[str, Any]]:
             ],
             "warnings": [],
             "urgent_text": None,
+            "requests": [],
         },
         "error_reply": {
             "unit": UNIT,
@@ -168,6 +169,8 @@ def contexts() -> dict[str, dict[str, Any]]:
             "message": {"id": 4211, "from_addr": "liming@gd.example.com.cn",
                         "subject": "月报", "received_at": received},
             "details": None,
+            "next_step": "排除上述原因后运行 mailbot reparse 4211 重新处理。",
+            "attached": True,
         },
     }
 

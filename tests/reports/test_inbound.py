@@ -41,6 +41,11 @@ def test_accepted_report_is_stored_and_acknowledged_in_thread(app: App) -> None:
     assert msg["In-Reply-To"] == email.message_from_bytes(reply)["Message-ID"]
     assert "KCR-202611-GD" in msg["Subject"] and "已收到" in msg["Subject"]
     assert "请总部协调冬季保供气量。" in text(ack)
+    # The unit learns the number of the 诉求 its "需总部协调：是" opened, who handles it and by when.
+    with app.sessions() as s:
+        due = s.scalar(select(Request.due_at))
+    assert f"SQ-2026-0001 S001 国家电网有限公司：请总部协调冬季保供气量。（承办人刘洋，{due.astimezone(TZ).year}年" \
+        in text(ack) and "前答复" in text(ack)
     done = app.settings.path(app.settings.mailbox.path) / ".Processed" / "cur"
     assert len(list(done.iterdir())) == 1
 

@@ -111,6 +111,7 @@ class Draft:
     original: bytes | None = None  # a received message to attach as message/rfc822
     originals: Sequence[bytes] = ()  # more of them (the operator's digest)
     reply_to: Sequence[str] = ()   # where a reply should go instead of our address (a hand-over's sender)
+    urgent: bool = False           # marked high priority, so mail clients flag it (urgent matters)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,8 @@ def compose(draft: Draft, sender: Identity, now: datetime) -> Composed:
         msg["Cc"] = _addresses(draft.cc)
     if draft.reply_to:
         msg["Reply-To"] = _addresses(draft.reply_to)
+    if draft.urgent:  # Outlook reads Importance, Foxmail and Coremail X-Priority, older Outlook X-MSMail-Priority
+        msg["Importance"], msg["X-Priority"], msg["X-MSMail-Priority"] = "high", "1 (Highest)", "High"
     msg["Subject"] = _header(clip(draft.subject, SUBJECT_CHARS))  # type: ignore[assignment]  # or a Header
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = mid

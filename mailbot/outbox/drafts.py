@@ -26,11 +26,11 @@ def period_view(key: str) -> PeriodView:
 
 def draft(name: str, to: Sequence[str], *, cc: Sequence[str] = (), thread: Thread | None = None,
            attachments: Sequence[Attachment] = (), original: bytes | None = None, originals: Sequence[bytes] = (),
-           reply_to: Sequence[str] = (), **ctx: object) -> Draft:
+           reply_to: Sequence[str] = (), urgent: bool = False, **ctx: object) -> Draft:
     r = render_mail(name, **ctx)
     return Draft(to=list(to), cc=list(cc), subject=r.subject, text=r.text, html=r.html, thread=thread,
                  attachments=list(attachments), original=original, originals=list(originals),
-                 reply_to=list(reply_to))
+                 reply_to=list(reply_to), urgent=urgent)
 
 
 def thread_of(p: ParsedMessage) -> Thread:

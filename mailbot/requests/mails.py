@@ -22,7 +22,8 @@ def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Requ
     names = "、".join(r.name for r in recipients)
     others = [{"number": r.number, "status_cn": STATUS_CN[r.status], "unit_name": r.unit.name if r.unit else None,
                "text": r.text} for r in open_requests if r.id != req.id]
-    return draft("urgent_forward", [r.email for r in recipients], original=raw, department=department,
+    return draft("urgent_forward", [r.email for r in recipients], original=raw, urgent=True, department=department,
+                 due_at=req.due_at,
                   recipient_name=names, unit=unit_context(unit) if unit else None,
                   customer={"code": customer.code, "name": customer.name} if customer else None,
                   candidates=[{"code": c.code, "name": c.name} for c in candidates],

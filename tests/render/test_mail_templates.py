@@ -113,6 +113,7 @@ def contexts() -> dict[str, dict[str, Any]]:
         },
         "urgent_forward": {
             "recipient_name": "张伟",
+            "due_at": datetime(2026, 11, 28, 0, 20, tzinfo=timezone.utc),
             "unit": UNIT,
             "customer": {"code": "S001", "name": "国家电网有限公司"},
             "candidates": [],

@@ -21,6 +21,10 @@ def test_urgent_mail_reaches_the_customers_hq_staff_with_the_original(app: App) 
     assert o.status == "processed"
     (fwd,) = outbox(app, kind="urgent_forward")
     assert fwd.recipients == "zhangwei@hq.example.cn"
+    # Flagged as urgent in every common client, with the time a first answer is due.
+    head = parsed(fwd)
+    assert (head["Importance"], head["X-Priority"]) == ("high", "1 (Highest)")
+    assert "请于2026年11月20日 08:40前回复处理意见" in text(fwd)
     att = list(parsed(fwd).iter_attachments())
     assert att and att[0].get_content_type() == "message/rfc822"
     (ack,) = outbox(app, kind="urgent_ack")

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 _WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+_DOCUMENT_SUFFIXES = (".docx", ".docm")
+_OLD_DOCUMENT_SUFFIXES = (".doc", ".wps")     # binary Word and WPS formats
 _OLD_SPREADSHEET_SUFFIXES = (".xls", ".et")   # binary Excel and WPS formats: openpyxl cannot read them
 _SUFFIX_TYPES = {
     ".xlsx": XLSX_TYPE, ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
@@ -44,6 +47,16 @@ def is_tnef(name: str | None, content_type: str) -> bool:
 def is_workbook(name: str | None, content_type: str) -> bool:
     """An .xlsx/.xlsm attachment, which may be a returned form."""
     return _lower(name).endswith(_WORKBOOK_SUFFIXES) or content_type == XLSX_TYPE
+
+
+def is_document(name: str | None, content_type: str) -> bool:
+    """A .docx/.docm attachment, which may hold the form pasted into Word or WPS."""
+    return _lower(name).endswith(_DOCUMENT_SUFFIXES) or content_type == DOCX_TYPE
+
+
+def is_old_document(name: str | None) -> bool:
+    """A .doc/.wps attachment: a document we cannot read."""
+    return _lower(name).endswith(_OLD_DOCUMENT_SUFFIXES)
 
 
 def is_old_spreadsheet(name: str | None) -> bool:

@@ -73,7 +73,7 @@ class ParsedMessage:
     form_text: str | None
     has_answers: bool
     attachments: tuple[Attachment, ...] = ()
-    form_source: str | None = None   # "body", or the file name of the workbook the form came from
+    form_source: str | None = None   # "body", or the name of the attached file the form came from
     bounce: Bounce | None = None     # for a bounce: which message came back, for whom, for good or not
 
     def as_json(self) -> dict[str, object]:
@@ -102,31 +102,47 @@ def _winning_copy(copies: list[FormCopy]) -> FormCopy | None:
     return next((c for c in copies if c.strategic or c.vip), copies[0] if copies else None)
 
 
-def _workbook_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Problem]]:
-    """(file name, form copy) of every attached workbook holding the form, and read failures."""
-    if not body.workbooks:
+def _attached_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Problem]]:
+    """(file name, form copy) of every attached workbook or Word document holding the form, in MIME order, and
+    a warning naming each that could not be read."""
+    if not body.form_files:
         return [], []
-    # Imported here: a message without a workbook never needs the reader.
+    # Imported here: a message without such a file never needs the readers.
+    from parsers.docxform import read_document
     from parsers.xlsxcells import Budget, declared_size
-    from parsers.xlsxform import WorkbookForm, read_workbook
+    from parsers.xlsxform import read_workbook
 
-    # One budget for the whole message, spent on the smallest workbook first (by inflated size:
-    # a zip bomb is small only when packed).  A form is small, so a big spreadsheet beside it
-    # cannot use up what reading the form needs.
+    # One budget for the whole message, spent on the smallest file first (by inflated size: a zip bomb is small
+    # only when packed).  A form is small, so a big spreadsheet beside it cannot use up what reading the form
+    # needs.
     budget = Budget()
-    sizes = [declared_size(data) for _name, data in body.workbooks]
-    results: dict[int, WorkbookForm] = {}
+    sizes = [declared_size(f.data) for f in body.form_files]
+    results: dict[int, tuple[FormCopy | None, str | None]] = {}
     for index in sorted(range(len(sizes)), key=sizes.__getitem__):
-        results[index] = read_workbook(body.workbooks[index][1], budget)
+        file = body.form_files[index]
+        if file.kind == "document":
+            doc = read_document(file.data, budget)
+            results[index] = (_text_copy(doc.text) if doc.text is not None else None, doc.problem)
+        else:
+            book = read_workbook(file.data, budget)
+            results[index] = (book.copy, book.problem)
     found: list[tuple[str, FormCopy]] = []
     problems: list[Problem] = []
-    for index, (name, _data) in enumerate(body.workbooks):
-        result = results[index]
-        if result.problem is not None:
-            problems.append(Problem("", f"附件“{name}”{result.problem}，未读取其中的内容"))
-        elif result.copy is not None:
-            found.append((name, result.copy))
+    for index, file in enumerate(body.form_files):
+        name = file.name
+        copy, problem = results[index]
+        if problem is not None:
+            problems.append(Problem("", f"附件“{name}”{problem}，未读取其中的内容"))
+        elif copy is not None:
+            found.append((name, copy))
     return found, problems
+
+
+def _text_copy(text: str) -> FormCopy | None:
+    """The form in a document's text, read as the body's is: the topmost filled copy."""
+    lines = split_lines(text)
+    return _winning_copy([read_copy(lines, start, end)
+                          for start, end in find_copies(lines, [b.line for b in boundaries(lines)])])
 
 
 def _same_answers(a: FormCopy, b: FormCopy) -> bool:
@@ -277,7 +293,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     fresh = new_text(lines, found)
     copies = [read_copy(lines, start, end)
               for start, end in find_copies(lines, [b.line for b in found])]
-    books, book_problems = _workbook_copies(body)
+    books, book_problems = _attached_copies(body)
     winner, source, choice_notes = _choose_form(copies, books)
     returned = _returned_parts(message)
     kind = _kind(envelope, values, content_type, report_type, body, winner, returned)

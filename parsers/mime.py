@@ -27,10 +27,19 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import unquote
+from typing import NamedTuple
 
 from parsers.charsets import decode_header, decode_text, header_text_8bit
 from parsers.errors import UnreadableMessage
-from parsers.filetypes import content_type_for, is_old_spreadsheet, is_tnef, is_workbook, not_mail_reason
+from parsers.filetypes import (
+    content_type_for,
+    is_document,
+    is_old_document,
+    is_old_spreadsheet,
+    is_tnef,
+    is_workbook,
+    not_mail_reason,
+)
 from parsers.htmltext import html_to_text
 from parsers.model import Attachment
 from parsers.tnef import read_tnef
@@ -45,6 +54,14 @@ _HTML_START = re.compile(r"^\s*<(?:!doctype|html|head|body|div|p|table|span|meta
 _PARSE_ERRORS = (ValueError, TypeError, IndexError, LookupError, AttributeError, UnicodeError)
 
 
+class FormFile(NamedTuple):
+    """An attachment that may hold the form: its name, bytes, and which reader reads it."""
+
+    name: str
+    data: bytes
+    kind: str   # "workbook" (.xlsx) | "document" (.docx)
+
+
 @dataclass(frozen=True)
 class Body:
     """What `extract_body` found: the text a person saw and what was guessed."""
@@ -53,7 +70,8 @@ class Body:
     from_html: bool
     attachments: tuple[Attachment, ...]
     warnings: tuple[str, ...]
-    workbooks: tuple[tuple[str, bytes], ...] = ()   # (file name, bytes) of attached .xlsx files
+    # every attached .xlsx and .docx, in MIME order (forwarded mails' and winmail.dat's too)
+    form_files: tuple[FormFile, ...] = ()
 
 
 class NestingTooDeep(MessageDefect):
@@ -225,13 +243,13 @@ def _is_tnef(part: Message) -> bool:
 
 
 class _Walker:
-    """Collects the displayed text parts, the attachments and the workbooks of a message."""
+    """Collects the displayed text parts, the attachments and the files that may hold the form."""
 
     def __init__(self, keyword: str | None) -> None:
         self.keyword = keyword
         self.attachments: list[Attachment] = []
         self.warnings: list[str] = []
-        self.workbooks: list[tuple[str, bytes]] = []
+        self.form_files: list[FormFile] = []
         self.tnef_texts: list[str] = []
         self.too_deep = False
 
@@ -302,19 +320,39 @@ class _Walker:
         if depth == 0:
             return
         name = filename_of(part)
-        # A forwarded message counts as an attachment even without a name.
+        # A forwarded message counts as an attachment even without a name; the files it carries count too.
         if name is not None or _disposition(part) == "attachment" or part.get_content_maintype() == "message":
             self._add(name or "", part.get_content_type(), lambda: _payload(part))
+        inner = part.get_payload() if part.get_content_type() == "message/rfc822" else None
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            self._files_of(inner[0], depth + 1)
+
+    def _files_of(self, message: Message, depth: int) -> None:
+        """The attached files of a forwarded message (not its text: that is the forwarded mail, not ours)."""
+        for part in iter_parts(message, max(_MAX_DEPTH - depth, 0)):
+            if part is message or part.is_multipart():
+                continue
+            if _is_tnef(part):
+                content = read_tnef(_payload(part), None)
+                for file in content.files if content.readable else ():
+                    self._add(file.name, content_type_for(file.name), lambda f=file: f.data)  # type: ignore[misc]
+            elif filename_of(part) is not None or part.get_content_maintype() == "message":
+                self._attach(part, depth)
 
     def _add(self, name: str, content_type: str, data: Callable[[], bytes]) -> None:
-        """List an attachment; keep the bytes of workbooks (only those are ever read)."""
+        """List an attachment; keep the bytes of workbooks and Word documents (only those are ever read)."""
         name = name.replace("\x00", "")   # a TNEF name is not decoded by charsets.py
         self.attachments.append(Attachment(name, content_type))
-        if is_workbook(name, content_type):
-            self.workbooks.append((name, data()))
+        if is_document(name, content_type):
+            self.form_files.append(FormFile(name, data(), "document"))
+        elif is_workbook(name, content_type):
+            self.form_files.append(FormFile(name, data(), "workbook"))
         elif is_old_spreadsheet(name):
             self.warn(f"附件“{name}”是旧版 Excel/WPS 格式，系统无法读取；"
                       "如填报单填写在其中，请另存为 .xlsx 格式后重新发送")
+        elif is_old_document(name):
+            self.warn(f"附件“{name}”是旧版 Word/WPS 格式，系统无法读取；"
+                      "如填报单填写在其中，请另存为 .docx 格式后重新发送")
 
 
 def extract_body(message: Message, keyword: str | None = None) -> Body:
@@ -346,4 +384,4 @@ def extract_body(message: Message, keyword: str | None = None) -> Body:
     if walker.too_deep:
         walker.warn(f"邮件的 MIME 结构嵌套超过{_MAX_DEPTH}层，更深处的内容未读取")
     return Body(text.strip("\n"), from_html, tuple(walker.attachments), tuple(walker.warnings),
-                tuple(walker.workbooks))
+                tuple(walker.form_files))

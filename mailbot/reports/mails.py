@@ -83,7 +83,8 @@ def ack_mail(department: str, p: ParsedMessage, sub: Submission, names: Mapping[
                   unit=unit_context(sub.unit), period=period_view(sub.period.key), token=token,
                   version=sub.version, on_time=sub.on_time, received_at=sub.received_at,
                   summary=_summary(p, names), warnings=[_problem_text(w) for w in warnings],
-                  urgent_text=sub.urgent_text, requests=[_request_line(r, merged) for r, merged in requests])
+                  urgent_text=sub.urgent_text, requests=[_request_line(r, merged) for r, merged in requests],
+                  read_from=p.form_source if p.form_source not in (None, "body") else None)
 
 
 def _request_line(r: Request, merged: bool) -> dict[str, object]:

@@ -84,6 +84,7 @@ def contexts() -> dict[str, dict[str, Any]]:
             "warnings": [],
             "urgent_text": None,
             "requests": [],
+            "read_from": None,
         },
         "error_reply": {
             "unit": UNIT,

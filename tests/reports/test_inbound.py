@@ -15,6 +15,7 @@ from mailbot.db.models import Period, ReportItem, Request, StrategicEntry, Submi
 from mailbot.demo import replies
 from mailbot.pipeline import intake
 from mailbot.reports.schedule import send_requests
+from tests.support import documents
 from tests.support.mailflow import BJ, GD, GOOD, HQ, TZ, at, drop, outbox, parsed, request_message, request_raw, text
 
 
@@ -160,3 +161,24 @@ def test_a_version_counts_accepted_reports_only(app: App) -> None:
     intake.run_pass(app)
     assert "第2版" in outbox(app, kind="ack")[1].subject and "更正后重新报送" in text(outbox(app, kind="ack")[1])
     assert "v2 on time" in render_status(app, "2026-11")
+
+
+def test_a_report_that_arrives_only_as_a_word_document_is_accepted_naming_the_file(app: App) -> None:
+    # A new mail (no thread, no number in the subject) from WPS with the form typed into a table in a .docx.
+    send_requests(app, "2026-11")
+    _, request = replies.text_of(request_raw(app, "GD"))
+    form = request[request.index("【重点客户月报填报单】"):request.index("【填报结束】") + len("【填报结束】")]
+    filled = replies.fill_form(form, {"S001": {"4": "请总部协调冬季保供气量。", "风险等级": "一般", "需总部协调": "是"}},
+                               reporter=("李明", "020-38886666"))
+    mail = email.message_from_bytes(replies.build(sender=GD, to=HQ, at=at(2026, 11, 18, 10), subject="广东分公司11月月报",
+                                                  body="王处长：\n11月月报见附件。"), policy=email.policy.SMTP)
+    mail.add_attachment(documents.docx(documents.form_as_table(filled), app="wps"), maintype="application",
+                        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document", filename="11月月报.docx")
+    drop(app, mail.as_bytes(), at(2026, 11, 18, 10))
+    (o,) = intake.run_pass(app)
+    assert o.status == "processed", o.note
+    with app.sessions() as s:
+        entry = s.scalar(select(StrategicEntry).where(StrategicEntry.customer.has(code="S001")))
+        assert (entry.risk, entry.needs_hq) == ("一般", True)
+    (ack,) = outbox(app, kind="ack")
+    assert "填报单读取自附件“11月月报.docx”" in text(ack) and "请总部协调冬季保供气量。" in text(ack)

@@ -24,6 +24,7 @@ from parsers import parse_message, render_form
 from parsers.formtext import CATEGORY_LABELS, FORM_TITLE, form_rows
 
 from mailbot.reports.workbook import CONTENT_TYPE, build_workbook, workbook_filename
+from tests.support import forms
 from tests.support.mailflow import PROJECT
 
 TOKEN = "KCR-202611-GD-3F9A"
@@ -56,24 +57,7 @@ def _sheet(data: bytes) -> Worksheet:
 
 
 def fill_workbook(data: bytes, answers: Mapping[str, Mapping[str, object]]) -> bytes:
-    """Type answers into column B the way a person would: find the block, then the label."""
-    book = load_workbook(io.BytesIO(data))
-    sheet = book.active
-    assert isinstance(sheet, Worksheet)
-    labels = {row.text: row.key for row in form_rows(**FORM_ARGS) if row.key}  # type: ignore[arg-type]
-    block = "head"
-    for a, b in sheet.iter_rows(min_row=1, max_col=2):
-        text = str(a.value or "")
-        if text.startswith(("【战略客户】", "【VIP客户】")):
-            block = text.split("】", 1)[1].split(" ", 1)[0]
-        elif text.startswith("【紧急事项】"):
-            block = "urgent"
-        key = labels.get(text)
-        if key is not None and key in answers.get(block, {}):
-            b.value = answers[block][key]
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return forms.fill_workbook(data, answers, FORM_ARGS)
 
 
 def fill_text(answers: Mapping[str, Mapping[str, str]]) -> str:

@@ -59,7 +59,26 @@ def render_mail(name: str, **ctx: object) -> RenderedMail:
     body_ctx = {**ctx, "mail_subject": subject}
     text = env.get_template(f"{name}.txt.j2").render(body_ctx).rstrip() + "\n"
     html = env.get_template(f"{name}.html.j2").render(body_ctx).strip() + "\n"
-    return RenderedMail(subject=subject, text=text, html=html)
+    return RenderedMail(subject=subject, text=text, html=unbroken_codes(html))
+
+
+# Our numbers — 报告编号, 诉求, visits and their follow-ups — must never wrap across lines on a phone.
+_CODE = re.compile(r"(?<![\w-])(?:KCR-\d{6}-[A-Z0-9]{2,12}(?:-[0-9A-F]{4})?|SQ-\d{4}-\d{4}|VIS-\d{4}-\d{4}(?:-\d+)?)(?![\w-])")
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def unbroken_codes(html: str) -> str:
+    """Each of our numbers in the text of `html` (not in a tag or an attribute) kept on one line."""
+    if not _CODE.search(html):
+        return html
+    parts = _TAG.split(html)
+    inside_title = False
+    for i, part in enumerate(parts):
+        if i % 2:  # a tag
+            inside_title = part.lower().startswith("<title") or (inside_title and not part.lower().startswith("</title"))
+        elif not inside_title:
+            parts[i] = _CODE.sub(r'<span style="white-space:nowrap;">\g<0></span>', part)
+    return "".join(parts)
 
 
 def cn_date(value: date) -> str:

@@ -38,7 +38,7 @@ def unit_workbook(unit: Unit, period_key: str, token: str) -> Attachment:
 def request_mail(department: str, unit: Unit, period_key: str, deadline: date, token: str,
                  open_matters: Sequence[dict[str, str]]) -> Draft:
     return draft("request", unit_recipients(unit), attachments=[unit_workbook(unit, period_key, token)],
-                  department=department, unit=unit_context(unit),
+                  department=department, unit=unit_context(unit), workbook=workbook_filename(unit.code, period_key),
                   period=period_view(period_key), deadline=deadline, token=token,
                   form_text=unit_form(unit, period_key, token), open_matters=list(open_matters))
 
@@ -47,6 +47,7 @@ def reminder_mail(department: str, unit: Unit, period_key: str, deadline: date, 
                   thread: Thread | None) -> Draft:
     return draft("reminder", unit_recipients(unit), thread=thread,
                   attachments=[unit_workbook(unit, period_key, token)], department=department,
+                  workbook=workbook_filename(unit.code, period_key),
                   unit=unit_context(unit), period=period_view(period_key), deadline=deadline, token=token,
                   days_left=days_left, form_text=unit_form(unit, period_key, token))
 

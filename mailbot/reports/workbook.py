@@ -125,8 +125,11 @@ def build_workbook(*, token: str, unit_code: str, unit_name: str, period: str,
     sheet.protection.formatColumns = False
     sheet.freeze_panes = "A2"
     sheet.print_options.gridLines = True
+    # A4 landscape, one page wide and as many tall as it takes: fitToWidth alone is ignored without fitToPage.
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth = 1
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     book.properties.title = f"{FORM_TITLE} {token}"
     out = io.BytesIO()
     book.save(out)

@@ -57,6 +57,7 @@ def contexts() -> dict[str, dict[str, Any]]:
     return {
         "request": {
             "unit": UNIT,
+            "workbook": "重点客户月报填报单-2026年11月-GD.xlsx",
             "period": PERIOD,
             "deadline": date(2026, 11, 28),
             "token": TOKEN,
@@ -99,6 +100,7 @@ def contexts() -> dict[str, dict[str, Any]]:
         },
         "reminder": {
             "unit": UNIT,
+            "workbook": "重点客户月报填报单-2026年11月-GD.xlsx",
             "period": PERIOD,
             "deadline": date(2026, 11, 27),
             "days_left": 3,
@@ -592,3 +594,14 @@ def test_a_handover_escapes_what_the_sender_wrote_and_says_who_has_it() -> None:
     assert ack.subject == "已转交：关于VIP客户填报范围的请示"
     assert "已转交总部对接人刘洋阅处" in ack.text and "暂未能受理" not in ack.text
     assert "已转交总部王芳阅处" in render("handover_ack", designated=False, handled_by=["王芳"]).text
+
+
+@pytest.mark.parametrize("name", ["urgent_forward", "ack", "request"])
+def test_our_numbers_never_wrap_in_html_and_stay_plain_in_the_title(name: str) -> None:
+    html = render(name).html
+    codes = set(re.findall(r"(?:SQ-\d{4}-\d{4}|KCR-\d{6}-[A-Z0-9-]+?(?=[^A-Z0-9-]))", re.sub(r"<[^>]*>", " ", html)))
+    assert codes
+    for code in codes:
+        assert f'<span style="white-space:nowrap;">{code}</span>' in html
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert "<span" not in title

@@ -232,3 +232,10 @@ def test_import_does_not_load_openpyxl(module: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=PROJECT)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_workbook_prints_on_a4_landscape_one_page_wide() -> None:
+    sheet = _sheet(_blank())
+    setup = sheet.page_setup
+    assert (setup.paperSize, setup.orientation, setup.fitToWidth, setup.fitToHeight) == (9, "landscape", 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage is True

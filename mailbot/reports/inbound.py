@@ -80,8 +80,9 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
     addr = p.envelope.from_addr
     if not verdict.accepted:
         if answer:
+            names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
             ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
-                ctx.department, p, unit, period.key, token, verdict.problems), answers=addr)
+                ctx.department, p, unit, period.key, token, verdict.problems, names), answers=addr)
         return f"rejected: {len(verdict.problems)} problem(s)"
     duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
     sub, requests = persist_submission(ctx.s, msg, p, unit, period, ctx.app.tz, ctx.app.settings.requests,

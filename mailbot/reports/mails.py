@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -98,9 +99,45 @@ def _problem_text(p: Problem) -> str:
 
 
 def error_mail(department: str, p: ParsedMessage, unit: Unit | None, period_key: str | None,
-               token: str | None, problems: Sequence[Problem]) -> Draft:
+               token: str | None, problems: Sequence[Problem], names: Mapping[str, str] | None = None) -> Draft:
+    """What to fix, one plain sentence per problem (`names`: customers' names by code), and the sender's own form
+    back with the wrong answers marked."""
     return draft("error_reply", [p.envelope.from_addr], thread=thread_of(p), department=department,
-                  unit=unit_context(unit) if unit else None,
-                  period=period_view(period_key) if period_key else None, token=token,
-                  problems=[{"where": x.where, "message": x.message} for x in problems],
-                  form_text=p.form_text, original_subject=echoed_subject(p))
+                 unit=unit_context(unit) if unit else None,
+                 period=period_view(period_key) if period_key else None, token=token,
+                 problems=[problem_sentence(x, names or {}) for x in problems],
+                 form_text=p.form_text, marked=marked_lines(p.form_text or "", problems),
+                 original_subject=echoed_subject(p))
+
+
+_CHOICE = re.compile(r"^(?P<field>.+?)只能填(?P<options>.+?)，填写的是“(?P<value>.*)”$", re.S)
+_BLOCK = re.compile(r"^[>\s]*[【\[［](?:战略客户|VIP客户)[】\]］]\s*([SV]\d+)")
+
+
+def problem_sentence(p: Problem, names: Mapping[str, str]) -> str:
+    """ "S001/风险等级: 风险等级只能填…，填写的是“较大”" → "S001 国家电网有限公司的“风险等级”填写为“较大”，不在可选范围内，
+    请改为“无”“一般”或“重大”。" """
+    message = p.message.rstrip("。")
+    block, _, field = p.where.partition("/")
+    owner = f"{block} {names[block]}" if block in names else block
+    if not p.where:
+        return message + "。"
+    if not field:
+        return f"{owner}：{message}。"
+    choice = _CHOICE.match(message)
+    if choice:
+        return f"{owner}的“{field}”填写为“{choice['value']}”，不在可选范围内，请改为{choice['options']}。"
+    return f"{owner}的“{field}”：{message}。"
+
+
+def marked_lines(form_text: str, problems: Sequence[Problem]) -> list[int]:
+    """The lines of the sender's form (0-based) holding a wrong answer: the field's line in its customer's block."""
+    wanted = {(block, field) for block, _, field in (x.where.partition("/") for x in problems) if field}
+    marked, block = [], None
+    for i, line in enumerate(form_text.splitlines()):
+        opened = _BLOCK.match(line)
+        if opened:
+            block = opened.group(1)
+        elif any(b == block and line.lstrip("> \t").startswith(f) for b, f in wanted):
+            marked.append(i)
+    return marked

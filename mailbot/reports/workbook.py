@@ -60,6 +60,7 @@ def build_workbook(*, token: str, unit_code: str, unit_name: str, period: str,
         Side,
     )
     from openpyxl.worksheet.datavalidation import DataValidation  # type: ignore[import-untyped, unused-ignore]
+    from openpyxl.worksheet.properties import PageSetupProperties  # type: ignore[import-untyped, unused-ignore]
 
     book = Workbook()
     sheet = book.active
@@ -128,7 +129,7 @@ def build_workbook(*, token: str, unit_code: str, unit_name: str, period: str,
     # A4 landscape, one page wide and as many tall as it takes: fitToWidth alone is ignored without fitToPage.
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.orientation = "landscape"
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
     sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     book.properties.title = f"{FORM_TITLE} {token}"
     out = io.BytesIO()

@@ -92,9 +92,10 @@ def contexts() -> dict[str, dict[str, Any]]:
             "period": PERIOD,
             "token": TOKEN,
             "problems": [
-                {"where": "S001/风险等级", "message": "“较大”不是有效的风险等级，请填写 无、一般 或 重大"},
-                {"where": "", "message": "邮件中有两份填报单，已按上面一份处理"},
+                "S001 国家电网有限公司的“风险等级”填写为“较大”，不在可选范围内，请改为“无”“一般”或“重大”。",
+                "邮件中有两份填报单，已按上面一份处理。",
             ],
+            "marked": [],
             "form_text": FORM.replace("风险等级（无/一般/重大）：", "风险等级（无/一般/重大）：较大"),
             "original_subject": f"回复: [重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [{TOKEN}]",
         },
@@ -342,8 +343,8 @@ def test_error_reply_lists_problems_and_returns_the_form() -> None:
     mail = render("error_reply")
     # Exactly one 回复： however many the sender's client stacked up.
     assert mail.subject == "【请修改后重发】回复：[重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [KCR-202611-GD-3F9A]"
-    assert "1. 位置：S001 / 风险等级 — 问题：“较大”不是有效的风险等级" in mail.text
-    assert "2. 位置：整封邮件 — 问题：邮件中有两份填报单" in mail.text
+    assert "1. S001 国家电网有限公司的“风险等级”填写为“较大”，不在可选范围内，请改为“无”“一般”或“重大”。" in mail.text
+    assert "2. 邮件中有两份填报单，已按上面一份处理。" in mail.text
     assert ctx["form_text"] in mail.text
     assert_form_line_by_line(mail.html, ctx["form_text"])
     assert mail.text.startswith("广东分公司：")
@@ -358,11 +359,11 @@ def test_error_reply_adds_missing_token_to_subject() -> None:
 def test_error_reply_for_unidentified_sender() -> None:
     # Unknown unit, period and token: a generic greeting, no report number, no form.
     mail = render("error_reply", unit=None, period=None, token=None, form_text=None,
-                  problems=[{"where": "", "message": "发件人不是已登记的月报联系人"}],
+                  problems=["发件人不是已登记的月报联系人。"],
                   original_subject="")
     assert mail.subject == "【请修改后重发】回复：（无主题）"
     assert mail.text.startswith("您好！")
-    assert "1. 位置：整封邮件 — 问题：发件人不是已登记的月报联系人" in mail.text
+    assert "1. 发件人不是已登记的月报联系人。" in mail.text
     assert "报告编号" not in mail.text and "None" not in mail.text
     assert "None" not in mail.html and "【重点客户月报填报单】" not in mail.html
 

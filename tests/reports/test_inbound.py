@@ -61,7 +61,12 @@ def test_report_with_errors_is_answered_with_places_and_the_form_kept(app: App) 
     assert o.status == "answered"
     (err,) = outbox(app, kind="error_reply")
     said = text(err)
-    assert "S001 / 风险等级" in said and "S001 / 需总部协调" in said and "较大" in said
+    # Each problem is one plain sentence naming the customer, the field, what was written and what to write.
+    assert "S001 国家电网有限公司的“风险等级”填写为“较大”，不在可选范围内，请改为“无”“一般”或“重大”。" in said
+    assert "S001 国家电网有限公司的“需总部协调”填写为“可能”，不在可选范围内，请改为“是”或“否”。" in said
+    # In the HTML, the two wrong answers are marked in the form sent back.
+    html = parsed(err).get_body(("html",)).get_content()
+    assert html.count("background-color:#fdecea;") == 2 and "风险等级（无/一般/重大）：较大" in html
     assert "1. 全国性天然气产品及服务方案执行情况：执行正常。" in said  # the form comes back with answers kept
     assert "KCR-202611-BJ" in parsed(err)["Subject"]
     with app.sessions() as s:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -108,7 +109,7 @@ def _autoescape(template_name: str | None) -> bool:
     return template_name is not None and template_name.endswith(".html.j2")
 
 
-_REPLY_PREFIX = re.compile(r"^\s*(?:re|fw|fwd|回复|答复|转发)\s*[:：]\s*", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fw|fwd|回复|答复|转发)\s*[:：]|【请修改后重发】)\s*", re.IGNORECASE)
 _URGENT_MARK = re.compile(r"【紧急】|\[紧急\]|紧急\s*[:：]|\[URGENT\]|^URGENT\b\s*[:：]?", re.IGNORECASE)
 
 
@@ -120,6 +121,12 @@ def bare_subject(subject: str, *, drop_urgent: bool = False) -> str:
     if drop_urgent:
         subject = _URGENT_MARK.sub("", subject).strip()
     return subject.strip()
+
+
+def mailto(address: str, subject: str, body: str = "") -> str:
+    """A mailto: link (RFC 6068) that opens a reply to `address` with this subject and body already written."""
+    query = f"subject={quote(subject, safe='')}" + (f"&body={quote(body, safe='')}" if body else "")
+    return f"mailto:{quote(address, safe='@')}?{query}"
 
 
 @functools.cache
@@ -136,4 +143,5 @@ def _environment() -> Environment:
     env.filters["cn_date"] = cn_date
     env.filters["cn_datetime"] = cn_datetime
     env.filters["bare_subject"] = bare_subject
+    env.filters["mailto"] = mailto
     return env

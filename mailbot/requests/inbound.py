@@ -53,8 +53,9 @@ def notify_assignee(ctx: Ctx, req: Request, reason: str, key: str, *, lead: str,
     to = [req.assignee] if req.assignee else []
     if not to:
         return
-    ctx.queue(key, "request_notice", request_notice_mail(ctx.department, reason, req, to, lead=lead,
-                                                               note=note), request_id=req.id)
+    ctx.queue(key, "request_notice", request_notice_mail(
+        ctx.department, reason, req, to, lead=lead, reply_address=ctx.app.identity.address, note=note),
+        request_id=req.id)
 
 
 def handle_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, req: Request) -> tuple[str, str]:

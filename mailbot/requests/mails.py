@@ -18,12 +18,12 @@ def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Requ
                         recipients: Sequence[Person], unit: Unit | None, customer: Customer | None,
                         received_at: datetime, reasons: Sequence[str], *,
                         open_requests: Sequence[Request] = (), last_report: dict[str, object] | None = None,
-                        candidates: Sequence[Customer] = ()) -> Draft:
+                        candidates: Sequence[Customer] = (), reply_address: str) -> Draft:
     names = "、".join(r.name for r in recipients)
     others = [{"number": r.number, "status_cn": STATUS_CN[r.status], "unit_name": r.unit.name if r.unit else None,
                "text": r.text} for r in open_requests if r.id != req.id]
     return draft("urgent_forward", [r.email for r in recipients], original=raw, urgent=True, department=department,
-                 due_at=req.due_at,
+                 due_at=req.due_at, reply_address=reply_address,
                   recipient_name=names, unit=unit_context(unit) if unit else None,
                   customer={"code": customer.code, "name": customer.name} if customer else None,
                   candidates=[{"code": c.code, "name": c.name} for c in candidates],
@@ -68,8 +68,10 @@ def _history(req: Request) -> list[dict[str, object]]:
 
 
 def request_notice_mail(department: str, reason: str, req: Request, to: Sequence[Person], *, lead: str,
-                        note: str | None = None, note_label: str = "新情况", cc: Sequence[str] = ()) -> Draft:
-    return draft("request_notice", [p.email for p in to], cc=cc, department=department,
+                        reply_address: str, note: str | None = None, note_label: str = "新情况",
+                        cc: Sequence[str] = ()) -> Draft:
+    """To HQ staff about a 诉求; `reply_address` is the bot's, for the one-click commands."""
+    return draft("request_notice", [p.email for p in to], cc=cc, department=department, reply_address=reply_address,
                   reason_cn=NOTICE_CN[reason], recipient_name="、".join(p.name for p in to), lead=lead,
                   note=note, note_label=note_label, req=request_card(req), history=_history(req))
 

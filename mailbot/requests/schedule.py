@@ -39,7 +39,8 @@ def chase_overdue(app: App, *, dry_run: bool = False) -> Plan:
             for stage, reason, to, lead in stages:
                 if not to:
                     continue
-                draft = partial(request_notice_mail, dept, reason, req, to, lead=lead)
+                draft = partial(request_notice_mail, dept, reason, req, to, lead=lead,
+                                reply_address=app.identity.address)
                 row = plan.queue(s, f"req-overdue:{req.number}:{stage}", "request_notice", draft,
                                  sender=app.identity, now=app.now())
                 if row is not None:

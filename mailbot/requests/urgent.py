@@ -72,7 +72,7 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
     ctx.queue(f"urgent:{msg.id}", "urgent_forward", urgent_forward_mail(
         ctx.department, p, msg.raw, req, recipients, unit, customer, msg.received_at, p.urgent_reasons,
         open_requests=_open_requests(ctx, customer), last_report=_last_report(ctx, customer),
-        candidates=meant if customer is None else ()),
+        candidates=meant if customer is None else (), reply_address=ctx.app.identity.address),
         request_id=req.id)
     if answer:
         ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", urgent_ack_mail(ctx.department, p, unit, req, recipients),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from html import unescape
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from html.parser import HTMLParser
@@ -116,6 +117,7 @@ def contexts() -> dict[str, dict[str, Any]]:
             "reminders_sent": 3,
         },
         "urgent_forward": {
+            "reply_address": "kcr@hq.example.cn",
             "recipient_name": "张伟",
             "due_at": datetime(2026, 11, 28, 0, 20, tzinfo=timezone.utc),
             "unit": UNIT,
@@ -577,6 +579,7 @@ def test_request_mails_render_with_history_and_help() -> None:
            "customer": "S001 国家电网有限公司", "category_label": "4. 需总部支持的合作诉求或需总部出面的合作机会",
            "text": "请总部协调<b>保供</b>。", "created_at": at, "due_at": at, "assignee_name": "刘洋"}
     mail = render_mail("request_notice", department="资源与市场部", reason_cn="待办", recipient_name="刘洋",
+                       reply_address="kcr@hq.example.cn",
                        lead="请办理。", note=None, note_label="新情况", req=req,
                        history=[{"at": at, "actor": "liming@gd.example.cn", "action_cn": "登记", "detail": None}])
     assert mail.subject.startswith("【诉求待办】S001 国家电网有限公司：") and mail.subject.endswith("[SQ-2026-0001]")
@@ -606,3 +609,17 @@ def test_our_numbers_never_wrap_in_html_and_stay_plain_in_the_title(name: str) -
         assert f'<span style="white-space:nowrap;">{code}</span>' in html
     title = html[html.index("<title>"):html.index("</title>")]
     assert "<span" not in title
+
+
+def test_urgent_forward_offers_one_click_commands_in_the_same_request() -> None:
+    # Each link opens a reply to the bot whose subject keeps SQ-2026-0007 and whose body holds the command.
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    html = render("urgent_forward").html
+    links = [unescape(h) for h in re.findall(r'href="(mailto:[^"]+)"', html)]
+    assert len(links) == 5
+    parts = [urlsplit(link) for link in links]
+    assert {unquote(p.path) for p in parts} == {"kcr@hq.example.cn"}
+    queries = [parse_qs(p.query) for p in parts]
+    assert all("SQ-2026-0007" in q["subject"][0] and q["subject"][0].startswith("回复：") for q in queries)
+    assert [q["body"][0] for q in queries] == ["状态：处理中", "答复：", "转交：", "需集团审议：是", "关闭"]

@@ -23,6 +23,7 @@ from mailbot.requests.mails import (
     request_answer_mail,
     request_notice_mail,
     request_refused_mail,
+    request_status_mail,
     request_update_ack_mail,
 )
 from mailbot.requests.store import add_event, find_request, find_staff
@@ -58,10 +59,22 @@ def notify_assignee(ctx: Ctx, req: Request, reason: str, key: str, *, lead: str,
         request_id=req.id)
 
 
+def _asks_status(text: str) -> bool:
+    """A unit's "查询" (what is the 诉求's status?): the word alone, or opening the mail's first line."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first.rstrip("。！!？?").startswith("查询") and len(first) <= 20
+
+
 def handle_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, req: Request) -> tuple[str, str]:
     """A reply about a request: HQ staff's commands, or a unit's follow-up kept as a comment."""
     now = msg.received_at
     parsed = parse_commands(p.new_text)
+    if sender.role != "hq" and _asks_status(p.new_text):
+        if ctx.may_answer(p.envelope.from_addr):
+            ctx.queue(f"req-status:{msg.id}", "request_status", request_status_mail(ctx.department, req, p.envelope.from_addr,
+                                                                               thread_of(p)),
+                      answers=p.envelope.from_addr, request_id=req.id)
+        return "answered", f"{req.number}: status asked by {sender.email}"
     if sender.role != "hq":
         detail = p.new_text.strip() or p.envelope.subject
         add_event(ctx.s, req, now, sender.email, "comment", detail, msg.id)

@@ -63,8 +63,8 @@ def request_card(req: Request) -> dict[str, object]:
 
 
 def _history(req: Request) -> list[dict[str, object]]:
-    return [{"at": e.at, "actor": e.actor, "action_cn": ACTION_CN.get(e.action, e.action), "detail": e.detail}
-            for e in req.events]
+    return [{"at": e.at, "actor": e.actor, "action": e.action, "action_cn": ACTION_CN.get(e.action, e.action),
+             "detail": e.detail} for e in req.events]
 
 
 def request_notice_mail(department: str, reason: str, req: Request, to: Sequence[Person], *, lead: str,
@@ -80,6 +80,17 @@ def request_answer_mail(department: str, req: Request, to: Sequence[str], answer
                         thread: Thread | None) -> Draft:
     return draft("request_answer", to, thread=thread, department=department, req=request_card(req),
                   answer=answer, answered_by=answered_by)
+
+
+# What a unit may read of a 诉求's history: HQ's internal notes (备注) stay internal.
+_UNIT_VISIBLE = frozenset({"created", "reported_again", "status", "transfer", "answer", "approval", "close",
+                           "comment", "overdue", "escalated"})
+
+
+def request_status_mail(department: str, req: Request, to: str, thread: Thread) -> Draft:
+    """To a unit that asked "查询": where its 诉求 stands, and what has happened (without HQ's internal notes)."""
+    return draft("request_status", [to], thread=thread, department=department, req=request_card(req),
+                 history=[e for e in _history(req) if e["action"] in _UNIT_VISIBLE])
 
 
 def request_update_ack_mail(department: str, req: Request, actor: Person, changes: Sequence[str],

@@ -154,6 +154,12 @@ def contexts() -> dict[str, dict[str, Any]]:
             "original_subject": "关于VIP客户填报范围的请示",
             "handled_by": ["刘洋"],
         },
+        "request_status": {
+            "req": {"number": "SQ-2026-0001", "status_cn": "处理中", "source_cn": "战略客户月报", "unit_name": "广东分公司",
+                    "customer": "S001 国家电网有限公司", "category_label": None, "text": "请总部协调冬季保供气量。",
+                    "created_at": received, "due_at": received, "assignee_name": "刘洋"},
+            "history": [{"at": received, "action_cn": "状态变更", "detail": "待处理 → 处理中"}],
+        },
         "bulletin_cover": {
             "period": PERIOD,
             "filename": "重点客户月报-2026年11月.pdf",

@@ -20,6 +20,7 @@ from tests.support.mailflow import (
     answer_to,
     arrive,
     latest,
+    outbox,
     report,
     request,
     text,
@@ -152,3 +153,20 @@ def test_urgent_forward_carries_the_customers_open_requests_and_last_report(app:
     body = text(latest(app, "urgent:"))
     assert "该客户尚未办结的诉求" in body and "请总部协调2027年冬季保供气量。" in body
     assert "该客户最近一期月报（2026-11）" in body and "广东分公司 风险等级：一般" in body
+
+
+def test_a_unit_asks_where_its_request_stands_and_sees_no_internal_note(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    # 刘洋 starts work and writes an internal note; GD's contact replies "查询" to the acknowledgement's 诉求 number:
+    # the answer shows the status, the 承办人, the due date and the history — without the note — and bothers no one.
+    clock.set(2026, 11, 18, 10)
+    report(app, NEEDS_HQ)
+    notice = latest(app, "req-notice:SQ-2026-0001:assigned")
+    clock.set(2026, 11, 19, 9)
+    answer_to(app, notice, LIUYANG, "状态：处理中\n备注：内部：客户总部态度消极，暂不告知单位。")
+    clock.set(2026, 11, 20, 9)
+    answer_to(app, latest(app, "ack:"), GD, "查询 SQ-2026-0001", subject="回复：SQ-2026-0001 办理情况")
+    (status,) = outbox(app, kind="request_status")
+    said = text(status)
+    assert status.recipients == GD[1] and "SQ-2026-0001" in status.subject and "处理中" in status.subject
+    assert "承办：刘洋" in said and "状态变更" in said and "客户总部态度消极" not in said
+    assert len(outbox(app, "req-notice:SQ-2026-0001:comment")) == 0

@@ -129,6 +129,7 @@ class RequestSettings(_Strict):
     due_days: dict[Literal["urgent", "strategic", "vip"], int] = {"urgent": 1, "strategic": 10, "vip": 10}
     category_due_days: dict[int, int] = {}       # §8.1.1 item → days, overrides due_days.strategic
     head_grace_days: int = Field(default=3, ge=0)  # overdue this long → the department head is told
+    digest_hour: int = Field(default=9, ge=0, le=23)  # the week's first working day, from this hour: the digests
 
 
 class HealthSettings(_Strict):

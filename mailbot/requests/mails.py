@@ -93,6 +93,15 @@ def request_status_mail(department: str, req: Request, to: str, thread: Thread) 
                  history=[e for e in _history(req) if e["action"] in _UNIT_VISIBLE])
 
 
+def request_digest_mail(department: str, to: Sequence[str], name: str, requests: Sequence[Request], now: datetime,
+                        *, board: bool) -> Draft:
+    """The week's open 诉求: a 承办人's own, or (`board`) everyone's for the 部门负责人; overdue first."""
+    rows = [{**request_card(r), "overdue_days": (now - r.due_at).days if r.due_at and r.due_at < now else 0,
+             "ok": r.due_at is None or r.due_at >= now} for r in requests]
+    return draft("request_digest", to, department=department, recipient_name=name, board=board, rows=rows,
+                 overdue=sum(1 for row in rows if not row["ok"]), today=now)
+
+
 def request_update_ack_mail(department: str, req: Request, actor: Person, changes: Sequence[str],
                             problems: Sequence[str], thread: Thread) -> Draft:
     return draft("request_update_ack", [actor.email], thread=thread, department=department,

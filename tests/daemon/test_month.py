@@ -39,22 +39,24 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     # A visit to S001: the notice, four briefing reminders, the summary request; BJ's summary is filed (one
     # acknowledgement) and its two follow-up actions are sent to their owners.
     # Mail that is not a report: GD's question and GD's thanks after its acknowledgement are handed to 刘洋.
+    # Mondays 23 and 30 November: each 承办人 with open 诉求 (王芳, 陈静, 赵磊) and the 部门负责人 get the week's list.
     # The operator: XJ's request bounced (once), and three digests (eight newsletters; a handover; a stranger
     # and a handover) — not eleven mails.
     assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
                                   "urgent_forward": 2, "urgent_ack": 2, "operator": 4, "bulletin": 1,
                                   "request_notice": 11, "request_update_ack": 2, "request_answer": 1,
                                   "visit_notice": 1, "visit_brief": 4, "visit_summary_request": 1,
-                                  "visit_reply": 1, "visit_followup": 2, "handover": 2, "handover_ack": 2})
+                                  "visit_reply": 1, "visit_followup": 2, "handover": 2, "handover_ack": 2,
+                                  "request_digest": 8})
     with app.sessions() as s:
         statuses = Counter(s.scalars(select(InboundMessage.status)))
         assert statuses == Counter({"processed": 9, "answered": 1, "handed_over": 2, "ignored": 2,
                                     "quarantined": 9})
         sent = Counter(s.scalars(select(OutboxMail.status)))
-        assert sent == Counter({"sent": 59})
+        assert sent == Counter({"sent": 67})
         rows = s.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
     outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
-    assert len(list(outbox_dir.iterdir())) == 59
+    assert len(list(outbox_dir.iterdir())) == 67
 
     # What each person received.
     received = Counter(a for r in rows for a in r.recipients.split(","))

@@ -160,6 +160,11 @@ def contexts() -> dict[str, dict[str, Any]]:
                     "created_at": received, "due_at": received, "assignee_name": "刘洋"},
             "history": [{"at": received, "action_cn": "状态变更", "detail": "待处理 → 处理中"}],
         },
+        "request_digest": {
+            "recipient_name": "张伟", "board": True, "overdue": 1, "today": received,
+            "rows": [{"number": "SQ-2026-0001", "status_cn": "处理中", "customer": "S001 国家电网有限公司", "unit_name": "广东分公司",
+                      "text": "请总部协调冬季保供气量。", "due_at": received, "overdue_days": 3, "assignee_name": "刘洋"}],
+        },
         "bulletin_cover": {
             "period": PERIOD,
             "filename": "重点客户月报-2026年11月.pdf",

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.db.models import OutboxMail
 from mailbot.demo import replies
-from mailbot.requests.schedule import chase_overdue
+from mailbot.requests.schedule import chase_overdue, weekly_digest
 from mailbot.requests.store import list_requests
 from tests.support.mailflow import (
     CHENJING,
@@ -170,3 +170,27 @@ def test_a_unit_asks_where_its_request_stands_and_sees_no_internal_note(app: App
     assert status.recipients == GD[1] and "SQ-2026-0001" in status.subject and "处理中" in status.subject
     assert "承办：刘洋" in said and "状态变更" in said and "客户总部态度消极" not in said
     assert len(outbox(app, "req-notice:SQ-2026-0001:comment")) == 0
+
+
+def test_the_weeks_first_working_day_brings_each_assignee_their_open_requests_and_the_head_the_board(
+        app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    # Two 诉求 for 刘洋 and one for 陈静, all overdue by the 30th. Friday: nothing. Monday 08:00: nothing yet; 09:00: one mail each,
+    # overdue first, and the board to 张伟 (部门负责人); again at 10:00: nothing new.
+    clock.set(2026, 11, 18, 10)
+    report(app, {**NEEDS_HQ, "S003": {"4": "请总部与华润燃气总部沟通欠款。", "风险等级": "重大", "需总部协调": "是"},
+                 "S002": {"4": "请协调LNG接收站窗口期。", "风险等级": "一般", "需总部协调": "是"}})
+    clock.set(2026, 11, 27, 9)  # a Friday
+    weekly_digest(app)
+    assert outbox(app, kind="request_digest") == []
+    clock.set(2026, 11, 30, 8)  # Monday, before the hour
+    weekly_digest(app)
+    assert outbox(app, kind="request_digest") == []
+    clock.set(2026, 11, 30, 9)
+    weekly_digest(app)
+    clock.set(2026, 11, 30, 10)
+    weekly_digest(app)
+    mails = {m.recipients: m for m in outbox(app, kind="request_digest")}
+    assert set(mails) == {"liuyang@hq.example.cn", "chenjing@hq.example.cn", "zhangwei@hq.example.cn"}
+    assert "您待办诉求 2 件，其中逾期 2 件" in mails["liuyang@hq.example.cn"].subject
+    board = text(mails["zhangwei@hq.example.cn"])
+    assert "全部待办诉求 3 件" in mails["zhangwei@hq.example.cn"].subject and "承办人：陈静" in board

@@ -32,6 +32,7 @@ from email.message import Message
 
 from parsers import classify
 from parsers.bounce import Bounce, read_bounce
+from parsers.itip import CalendarReply, read_calendar_reply
 from parsers.charsets import decode_header
 from parsers.envelope import build_envelope, first_values, raw_headers
 from parsers.form import FormCopy, find_copies, read_copy
@@ -75,6 +76,7 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...] = ()
     form_source: str | None = None   # "body", or the name of the attached file the form came from
     bounce: Bounce | None = None     # for a bounce: which message came back, for whom, for good or not
+    calendar_reply: CalendarReply | None = None   # an attendee's answer to one of our invitations
 
     def as_json(self) -> dict[str, object]:
         """Exactly the `mailbot parse --json` object of FORM.md, keys in order."""
@@ -344,5 +346,6 @@ def parse_message(raw: bytes) -> ParsedMessage:
         has_answers=form.has_answers if form else False,
         attachments=body.attachments,
         bounce=read_bounce(message, returned, body.text) if kind == "bounce" else None,
+        calendar_reply=read_calendar_reply(message),
         form_source=source if form is not None else None,
     )

@@ -126,7 +126,11 @@ def clip(text: str, limit: int = ECHO_CHARS) -> str:
 
 
 def compose(draft: Draft, sender: Identity, now: datetime) -> Composed:
-    msg: Message = MIMEMultipart("alternative", _subparts=[_text(draft.text, "plain"), _text(draft.html, "html")])
+    # An invitation also travels as the message's last alternative (iMIP, RFC 6047): that is where Outlook and
+    # phone clients look for it to show Accept / Decline; the .ics stays attached for everyone else.
+    invites = [_inner(_imip(a)) for a in draft.attachments if (a.maintype, a.subtype) == ("text", "calendar")]
+    msg: Message = MIMEMultipart("alternative", _subparts=[_text(draft.text, "plain"), _text(draft.html, "html"),
+                                                           *invites])
     originals = [*([draft.original] if draft.original is not None else []), *draft.originals]
     if draft.attachments or originals:
         msg = MIMEMultipart("mixed", _subparts=[_inner(msg), *map(_attachment, draft.attachments)])
@@ -197,6 +201,14 @@ def _text(text: str, subtype: str) -> Message:
     text = text.replace("\r\n", "\n")
     fits = all(len(line.encode()) <= 998 for line in text.split("\n"))
     return _inner(MIMEText(text, subtype, _UTF8_8BIT if fits else "utf-8"))  # type: ignore[arg-type]
+
+
+def _imip(a: Attachment) -> Message:
+    part = MIMEText(a.data.decode("utf-8"), "calendar", "utf-8")
+    for param, value in a.params:
+        if param != "charset":
+            part.set_param(param, value)
+    return part
 
 
 def _attachment(a: Attachment) -> Message:

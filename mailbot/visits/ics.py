@@ -6,8 +6,8 @@ cancellation under the same entry: a change is METHOD:REQUEST with SEQUENCE
 one higher, a cancellation METHOD:CANCEL with STATUS:CANCELLED and SEQUENCE
 one higher again. The organizer is the bot's own address, because the bot
 sends every update and clients only apply updates from the organizer of
-record; attendees carry RSVP=FALSE so nobody's client starts a reply
-conversation with the bot.
+record; attendees carry RSVP=TRUE, and their clients' answers (accepted,
+declined, tentative) come back to the bot, which notes them on the visit.
 
 Times are written with TZID=Asia/Shanghai (the configured zone) and a
 VTIMEZONE for the years around the visit, which Outlook needs to show the
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vCalAddress, vText
+from icalendar import Alarm, Calendar, Event, Timezone, vCalAddress, vText
 
 PRODID = "-//HQ Resources and Market Dept//mailbot visits//ZH-CN"
 
@@ -81,16 +81,27 @@ def calendar_bytes(inv: Invite) -> bytes:
     ev.add("status", "CANCELLED" if inv.method == "CANCEL" else "CONFIRMED")
     ev.add("transp", "OPAQUE")
     ev.add("organizer", _address(*inv.organizer), encode=False)
+    if inv.method == "REQUEST":
+        ev.add_component(_reminder(inv.summary))
     seen: set[str] = set()
     for name, addr in inv.attendees:
         if addr.lower() in seen:  # a person on two lists (unit contact and preparer) is invited once
             continue
         seen.add(addr.lower())
-        ev.add("attendee", _address(name, addr, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="FALSE"),
+        ev.add("attendee", _address(name, addr, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
                encode=False)
     cal.add_component(ev)
     data: bytes = cal.to_ical()
     return data
+
+
+def _reminder(summary: str) -> Alarm:
+    """The calendar reminds each attendee an hour before (VALARM)."""
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", summary)
+    alarm.add("trigger", timedelta(hours=-1))
+    return alarm
 
 
 def _timezone(tzid: str, first: date, last: date) -> Timezone:

@@ -53,6 +53,7 @@ from mailbot.visits.summary_form import (
 
 NUMBER = re.compile(r"VIS-\d{4}-\d{4,}")
 _EARLIEST = date(2000, 1, 1)  # finding a visit needs only the form's number, not its dates
+PARTSTAT_CN = {"ACCEPTED": "已接受", "DECLINED": "已拒绝", "TENTATIVE": "暂定", "DELEGATED": "已委托他人"}
 _CALENDAR_ANSWER = re.compile(r"^\s*(?:已接受|接受|已暂定|暂定|暂时接受|已拒绝|拒绝|accepted|accept|tentative|"
                               r"declined|decline)\s*[:：]", re.I)
 _DONE_LINE = re.compile(r"^(?:已完成|已办结|已落实|已办理完毕|完成)[。！!.]?$")
@@ -74,7 +75,9 @@ def find_visit(s: Session, p: ParsedMessage) -> Visit | None:
         if ours.visit_id is not None:
             return s.get(Visit, ours.visit_id)
     number: str | None = None
-    if m := NUMBER.search(p.envelope.subject):
+    if p.calendar_reply is not None and (m := NUMBER.match(p.calendar_reply.uid)):
+        number = m.group(0)
+    elif m := NUMBER.search(p.envelope.subject):
         number = m.group(0)
     elif (progress := read_progress(p.text)) is not None and progress.has_answers and progress.ref:
         number = progress.ref[0]
@@ -86,6 +89,11 @@ def find_visit(s: Session, p: ParsedMessage) -> Visit | None:
 def handle_visit_reply(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person,
                        visit: Visit) -> tuple[str, str]:
     """Act on one mail about `visit`; returns (status, note) for the inbound row, as every route does."""
+    if p.calendar_reply is not None:
+        answer = PARTSTAT_CN.get(p.calendar_reply.partstat, p.calendar_reply.partstat)
+        ctx.s.add(VisitNote(visit=visit, at=msg.received_at, author=p.calendar_reply.attendee,
+                            text=f"日程答复：{answer}", inbound_id=msg.id))
+        return "processed", f"{visit.number}: {p.calendar_reply.attendee} {p.calendar_reply.partstat}"
     if _CALENDAR_ANSWER.match(p.envelope.subject) or any(a.content_type == "text/calendar" for a in p.attachments):
         return "ignored", f"{visit.number}: calendar response"
     if not may_write(sender, visit):

@@ -3,6 +3,8 @@ through the intake pipeline, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -242,3 +244,23 @@ def test_once_wired_the_daemon_chases_visits_and_the_monthly_request_lists_open_
     line = "· S001 国家电网有限公司：VIS-2026-0001-1 拜访后续事项：提供北京地区2027年分月用气需求预测（责任人孙悦，12月10日前完成）（办理中）"
     assert line in said and said.index(line) < said.index("【重点客户月报填报单】")
     assert "VIS-2026-0001-2" not in said  # 刘洋's action is HQ's, not BJ's
+
+
+def test_an_attendees_calendar_answer_is_noted_on_the_visit(app: App, tmp_path: Path) -> None:
+    # Outlook answers the invitation with an iTIP REPLY (text/calendar; method=REPLY): 李明 accepted, 吴昊 declined.
+    plan_visit(app, write_plan(tmp_path / "v.yaml"))
+    notice = one(app, "visit:VIS-2026-0001:notice:seq0")
+    uid = str(event(invitation(notice))["UID"])
+    for (name, addr), status, subject in ((("李明", "liming@gd.example.cn"), "ACCEPTED", "已接受"),
+                                          (("吴昊", "wuhao@js.example.cn"), "DECLINED", "已拒绝")):
+        reply = email.message_from_bytes(replies.build(sender=(name, addr), to=HQ, at=app.now(),
+                                                       subject=f"{subject}: {notice.subject}", body=""),
+                                         policy=email.policy.SMTP)
+        ics = (f"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:Microsoft Exchange Server 2010\r\nVERSION:2.0\r\n"
+               f"BEGIN:VEVENT\r\nATTENDEE;PARTSTAT={status};CN={name}:mailto:{addr.upper()}\r\nUID:{uid}\r\n"
+               f"SEQUENCE:0\r\nDTSTAMP:20261114T010000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+        reply.set_content(ics, subtype="calendar", params={"method": "REPLY"})
+        (o,) = arrive(app, reply.as_bytes())
+        assert (o.status, o.note) == ("processed", f"VIS-2026-0001: {addr} {status}")
+    assert [(n.author, n.text) for n in visit_row(app).notes] == [
+        ("liming@gd.example.cn", "日程答复：已接受"), ("wuhao@js.example.cn", "日程答复：已拒绝")]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from icalendar import Calendar
 from sqlalchemy import select
 
 from mailbot.app import App
@@ -93,6 +94,16 @@ def test_plan_sends_a_notice_with_an_invitation_and_the_checklist(app: App, tmp_
     attendees = {str(a) for a in ev["ATTENDEE"]}
     assert {"mailto:liming@gd.example.cn", "mailto:liuyang@hq.example.cn", "mailto:zhenght@bj.example.cn"} <= attendees
     assert "国家电网有限公司" in str(ev["SUMMARY"]) and "第三会议室" in str(ev["LOCATION"])
+    # Attendees may answer (RSVP), everyone is reminded an hour before, and the invitation is also the message's last
+    # alternative (iMIP, RFC 6047), where Outlook and phones look for it to show Accept / Decline.
+    assert all(a.params["RSVP"] == "TRUE" for a in ev["ATTENDEE"])
+    (alarm,) = ev.walk("VALARM")
+    assert str(alarm["ACTION"]) == "DISPLAY" and alarm.decoded("TRIGGER") == timedelta(hours=-1)
+    alternative = next(p for p in msg.walk() if p.get_content_type() == "multipart/alternative")
+    kinds = [p.get_content_type() for p in alternative.iter_parts()]
+    assert kinds == ["text/plain", "text/html", "text/calendar"]
+    imip = list(alternative.iter_parts())[-1]
+    assert imip.get_param("method") == "REQUEST" and Calendar.from_ical(imip.get_content())["METHOD"] == "REQUEST"
 
     # The same file again: nothing new is sent.
     assert plan_visit(app, tmp_path / "v.yaml").action == "unchanged"

@@ -9,7 +9,7 @@ Secrets are never read from YAML: the file names an environment variable or a fi
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -123,13 +123,28 @@ class OutboxSettings(ServerSettings):
         return self
 
 
+class LadderStep(_Strict):
+    """One step of the urgent ladder: this many working hours after the urgent mail, with no answer from the
+    承办人 yet, these people are told (`head`: the 部门负责人, `duty`: the duty list, else staff ids or addresses)."""
+
+    after_hours: float = Field(gt=0)
+    to: tuple[str, ...] = Field(min_length=1)
+
+
 class RequestSettings(_Strict):
-    """Due dates for requests (诉求) and the overdue chase."""
+    """Due dates for requests (诉求), the overdue chase and the urgent ladder."""
 
     due_days: dict[Literal["urgent", "strategic", "vip"], int] = {"urgent": 1, "strategic": 10, "vip": 10}
     category_due_days: dict[int, int] = {}       # §8.1.1 item → days, overrides due_days.strategic
     head_grace_days: int = Field(default=3, ge=0)  # overdue this long → the department head is told
     digest_hour: int = Field(default=9, ge=0, le=23)  # the week's first working day, from this hour: the digests
+    working_day: str = Field(default="08:30-17:30", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")  # working hours count here
+    urgent_ladder: tuple[LadderStep, ...] = (LadderStep(after_hours=2, to=("head",)),
+                                             LadderStep(after_hours=4, to=("duty",)))
+
+    def working_hours(self) -> tuple[time, time]:
+        start, end = (time.fromisoformat(t) for t in self.working_day.split("-"))
+        return start, end
 
 
 class HealthSettings(_Strict):

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 DUE: tuple[Callable[[App], Plan], ...] = (
     reports.run_due,           # the monthly request, reminders, the escalation
     bulletin.run_due,          # the bulletin once the month's deadline has passed
+    requests.climb_ladder,     # urgent 诉求 nobody answered: the 部门负责人, then the duty list
     requests.chase_overdue,    # 催办 of overdue requests
     requests.weekly_digest,    # the week's open 诉求 to each 承办人, the board to the 部门负责人
     visits.visit_jobs,         # briefings, summaries, follow-ups

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import chinese_calendar  # type: ignore[import-untyped]  # ships no type hints
 
@@ -129,3 +129,24 @@ class WorkCalendar:
 
 def _is_weekday(d: date) -> bool:
     return d.weekday() < 5
+
+
+def add_working_hours(start: datetime, hours: float, cal: WorkCalendar, day: tuple[time, time]) -> datetime:
+    """The moment `hours` of working time after `start` (aware, in the zone working hours are meant in): only the
+    hours between `day[0]` and `day[1]` of working days count, so 2 working hours after Friday 16:30 with an
+    08:30–17:30 day is Monday 09:30, or later when Monday is a holiday."""
+    begin, end = day
+    left = timedelta(hours=hours)
+    t = start
+    for _ in range(_MAX_SEARCH_DAYS * 2):
+        opening = t.replace(hour=begin.hour, minute=begin.minute, second=0, microsecond=0)
+        closing = t.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+        if not cal.is_workday(t.date()) or t >= closing:
+            t = opening + timedelta(days=1)
+            continue
+        t = max(t, opening)
+        if t + left <= closing:
+            return t + left
+        left -= closing - t
+        t = opening + timedelta(days=1)
+    raise ValueError(f"no working time within {_MAX_SEARCH_DAYS * 2} days of {start.isoformat()}")

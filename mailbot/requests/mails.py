@@ -46,11 +46,11 @@ SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgen
 
 ACTION_CN = {"created": "登记", "reported_again": "再次报告", "status": "状态变更", "transfer": "转交",
              "answer": "答复单位", "approval": "提交集团审议", "note": "备注", "comment": "来信",
-             "close": "关闭", "overdue": "逾期提醒", "escalated": "逾期上报"}
+             "close": "关闭", "overdue": "逾期提醒", "escalated": "逾期上报", "urgent_ladder": "紧急督促"}
 
 
 NOTICE_CN = {"assigned": "待办", "transferred": "转交", "reported_again": "再次报告", "unit_comment": "单位来信",
-             "overdue": "逾期", "escalated": "逾期上报"}
+             "overdue": "逾期", "escalated": "逾期上报", "urgent_ladder": "紧急未回复"}
 
 
 def request_card(req: Request) -> dict[str, object]:

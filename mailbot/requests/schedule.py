@@ -1,4 +1,5 @@
-"""The requests' calendar jobs: the overdue chase (催办) to the assignee, then the department head; and on the
+"""The requests' calendar jobs: the urgent ladder (an urgent 诉求 nobody has answered climbs to the 部门负责人, then
+the duty list, in working hours); the overdue chase (催办) to the assignee, then the department head; and on the
 week's first working day each 承办人's open 诉求 in one mail, and the whole board to the 部门负责人.
 """
 
@@ -12,11 +13,62 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.db.models import Person, Request
 from mailbot.domain.commands import OPEN
-from mailbot.domain.workdays import WorkCalendar
+from mailbot.domain.workdays import WorkCalendar, add_working_hours
 from mailbot.db.session import transaction
 from mailbot.outbox.queue import Plan
 from mailbot.requests.mails import request_digest_mail, request_notice_mail
 from mailbot.requests.store import add_event
+
+
+# What shows that HQ took an urgent matter up: a command of the 承办人's (or anyone's at HQ), not the bot's own
+# entries and not the unit's follow-ups.
+_TAKEN_UP = frozenset({"status", "transfer", "answer", "approval", "note", "close"})
+
+
+def climb_ladder(app: App, *, dry_run: bool = False) -> Plan:
+    """Urgent 诉求 no one at HQ has answered yet: each step of `requests.urgent_ladder` whose working hours have
+    passed tells its people once (the step's number is in the key); an answer from the 承办人 stops the climb."""
+    plan = Plan()
+    cfg = app.settings.requests
+    now = app.now().astimezone(app.tz)
+    with transaction(app.sessions, dry_run=dry_run) as s:
+        people = {p.email: p for p in s.scalars(select(Person).where(Person.active.is_(True)))}
+        for req in s.scalars(select(Request).where(Request.urgent.is_(True), Request.status.in_(("new",)))
+                             .order_by(Request.id)):
+            if any(e.action in _TAKEN_UP for e in req.events):
+                continue
+            for n, step in enumerate(cfg.urgent_ladder, 1):
+                due = add_working_hours(req.created_at.astimezone(app.tz), step.after_hours, app.calendar,
+                                        cfg.working_hours())
+                if now < due:
+                    break
+                to = [people[a] for a in dict.fromkeys(_ladder_addresses(app, step.to)) if a in people]
+                if not to:
+                    continue
+                hours = f"{step.after_hours:g}"
+                who = req.assignee.name if req.assignee else "（未指定）"
+                draft = partial(request_notice_mail, app.department, "urgent_ladder", req, to,
+                                lead=f"此紧急事项登记已超过{hours}个工作小时，承办人{who}尚未回复办理意见，请督促或直接处理。",
+                                reply_address=app.identity.address)
+                row = plan.queue(s, f"req-ladder:{req.number}:{n}", "request_notice", draft, sender=app.identity,
+                                 now=app.now())
+                if row is not None:
+                    row.request_id = req.id
+                    add_event(s, req, app.now(), "mailbot", "urgent_ladder",
+                              f"紧急事项{hours}个工作小时未回复，告知{'、'.join(p.name for p in to)}")
+    return plan
+
+
+def _ladder_addresses(app: App, refs: tuple[str, ...]) -> list[str]:
+    out: list[str] = []
+    for ref in refs:
+        if ref == "head":
+            out.append(app.directory.head_address())
+        elif ref == "duty":
+            out += app.directory.duty_addresses()
+        else:
+            out.append(app.directory.staff_email(ref))
+    return out
 
 
 def chase_overdue(app: App, *, dry_run: bool = False) -> Plan:

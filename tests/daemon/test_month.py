@@ -35,7 +35,8 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
 
     # Requests: 3 assigned from reports, 2 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD);
     # the other four run late: assignee reminded, then the department head (11 notices — SQ-2026-0005 is 陈静's
-    # and due after the grace period's end for the head).
+    # and due after the grace period's end for the head); nobody answers the two urgent ones, so each climbs the
+    # ladder — the 部门负责人 after 2 working hours, the duty list after 4 (4 notices more).
     # A visit to S001: the notice, four briefing reminders, the summary request; BJ's summary is filed (one
     # acknowledgement) and its two follow-up actions are sent to their owners.
     # Mail that is not a report: GD's question and GD's thanks after its acknowledgement are handed to 刘洋.
@@ -44,7 +45,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     # and a handover) — not eleven mails.
     assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
                                   "urgent_forward": 2, "urgent_ack": 2, "operator": 4, "bulletin": 1,
-                                  "request_notice": 11, "request_update_ack": 2, "request_answer": 1,
+                                  "request_notice": 15, "request_update_ack": 2, "request_answer": 1,
                                   "visit_notice": 1, "visit_brief": 4, "visit_summary_request": 1,
                                   "visit_reply": 1, "visit_followup": 2, "handover": 2, "handover_ack": 2,
                                   "request_digest": 8})
@@ -53,10 +54,10 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
         assert statuses == Counter({"processed": 9, "answered": 1, "handed_over": 2, "ignored": 2,
                                     "quarantined": 9})
         sent = Counter(s.scalars(select(OutboxMail.status)))
-        assert sent == Counter({"sent": 67})
+        assert sent == Counter({"sent": 71})
         rows = s.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
     outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
-    assert len(list(outbox_dir.iterdir())) == 67
+    assert len(list(outbox_dir.iterdir())) == 71
 
     # What each person received.
     received = Counter(a for r in rows for a in r.recipients.split(","))

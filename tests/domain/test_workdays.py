@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot.domain.workdays import WorkCalendar, YearRule
+from mailbot.domain.workdays import WorkCalendar, YearRule, add_working_hours
 
 
 def _collecting_calendar(
@@ -146,3 +147,17 @@ def test_rule_without_workdays_fails_instead_of_looping() -> None:
     cal = WorkCalendar({2027: YearRule(holidays=every_day, workdays=frozenset())})
     with pytest.raises(ValueError, match="calendar.years.2027"):
         cal.next_workday(date(2027, 3, 1))
+
+
+@pytest.mark.parametrize("start, hours, expected", [
+    ((2026, 11, 27, 16, 30), 2, (2026, 11, 30, 9, 30)),   # Friday afternoon → Monday morning
+    ((2026, 11, 27, 7, 0), 2, (2026, 11, 27, 10, 30)),    # before the day opens: counted from 08:30
+    ((2026, 11, 28, 10, 0), 4, (2026, 11, 30, 12, 30)),   # a Saturday counts nothing
+    ((2026, 9, 30, 17, 0), 2, (2026, 10, 8, 10, 0)),      # National Day: 1–7 October are off
+    ((2026, 11, 30, 9, 0), 9, (2026, 12, 1, 9, 0)),       # a whole working day and then some
+])
+def test_working_hours_skip_nights_weekends_and_holidays(start: tuple[int, ...], hours: float,
+                                                         expected: tuple[int, ...]) -> None:
+    tz = ZoneInfo("Asia/Shanghai")
+    day = (time(8, 30), time(17, 30))
+    assert add_working_hours(datetime(*start, tzinfo=tz), hours, WorkCalendar(), day) == datetime(*expected, tzinfo=tz)

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.daemon.calendar import tick
 from mailbot.db.models import Request
 from mailbot.demo import replies
 from mailbot.pipeline import intake
-from tests.support.mailflow import GD, HQ, at, drop, outbox, parsed, text
+from tests.support.mailflow import GD, HQ, LIUYANG, SC, Clock, answer_to, arrive, at, drop, outbox, parsed, text
 
 
 def test_urgent_mail_reaches_the_customers_hq_staff_with_the_original(app: App) -> None:
@@ -86,3 +87,28 @@ def test_urgent_mail_that_could_mean_two_customers_reaches_both_staff_and_says_s
     assert "未能确定，可能是S001 国家电网有限公司、S003 华润燃气控股有限公司" in text(fwd)
     with app.sessions() as s:
         assert s.scalars(select(Request)).one().customer is None
+
+
+def test_an_urgent_matter_nobody_answers_climbs_the_ladder_in_working_hours(app: App, clock: Clock) -> None:
+    # Friday 16:30 SC reports about 大唐 (S007, 陈静's); nobody answers. With an 08:30–17:30 day, 2 working hours
+    # later is Monday 09:30 — the 部门负责人 (张伟) is told; 4 are Monday 11:30 — the duty list (赵磊, 张伟). Each once.
+    # A second matter, about S002 and answered by its 刘洋 on Monday 09:00, climbs nowhere.
+    clock.set(2026, 11, 27, 16, 30)
+    for subject, body in (("【紧急】大唐电厂停机", "大唐那边电厂停机。"), ("【紧急】S002管线泄漏", "S002 管线泄漏。")):
+        arrive(app, replies.build(sender=SC, to=HQ, at=clock.now, subject=subject, body=body))
+    clock.set(2026, 11, 30, 9, 0)
+    answer_to(app, outbox(app, kind="urgent_forward")[1], LIUYANG, "状态：处理中\n已联系客户。")
+    ladder = lambda: [(m.idem_key, m.recipients) for m in outbox(app, "req-ladder:")]  # noqa: E731
+    for moment in ((2026, 11, 27, 17, 20), (2026, 11, 30, 9, 20)):
+        clock.set(*moment)
+        tick(app)
+        assert ladder() == []
+    clock.set(2026, 11, 30, 9, 31)
+    tick(app)
+    tick(app)
+    assert ladder() == [("req-ladder:SQ-2026-0001:1", "zhangwei@hq.example.cn")]
+    clock.set(2026, 11, 30, 11, 31)
+    tick(app)
+    assert ladder() == [("req-ladder:SQ-2026-0001:1", "zhangwei@hq.example.cn"),
+                        ("req-ladder:SQ-2026-0001:2", "zhaolei@hq.example.cn,zhangwei@hq.example.cn")]
+    assert "此紧急事项登记已超过4个工作小时，承办人陈静尚未回复办理意见" in text(outbox(app, "req-ladder:SQ-2026-0001:2")[0])

@@ -11,8 +11,10 @@ STAMP  := $(VENV)/.installed
 # rare characters (䶮), poppler-utils for the PDF checks, Dovecot and openssl for the IMAP tests.
 DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-zenhei poppler-utils \
         dovecot-imapd dovecot-lmtpd openssl
+# The tests alone: every HTML mail is laid out in headless Chromium at phone and desktop width.
+TEST_DEBS := chromium
 
-.PHONY: demo run test bench system-deps venv clean
+.PHONY: demo run test bench system-deps test-deps install-debs venv clean
 
 demo: system-deps venv
 	$(VENV)/bin/mailbot demo
@@ -20,7 +22,7 @@ demo: system-deps venv
 run: venv
 	$(VENV)/bin/mailbot run
 
-test: system-deps venv
+test: system-deps test-deps venv
 	$(PY) -m mypy mailbot parsers
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q --durations=25
@@ -29,7 +31,13 @@ bench: venv
 	$(PY) bench/bench_bulletin.py
 
 system-deps:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(DEBS)"
+
+test-deps:
+	@$(MAKE) --no-print-directory install-debs PACKAGES="$(TEST_DEBS)"
+
+install-debs:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "as root, run: apt-get install -y$$missing"; exit 1; fi; \

@@ -9,11 +9,16 @@ where the brief allows it; a missing variable is an error, never a hole.
 from __future__ import annotations
 
 import base64
+import html
+import os
 import re
-from html import unescape
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -634,3 +639,49 @@ def test_urgent_forward_offers_one_click_commands_in_the_same_request() -> None:
     queries = [parse_qs(p.query) for p in parts]
     assert all("SQ-2026-0007" in q["subject"][0] and q["subject"][0].startswith("回复：") for q in queries)
     assert [q["body"][0] for q in queries] == ["状态：处理中", "答复：", "转交：", "需集团审议：是", "关闭"]
+
+
+# --- layout in a real browser ---------------------------------------------------------------------------------
+# Every HTML mail fits a phone (420 px) and a desktop (1200 px) without scrolling sideways: all are laid out in one
+# headless Chromium run, each in an iframe of the given width, and a script reports each document's scrollWidth
+# against its width (Debian's `chromium`, installed by `make test`).
+
+WIDTHS = (420, 1200)
+SCRIPT = """<script>
+window.addEventListener('load', () => {
+  const out = [];
+  for (const f of document.querySelectorAll('iframe')) {
+    const d = f.contentDocument.documentElement;
+    out.push(f.id + '=' + d.scrollWidth + '/' + d.clientWidth);
+  }
+  document.body.setAttribute('data-widths', out.join(' '));
+});
+</script>"""
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (make test installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def test_every_mail_fits_a_phone_and_a_desktop_without_scrolling_sideways(tmp_path: Path) -> None:
+    frames = []
+    for name in sorted(contexts()):
+        page = html.escape(render(name).html, quote=True)
+        for width in WIDTHS:
+            frames.append(f'<iframe id="{name}@{width}" style="width:{width}px;height:400px;border:0" '
+                          f'srcdoc="{page}"></iframe>')
+    (tmp_path / "mails.html").write_text(f"<!doctype html><html><body>{''.join(frames)}{SCRIPT}</body></html>",
+                                         encoding="utf-8")
+    dom = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+                          (tmp_path / "mails.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'data-widths="([^"]*)"', dom)
+    assert found, "the layout script did not run"
+    widths = dict(item.split("=") for item in found.group(1).split())
+    assert len(widths) == len(contexts()) * len(WIDTHS)
+    overflow = {frame: w for frame, w in widths.items() if int(w.split("/")[0]) > int(w.split("/")[1])}
+    assert overflow == {}

@@ -21,6 +21,7 @@ from parsers.message import (
     Problem,
     StrategicBlock,
     VipBlock,
+    looks_urgent,
     parse_message,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "StrategicBlock",
     "VipBlock",
     "UnreadableMessage",
+    "looks_urgent",
     "parse_message",
     "render_form",
 ]

@@ -29,14 +29,16 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from email.message import Message
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 
 from parsers import classify
 from parsers.bounce import Bounce, read_bounce
-from parsers.itip import CalendarReply, read_calendar_reply
 from parsers.charsets import decode_header
 from parsers.envelope import build_envelope, first_values, raw_headers
 from parsers.form import FormCopy, find_copies, read_copy
 from parsers.formtext import FORM_TITLE
+from parsers.itip import CalendarReply, read_calendar_reply
 from parsers.mime import Body, extract_body, iter_parts, param, read_message
 from parsers.model import Attachment, Envelope, Problem, StrategicBlock, VipBlock
 from parsers.quotes import boundaries, cut_sign_off, new_text, split_lines
@@ -349,3 +351,15 @@ def parse_message(raw: bytes) -> ParsedMessage:
         calendar_reply=read_calendar_reply(message),
         form_source=source if form is not None else None,
     )
+
+
+def looks_urgent(head: bytes) -> bool:
+    """Whether a message's header block alone marks it urgent (the subject's 【紧急】, Importance: high,
+    X-Priority: 1…), so a mailbox can hand out urgent mail ahead of a backlog before anything is parsed."""
+    try:
+        headers = raw_headers(BytesHeaderParser(policy=compat32).parsebytes(head))
+        values = first_values(headers)
+        subject = decode_header(headers.get("subject", [""])[0])
+    except Exception:  # noqa: BLE001 - a header we cannot read is simply not marked urgent
+        return False
+    return bool(classify.urgent_header_reasons(values) or classify.urgent_subject_reason(subject))

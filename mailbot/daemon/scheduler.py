@@ -64,9 +64,10 @@ class PassReport:
                 f"outbox delivered {self.sent.sent}, retrying {self.sent.retried}, dead {len(self.sent.dead)}")
 
 
-def deliver(app: App) -> SendReport:
+def deliver(app: App, *, urgent_only: bool = False) -> SendReport:
     with _delivering:
-        report = send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts)
+        report = send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts,
+                              urgent_only=urgent_only)
     if report.dead:
         with transaction(app.sessions) as s:
             for mail_id in report.dead:
@@ -95,7 +96,8 @@ def poll(app: App, state: StateStore, *, resume: bool = False) -> list[Outcome]:
 def _poll(app: App, state: StateStore, *, resume: bool) -> Polled:
     try:
         outcomes = resume_unfinished(app) if resume else []
-        outcomes += run_pass(app)
+        # An urgent matter's forward goes out the moment it is decided, not after the rest of a backlog.
+        outcomes += run_pass(app, after_urgent=lambda: _deliver_urgent(app))
     except LoginFailed as e:
         health.record_failure(state, app.now(), str(e), login=True)
         log.error("mailbox login failed: %s", e)
@@ -202,11 +204,20 @@ def calendar_tick(app: App, watch: Watch) -> None:
     _deliver_at_loop_edge(app)
 
 
-def _deliver_at_loop_edge(app: App) -> None:
+def _deliver_urgent(app: App) -> None:
     try:
-        deliver(app)
+        deliver(app, urgent_only=True)
+    except Exception:  # noqa: BLE001 - inside a pass: the rows wait for the delivery at the loop's edge
+        log.exception("urgent delivery failed")
+
+
+def _deliver_at_loop_edge(app: App) -> bool:
+    """Deliver what is due; True when more is due at once (the daemon then goes round again without waiting)."""
+    try:
+        return deliver(app).more
     except Exception:  # noqa: BLE001 - the loop edge: the rows wait for the next delivery
         log.exception("outbox delivery failed")
+        return False
 
 
 def run_once(app: App) -> PassReport:
@@ -251,9 +262,8 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
                 log.error("lost the daemon lock; stopping so the other daemon acts alone")
                 break
             watch.poll()  # a failed pass is recorded, not raised; the next one retries
-            if watch.writable:
-                _deliver_at_loop_edge(app)
-            if not stop.is_set():
+            more = watch.writable and _deliver_at_loop_edge(app)
+            if not stop.is_set() and not more:  # never back to waiting while deliverable mail is queued
                 app.mailbox.wait(s.poll_seconds, stop)
     finally:
         sched.shutdown(wait=True)

@@ -330,6 +330,7 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))  # a reply to this mail concerns it
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))      # likewise, a visit
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 1: an urgent matter's, sent first
 
 
 class KeyValue(Base):

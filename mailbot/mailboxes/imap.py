@@ -55,6 +55,8 @@ from imapclient import DELETED, IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 # MailboxUnavailable / LoginFailed are what the daemon counts (and alarms on); re-exported for callers.
+from parsers import looks_urgent
+
 from mailbot.mailboxes.base import FetchedMail, Folder, LoginFailed, MailboxUnavailable, StateStore
 from mailbot.net.loopback import is_loopback
 from mailbot.net.oauth import SignInRequired
@@ -68,6 +70,8 @@ DEFAULT_FOLDERS: dict[Folder, str] = {"processed": "Processed", "quarantine": "Q
                                       "auto": "Auto-replies"}
 # A dropped connection shows up as imaplib's abort, or as a socket/TLS error.
 CONNECTION_ERRORS = (OSError, IMAPClientAbortError)
+# The headers that mark urgent mail (parsers.looks_urgent), fetched with the listing.
+URGENCY = "BODY.PEEK[HEADER.FIELDS (SUBJECT IMPORTANCE X-PRIORITY PRIORITY X-MSMAIL-PRIORITY)]"
 META_BATCH = 500  # UIDs per FETCH of sizes and dates: keeps command lines short
 FETCH_BATCH = 25  # messages per FETCH of bodies, and so per MOVE
 FETCH_BYTES = 8 * 1024 * 1024  # bodies held in memory at once (a single bigger message comes alone)
@@ -290,18 +294,20 @@ class ImapMailbox:
         return base
 
     def _list_new(self, conn: IMAPClient, *, base: Baseline) -> list[tuple[datetime, int, int]]:
-        """(INTERNALDATE, UID, size) of the mail to hand out, oldest first."""
+        """(INTERNALDATE, UID, size) of the mail to hand out: urgent mail first (by the few headers that mark it,
+        fetched with the listing), then oldest first — a backlog never holds up an urgent matter."""
         first = 1 if self.backfill else base.uidnext
         # `UID n:*` also matches the highest UID when n is past it, hence the filter.
         uids = sorted(u for u in conn.search(["UID", f"{first}:*", "NOT", "DELETED"]) if u >= first)
         todo = []
         for i in range(0, len(uids), META_BATCH):
-            for uid, data in conn.fetch(uids[i:i + META_BATCH], ["RFC822.SIZE", "INTERNALDATE"]).items():
+            for uid, data in conn.fetch(uids[i:i + META_BATCH], ["RFC822.SIZE", "INTERNALDATE", URGENCY]).items():
                 date = _utc(data[b"INTERNALDATE"])
                 if base.rescan and not self.backfill and date < base.taken_at:
                     continue
-                todo.append((date, uid, int(data[b"RFC822.SIZE"])))
-        return sorted(todo)
+                head = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+                todo.append((not looks_urgent(bytes(head or b"")), date, uid, int(data[b"RFC822.SIZE"])))
+        return [(date, uid, size) for _, date, uid, size in sorted(todo)]
 
     def _download(self, conn: IMAPClient, *, uidvalidity: int,
                   batch: list[tuple[datetime, int, int]]) -> list[FetchedMail]:

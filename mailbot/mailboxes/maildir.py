@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
+from parsers import looks_urgent
+
 from mailbot.mailboxes.base import FetchedMail, Folder
 
 FOLDERS: dict[Folder, str] = {"processed": "Processed", "quarantine": "Quarantine", "auto": "Auto-replies"}
@@ -48,7 +50,8 @@ class MaildirMailbox:
                 if f.is_file() and not f.name.startswith("."):
                     st = f.stat()
                     entries.append((st.st_mtime, f.name, f, st.st_size))
-        for mtime, name, f, size in sorted(entries):
+        # Urgent mail first (its headers say so), then oldest first: a backlog never holds up an urgent matter.
+        for _, mtime, name, f, size in sorted((not _urgent(entry[2]), *entry) for entry in entries):
             try:
                 oversized = size > self.max_bytes
                 raw = _read_header(f) if oversized else f.read_bytes()
@@ -75,6 +78,13 @@ class MaildirMailbox:
         except FileNotFoundError:
             if not dst.exists():
                 raise
+
+
+def _urgent(f: Path) -> bool:
+    try:
+        return looks_urgent(_read_header(f))
+    except OSError:
+        return False
 
 
 def _read_header(f: Path) -> bytes:

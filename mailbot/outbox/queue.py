@@ -61,7 +61,7 @@ DraftOrRecipe = Draft | Callable[[], Draft]
 
 def enqueue(session: Session, *, key: str, kind: str, draft: DraftOrRecipe, sender: Identity, now: datetime,
             answers_addr: str | None = None, request_id: int | None = None,
-            visit_id: int | None = None) -> tuple[OutboxMail, bool]:
+            visit_id: int | None = None, priority: int | None = None) -> tuple[OutboxMail, bool]:
     """Queue a mail under an idempotency key; returns (row, created). An existing key wins, before the draft is
     built."""
     existing = session.scalar(_BY_KEY, {"key": key})
@@ -76,7 +76,8 @@ def enqueue(session: Session, *, key: str, kind: str, draft: DraftOrRecipe, send
     row = session.scalars(_INSERT_NEW[session.get_bind().dialect.name], [dict(
         idem_key=key, kind=kind, message_id=mail.message_id, recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])),
         answers_addr=answers_addr, subject=draft.subject, raw=mail.raw, created_at=now, status="pending", attempts=0,
-        next_attempt_at=now, request_id=request_id, visit_id=visit_id)]).first()
+        next_attempt_at=now, request_id=request_id, visit_id=visit_id,
+        priority=priority if priority is not None else int(draft.urgent))]).first()
     if row is None:
         again = session.scalar(_BY_KEY, {"key": key})
         assert again is not None
@@ -144,6 +145,7 @@ class SendReport:
     sent: int
     retried: int
     dead: Sequence[int]
+    more: bool = False  # the call stopped at its limit with more due: the caller should deliver again at once
 
 
 def backoff(attempts: int) -> timedelta:
@@ -157,12 +159,13 @@ def _stops_the_pass(e: Exception) -> bool:
 
 
 def send_pending(sessions: sessionmaker[Session], transport: Transport, now: datetime, *,
-                 max_attempts: int, limit: int = 500) -> SendReport:
-    """Deliver what is due, one row per transaction: a crash repeats at most the mail in flight."""
+                 max_attempts: int, limit: int = 500, urgent_only: bool = False) -> SendReport:
+    """Deliver what is due, an urgent matter's mail first, one row per transaction: a crash repeats at most the
+    mail in flight. `urgent_only`: just the urgent ones (the pipeline's call right after an urgent mail)."""
+    due = select(OutboxMail.id).where(OutboxMail.status == "pending", OutboxMail.next_attempt_at <= now)
     with sessions() as s:
-        ids = s.scalars(select(OutboxMail.id).where(OutboxMail.status == "pending",
-                                                    OutboxMail.next_attempt_at <= now)
-                        .order_by(OutboxMail.id).limit(limit)).all()
+        ids = s.scalars((due.where(OutboxMail.priority > 0) if urgent_only else due)
+                        .order_by(OutboxMail.priority.desc(), OutboxMail.id).limit(limit)).all()
     sent = retried = 0
     dead: list[int] = []
     stopped_by: str | None = None
@@ -209,7 +212,7 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
     if sent and stopped_by is None:
         with transaction(sessions) as s:
             s.execute(delete(KeyValue).where(KeyValue.key == STOPPED_KEY))
-    return SendReport(sent, retried, dead)
+    return SendReport(sent, retried, dead, more=len(ids) == limit and stopped_by is None)
 
 
 # Why the outbox last stopped (a JSON object: since, error) until a mail gets through; `mailbot status` shows it.

@@ -31,11 +31,15 @@ class Ctx:
     app: App
     s: Session
     tag: str = ""  # set by reparse, so the answers of a second run are new mails, not the first run's keys
+    urgent_queued: bool = False  # an urgent matter's mail was queued: the pipeline has it delivered at once
 
     def queue(self, key: str, kind: str, draft: Draft, answers: str | None = None,
-              request_id: int | None = None) -> None:
+              request_id: int | None = None, urgent: bool = False) -> None:
+        """Queue a mail in this message's transaction; `urgent` (or an urgent draft) sends it ahead of the rest."""
+        urgent = urgent or draft.urgent
         enqueue(self.s, key=key + self.tag, kind=kind, draft=draft, sender=self.app.identity, now=self.app.now(),
-                answers_addr=answers, request_id=request_id)
+                answers_addr=answers, request_id=request_id, priority=int(urgent))
+        self.urgent_queued = self.urgent_queued or urgent
 
     @property
     def department(self) -> str:

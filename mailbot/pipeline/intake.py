@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,9 +52,10 @@ class Outcome:
     status: str        # processed | answered | handed_over | ignored | quarantined | duplicate
     folder: Folder
     note: str
+    urgent: bool = False  # it queued an urgent matter's mail (sent first, and at once)
 
 
-def run_pass(app: App) -> list[Outcome]:
+def run_pass(app: App, *, after_urgent: Callable[[], None] | None = None) -> list[Outcome]:
     """One pass over the mailbox: every new message is recorded, handled, then marked done.
 
     The pass keeps one session (a transaction per message still): the directory rows the first message loads —
@@ -73,6 +74,8 @@ def run_pass(app: App) -> list[Outcome]:
                 outcome = intake(app, s, mail)
                 app.mailbox.mark_done(mail.ref, outcome.folder)
                 outcomes.append(outcome)
+                if outcome.urgent and after_urgent is not None:
+                    after_urgent()
         finally:
             # A backend that batches its moves (IMAP, EWS) moves what was finished when the iteration is closed:
             # close it now, not whenever the traceback of a stopped pass lets go of it.
@@ -215,11 +218,12 @@ def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
     disk, connection, configuration): the transaction has rolled back, the row stays `received`, and
     `PassStopped` ends the pass, so nothing is blamed on a message that would have gone through a moment later.
     """
+    ctx = Ctx(app, s, tag)
     try:
         with s.begin(), s.no_autoflush:  # the row's fields are written together, not before each query
             msg = s.get(InboundMessage, inbound_id)
             assert msg is not None
-            status, note = routes.handle(Ctx(app, s, tag), msg)
+            status, note = routes.handle(ctx, msg)
             msg.status, msg.outcome, msg.processed_at = status, note, app.now()
     except Exception as e:  # noqa: BLE001 - the loop edge: retry what is ours, quarantine what is the message's
         if our_fault(e):
@@ -229,7 +233,7 @@ def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
         status, note = "quarantined", "crashed"
         _quarantine_crash(app, s, inbound_id, tag, detail)
     log.info("msg=%s status=%s outcome=%s", inbound_id, status, note)
-    return Outcome(inbound_id, status, FOLDER_OF[status], note)
+    return Outcome(inbound_id, status, FOLDER_OF[status], note, urgent=status != "quarantined" and ctx.urgent_queued)
 
 
 def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: str) -> None:

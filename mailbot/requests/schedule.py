@@ -12,13 +12,12 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.db.models import Person, Request
+from mailbot.db.session import transaction
 from mailbot.domain.commands import OPEN
 from mailbot.domain.workdays import WorkCalendar, add_working_hours
-from mailbot.db.session import transaction
 from mailbot.outbox.queue import Plan
 from mailbot.requests.mails import request_digest_mail, request_notice_mail
 from mailbot.requests.store import add_event
-
 
 # What shows that HQ took an urgent matter up: a command of the 承办人's (or anyone's at HQ), not the bot's own
 # entries and not the unit's follow-ups.

@@ -76,5 +76,5 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
         request_id=req.id)
     if answer:
         ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", urgent_ack_mail(ctx.department, p, unit, req, recipients),
-                  answers=p.envelope.from_addr, request_id=req.id)
+                  answers=p.envelope.from_addr, request_id=req.id, urgent=True)
     return f"urgent {req.number}{' (merged)' if merged else ''} → {', '.join(r.email for r in recipients)}"

@@ -91,6 +91,19 @@ def test_backfill_hands_out_old_mail_too(dovecot: Dovecot, account: Account, mak
     assert [b"report 1" in g.raw for g in got] == [True, False]
 
 
+def test_urgent_mail_is_handed_out_ahead_of_older_mail(dovecot: Dovecot, account: Account,
+                                                      make_box: MakeBox) -> None:
+    # Three older reports, then mail marked urgent by its subject and by Importance: the urgent ones come first.
+    box = make_box()
+    list(box.fetch_new())
+    for n in range(3):
+        dovecot.append(account.user, msg(n), date=days_ago(0) - timedelta(minutes=30 - n))
+    dovecot.append(account.user, msg(7).replace(b"Subject: ", "Subject: 【紧急】".encode() + b"", 1))
+    dovecot.append(account.user, msg(8).replace(b"\r\n\r\n", b"\r\nImportance: high\r\n\r\n", 1))
+    got = [g.raw for g in box.fetch_new()]
+    assert [next(n for n in range(10) if f"report {n}".encode() in raw) for raw in got] == [7, 8, 0, 1, 2]
+
+
 def test_fetched_mail_carries_identity_date_and_size(dovecot: Dovecot, account: Account, make_box: MakeBox) -> None:
     # uid_key, ref and received_at come from UIDVALIDITY, UID and INTERNALDATE; a second fetch gives the same key.
     box = make_box()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from parsers import looks_urgent
 from parsers.classify import (
     automatic_reasons,
     bare_subject,
@@ -90,3 +91,15 @@ def test_bounce_rules() -> None:
     assert is_bounce("mailer-daemon@y.cn", "multipart/mixed", "", "x", "", True)
     assert not is_bounce("postmaster@y.cn", "text/plain", "", "请更新通讯录", "您好", False)
     assert not is_bounce("liming@gd.example.cn", "text/plain", "", "Undelivered", "", True)
+
+
+@pytest.mark.parametrize("head, urgent", [
+    ("Subject: 【紧急】管线泄漏\r\n\r\n".encode(), True),                      # raw 8-bit, as some clients send it
+    (b"Subject: =?utf-8?b?44CQ57Sn5oCl44CR?= S005\r\n\r\n", True),           # encoded word
+    (b"Subject: x\r\nImportance: High\r\n\r\n", True),
+    (b"Subject: x\r\nX-Priority: 1 (Highest)\r\n\r\n", True),
+    (b"Subject: =?gb2312?b?1MKxqA==?=\r\n\r\n", False),                       # 月报
+    (b"\xff\xfe not a header at all", False),
+])
+def test_urgent_mail_is_known_by_its_headers_alone(head: bytes, urgent: bool) -> None:
+    assert looks_urgent(head) is urgent

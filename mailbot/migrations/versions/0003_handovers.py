@@ -1,5 +1,6 @@
 """handovers, bounces, aliases: a contact's mail that is not a report is handed to HQ and recorded; a contact
-address our mail bounced from is marked; customers have the short names people write
+address our mail bounced from is marked; customers have the short names people write; an urgent matter's mail
+is sent first
 
 Revision ID: 0003
 Revises: 0002
@@ -33,9 +34,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('bounce_note', sa.String(length=300), nullable=True))
     with op.batch_alter_table('customers') as batch:
         batch.add_column(sa.Column('aliases', sa.Text(), nullable=True))
+    with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('priority', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox') as batch:
+        batch.drop_column('priority')
     with op.batch_alter_table('customers') as batch:
         batch.drop_column('aliases')
     with op.batch_alter_table('people') as batch:

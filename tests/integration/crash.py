@@ -8,7 +8,7 @@ behind. The stages are the hand-offs the design promises survive a crash:
 
     recorded     after `intake.record` committed the raw message
     processed    after `intake.process` committed its effects, before `mark_done`
-    marked_done  after the mailbox moved the pass's messages, before the outbox is delivered
+    marked_done  after the mailbox moved the pass's messages, before the loop's delivery (urgent matters' mails went mid-pass)
     sent         after the SMTP server accepted DATA, before the outbox row is marked sent
 
 Before dying it writes one line, `crash: SIGKILL after <stage>`, so the test can

@@ -136,6 +136,7 @@ class ImapMailbox:
         todo = self._run(partial(self._list_new, base=base))
         self._seen = (uidvalidity, uidnext)
         self._done = []
+        high = max([uidnext - 1, *(uid for _, uid, _ in todo)])
         try:
             for batch in _batches(todo, self.max_bytes):
                 mails = self._run(partial(self._download, uidvalidity=uidvalidity, batch=batch))
@@ -145,6 +146,13 @@ class ImapMailbox:
                 yield from mails
                 done, self._done = self._done, []
                 self._move_all(done)
+                # Urgent mail that arrived while this pass works through a backlog is handed out now, not after
+                # it; anything else that arrived waits for the next pass.
+                urgent, high = self._run(partial(self._urgent_arrivals, above=high))
+                if urgent:
+                    yield from self._run(partial(self._download, uidvalidity=uidvalidity, batch=urgent))
+                    done, self._done = self._done, []
+                    self._move_all(done)
         finally:
             done, self._done = self._done, None
             try:
@@ -305,9 +313,18 @@ class ImapMailbox:
                 date = _utc(data[b"INTERNALDATE"])
                 if base.rescan and not self.backfill and date < base.taken_at:
                     continue
-                head = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
-                todo.append((not looks_urgent(bytes(head or b"")), date, uid, int(data[b"RFC822.SIZE"])))
+                todo.append((not _marked_urgent(data), date, uid, int(data[b"RFC822.SIZE"])))
         return [(date, uid, size) for _, date, uid, size in sorted(todo)]
+
+    def _urgent_arrivals(self, conn: IMAPClient, *, above: int) -> tuple[list[tuple[datetime, int, int]], int]:
+        """(INTERNALDATE, UID, size) of urgent mail with a UID above `above`, and the highest UID seen now."""
+        uids = [u for u in conn.search(["UID", f"{above + 1}:*", "NOT", "DELETED"]) if u > above]
+        if not uids:
+            return [], above
+        found = conn.fetch(uids[:META_BATCH], ["RFC822.SIZE", "INTERNALDATE", URGENCY])
+        urgent = [(_utc(data[b"INTERNALDATE"]), uid, int(data[b"RFC822.SIZE"])) for uid, data in sorted(found.items())
+                  if _marked_urgent(data)]
+        return urgent, max(uids[:META_BATCH])
 
     def _download(self, conn: IMAPClient, *, uidvalidity: int,
                   batch: list[tuple[datetime, int, int]]) -> list[FetchedMail]:
@@ -460,6 +477,12 @@ class ImapMailbox:
         if self._watch is not None:
             _logout(self._watch)
         self._watch = None
+
+
+def _marked_urgent(data: dict[bytes, object]) -> bool:
+    """Whether a FETCH response's URGENCY header fields mark the mail urgent."""
+    head = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER.FIELDS")), b"")
+    return looks_urgent(bytes(head) if isinstance(head, (bytes, bytearray)) else b"")
 
 
 def _batches(todo: list[tuple[datetime, int, int]], max_bytes: int) -> Iterator[list[tuple[datetime, int, int]]]:

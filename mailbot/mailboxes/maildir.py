@@ -20,6 +20,8 @@ from parsers import looks_urgent
 from mailbot.mailboxes.base import FetchedMail, Folder
 
 FOLDERS: dict[Folder, str] = {"processed": "Processed", "quarantine": "Quarantine", "auto": "Auto-replies"}
+Entry = tuple[float, str, Path, int]  # mtime, file name, path, size
+URGENT_CHECK_EVERY = 25  # messages handed out between two looks for urgent mail that arrived meanwhile
 HEADER_LIMIT = 256 * 1024
 
 
@@ -44,23 +46,45 @@ class MaildirMailbox:
                 (path / f".{folder}" / sub).mkdir(parents=True, exist_ok=True)
 
     def fetch_new(self) -> Iterator[FetchedMail]:
+        entries = self._listing()
+        listed = {name for _, name, _, _ in entries}
+        # Urgent mail first (its headers say so), then oldest first: a backlog never holds up an urgent matter.
+        queue: list[Entry] = sorted(entries, key=lambda e: (not _urgent(e[2]), e[:2]))
+        handed = 0
+        while queue:
+            mtime, name, f, size = queue.pop(0)
+            mail = self._read(mtime, name, f, size)
+            if mail is None:
+                continue
+            yield mail
+            handed += 1
+            if handed % URGENT_CHECK_EVERY == 0:
+                # Urgent mail that arrived during a long pass goes next; anything else waits for the next pass.
+                arrived = [e for e in self._listing() if e[1] not in listed]
+                listed.update(e[1] for e in arrived)
+                queue[:0] = sorted(e for e in arrived if _urgent(e[2]))
+
+    def _listing(self) -> list[Entry]:
         entries = []
         for sub in ("new", "cur"):
             for f in (self.path / sub).iterdir():
                 if f.is_file() and not f.name.startswith("."):
-                    st = f.stat()
+                    try:
+                        st = f.stat()
+                    except FileNotFoundError:
+                        continue
                     entries.append((st.st_mtime, f.name, f, st.st_size))
-        # Urgent mail first (its headers say so), then oldest first: a backlog never holds up an urgent matter.
-        for _, mtime, name, f, size in sorted((not _urgent(entry[2]), *entry) for entry in entries):
-            try:
-                oversized = size > self.max_bytes
-                raw = _read_header(f) if oversized else f.read_bytes()
-            except FileNotFoundError:  # moved away by another process since the listing
-                continue
-            key = name.split(":", 1)[0]
-            yield FetchedMail(ref=str(f.relative_to(self.path)), uid_key=f"maildir:{key}", raw=raw,
-                              received_at=datetime.fromtimestamp(mtime, timezone.utc), size=size,
-                              oversized=oversized)
+        return entries
+
+    def _read(self, mtime: float, name: str, f: Path, size: int) -> FetchedMail | None:
+        try:
+            oversized = size > self.max_bytes
+            raw = _read_header(f) if oversized else f.read_bytes()
+        except FileNotFoundError:  # moved away by another process since the listing
+            return None
+        key = name.split(":", 1)[0]
+        return FetchedMail(ref=str(f.relative_to(self.path)), uid_key=f"maildir:{key}", raw=raw,
+                           received_at=datetime.fromtimestamp(mtime, timezone.utc), size=size, oversized=oversized)
 
     def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """A Maildir has no push: the daemon's poll interval is the wake-up."""

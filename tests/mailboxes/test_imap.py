@@ -104,6 +104,27 @@ def test_urgent_mail_is_handed_out_ahead_of_older_mail(dovecot: Dovecot, account
     assert [next(n for n in range(10) if f"report {n}".encode() in raw) for raw in got] == [7, 8, 0, 1, 2]
 
 
+def test_urgent_mail_arriving_during_a_backlog_is_handed_out_after_the_current_batch(
+        dovecot: Dovecot, account: Account, make_box: MakeBox, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A pass works through nine reports in batches of three; an urgent mail appended while the first batch is being
+    # handled comes right after that batch, not after the backlog; other newcomers wait for the next pass.
+    monkeypatch.setattr(imap, "FETCH_BATCH", 3)
+    box = make_box()
+    list(box.fetch_new())
+    for n in range(1, 10):
+        dovecot.append(account.user, msg(n))
+    order = []
+    for i, mail in enumerate(box.fetch_new()):
+        order.append(next(n for n in range(30) if f"Subject: report {n}\r\n".encode() in mail.raw))
+        box.mark_done(mail.ref, "processed")
+        if i == 0:
+            dovecot.append(account.user, msg(20))
+            dovecot.append(account.user, msg(21).replace(b"\r\n\r\n", b"\r\nX-Priority: 1\r\n\r\n", 1))
+    assert order == [1, 2, 3, 21, 4, 5, 6, 7, 8, 9]
+    (late,) = box.fetch_new()
+    assert b"report 20" in late.raw
+
+
 def test_fetched_mail_carries_identity_date_and_size(dovecot: Dovecot, account: Account, make_box: MakeBox) -> None:
     # uid_key, ref and received_at come from UIDVALIDITY, UID and INTERNALDATE; a second fetch gives the same key.
     box = make_box()

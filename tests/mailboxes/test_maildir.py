@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from mailbot.mailboxes.maildir import MaildirMailbox, deliver
@@ -43,3 +43,23 @@ def test_oversized_mail_is_not_read_whole(tmp_path: Path) -> None:
     deliver(tmp_path / "mail", MSG % (1, b"A" * 5000))
     (m,) = box.fetch_new()
     assert m.oversized and m.size > 5000 and b"AAAA" not in m.raw and b"Message-ID: <1@b.cn>" in m.raw
+
+
+def test_urgent_mail_goes_first_even_when_it_arrives_during_a_long_pass(tmp_path: Path) -> None:
+    # Thirty older mails and one urgent: the urgent one first. Another urgent mail delivered while the pass is at its
+    # first message comes after the next look (every 25 messages); ordinary newcomers wait for the next pass.
+    box = MaildirMailbox(tmp_path / "mail", max_bytes=10_000)
+    start = datetime(2026, 11, 19, 8, 0, tzinfo=timezone.utc)
+    for n in range(30):
+        deliver(tmp_path / "mail", MSG % (n, b"old"), received_at=start + timedelta(minutes=n))
+    deliver(tmp_path / "mail", b"Importance: high\r\n" + MSG % (100, b"urgent"), received_at=start + timedelta(hours=1))
+    order = []
+    for mail in box.fetch_new():
+        order.append(int(mail.raw.split(b"<", 1)[1].split(b"@", 1)[0]))
+        box.mark_done(mail.ref, "processed")
+        if len(order) == 1:
+            deliver(tmp_path / "mail", MSG % (200, b"ordinary"), received_at=start + timedelta(hours=2))
+            deliver(tmp_path / "mail", "Subject: 【紧急】\r\n".encode() + MSG % (300, b"urgent"),
+                    received_at=start + timedelta(hours=2))
+    assert order == [100, *range(24), 300, *range(24, 30)]
+    assert [int(m.raw.split(b"<", 1)[1].split(b"@", 1)[0]) for m in box.fetch_new()] == [200]

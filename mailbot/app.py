@@ -8,6 +8,7 @@ directory and a real database and run the same code the daemon runs.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,7 +36,8 @@ from mailbot.mailboxes.base import Mailbox
 from mailbot.mailboxes.maildir import MaildirMailbox
 from mailbot.net.oauth import OAuth2Token
 from mailbot.outbox.compose import Identity
-from mailbot.outbox.queue import Transport, send_pending
+from mailbot.outbox.push import Channel, PushTransport, Router
+from mailbot.outbox.queue import DeliveryFailed, Transport, send_pending
 from mailbot.outbox.transports import MaildirTransport
 from mailbot.settings import ServerSettings, Settings, load_settings
 
@@ -49,6 +51,16 @@ log = logging.getLogger(__name__)
 class Credentials:
     password: Callable[[], str] | None = None
     oauth_token: Callable[[], str] | None = None
+
+
+def _env(name: str) -> Callable[[], str]:
+    """A secret read from the environment when it is needed; missing, it fails that push (retried), not the mail."""
+    def read() -> str:
+        value = os.environ.get(name)
+        if not value:
+            raise DeliveryFailed(f"the environment variable {name} is not set")
+        return value
+    return read
 
 
 def system_clock() -> datetime:
@@ -107,9 +119,14 @@ class App:
     @cached_property
     def transport(self) -> Transport:
         try:
-            return self._transport()
+            mail = self._transport()
         except ValueError as e:
             raise ConfigError(f"{self.settings.source}: {e}") from None
+        if not self.settings.push:
+            return mail
+        channels = {p.name: Channel(p.name, p.kind, _env(p.url_env), _env(p.secret_env) if p.secret_env else
+                                    (lambda: None)) for p in self.settings.push}
+        return Router(mail, PushTransport(channels))
 
     def _mailbox(self) -> Mailbox:
         m = self.settings.mailbox

@@ -211,6 +211,16 @@ class SecuritySettings(_Strict):
         return tuple(i.strip().lower() for i in v)
 
 
+class PushSettings(_Strict):
+    """An instant-message group robot told of every urgent matter (企业微信 / 钉钉 / 飞书). The webhook URL holds the
+    robot's key and the signing secret is one: both come from the environment, never from the file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    kind: Literal["wecom", "dingtalk", "feishu"]
+    url_env: str
+    secret_env: str | None = None
+
+
 class Settings(_Strict):
     timezone: str = "Asia/Shanghai"
     data_dir: str = "data"
@@ -224,6 +234,7 @@ class Settings(_Strict):
     security: SecuritySettings = SecuritySettings()
     health: HealthSettings = HealthSettings()
     requests: RequestSettings = RequestSettings()
+    push: tuple[PushSettings, ...] = ()
     directory: str = "config/directory.yaml"
     operator: str = "it-ops@hq.example.cn"
 

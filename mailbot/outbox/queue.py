@@ -70,14 +70,23 @@ def enqueue(session: Session, *, key: str, kind: str, draft: DraftOrRecipe, send
     if not isinstance(draft, Draft):
         draft = draft()
     mail = compose(draft, sender, now)
+    return insert_row(session, key=key, kind=kind, message_id=mail.message_id, raw=mail.raw, subject=draft.subject,
+                      recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])), now=now, answers_addr=answers_addr,
+                      request_id=request_id, visit_id=visit_id,
+                      priority=priority if priority is not None else int(draft.urgent))
+
+
+def insert_row(session: Session, *, key: str, kind: str, message_id: str, raw: bytes, subject: str,
+               recipients: str, now: datetime, answers_addr: str | None = None, request_id: int | None = None,
+               visit_id: int | None = None, priority: int = 0) -> tuple[OutboxMail, bool]:
+    """An outbox row under its idempotency key (a composed mail, or a push's JSON); returns (row, created)."""
     # Another process (a CLI job beside the daemon) may queue the same key between the look-up and here:
     # ON CONFLICT DO NOTHING lets the unique key decide without failing, or needing a savepoint around, our
     # transaction.
     row = session.scalars(_INSERT_NEW[session.get_bind().dialect.name], [dict(
-        idem_key=key, kind=kind, message_id=mail.message_id, recipients=",".join(dict.fromkeys([*draft.to, *draft.cc])),
-        answers_addr=answers_addr, subject=draft.subject, raw=mail.raw, created_at=now, status="pending", attempts=0,
-        next_attempt_at=now, request_id=request_id, visit_id=visit_id,
-        priority=priority if priority is not None else int(draft.urgent))]).first()
+        idem_key=key, kind=kind, message_id=message_id, recipients=recipients, answers_addr=answers_addr,
+        subject=subject, raw=raw, created_at=now, status="pending", attempts=0, next_attempt_at=now,
+        request_id=request_id, visit_id=visit_id, priority=priority)]).first()
     if row is None:
         again = session.scalar(_BY_KEY, {"key": key})
         assert again is not None

@@ -8,6 +8,7 @@ capabilities import; the pipeline itself (`intake`, `routes`) sits above them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -16,7 +17,8 @@ from mailbot.app import App
 from mailbot.db.models import InboundMessage, Person, Quarantine
 from mailbot.outbox.compose import Draft
 from mailbot.outbox.operator import operator_mail
-from mailbot.outbox.queue import answers_in_last_hour, enqueue
+from mailbot.outbox.push import payload
+from mailbot.outbox.queue import answers_in_last_hour, enqueue, insert_row
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,15 @@ class Ctx:
         enqueue(self.s, key=key + self.tag, kind=kind, draft=draft, sender=self.app.identity, now=self.app.now(),
                 answers_addr=answers, request_id=request_id, priority=int(urgent))
         self.urgent_queued = self.urgent_queued or urgent
+
+    def push(self, key: str, title: str, text: str, request_id: int | None = None) -> None:
+        """Tell the configured instant-message robots (`push` in the settings): outbox rows, sent first."""
+        for channel in self.app.settings.push:
+            ident = f"{key}:{channel.name}{self.tag}"
+            body = json.dumps(payload(channel.kind, title, text), ensure_ascii=False).encode()
+            insert_row(self.s, key=ident, kind="push", message_id=f"<{ident}@push>", raw=body, subject=title,
+                       recipients=channel.name, now=self.app.now(), request_id=request_id, priority=1)
+            self.urgent_queued = True
 
     @property
     def department(self) -> str:

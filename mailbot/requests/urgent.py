@@ -74,6 +74,10 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
         open_requests=_open_requests(ctx, customer), last_report=_last_report(ctx, customer),
         candidates=meant if customer is None else (), reply_address=ctx.app.identity.address),
         request_id=req.id)
+    who = "、".join(r.name for r in recipients) or "总部值班人员"
+    about = (customer.name if customer else None) or (unit.name if unit else None) or p.envelope.from_addr
+    ctx.push(f"push:urgent:{msg.id}", f"【紧急】{about}：{p.envelope.subject[:60]}",
+             f"{req.number}｜{text[:300]}\n已转{who}处理。", request_id=req.id)
     if answer:
         ctx.queue(f"urgent-ack:{msg.id}", "urgent_ack", urgent_ack_mail(ctx.department, p, unit, req, recipients),
                   answers=p.envelope.from_addr, request_id=req.id, urgent=True)

@@ -31,7 +31,7 @@ from urllib.parse import quote_plus, urlsplit
 
 from mailbot.db.models import OutboxMail
 from mailbot.net.loopback import is_loopback
-from mailbot.outbox.queue import DeliveryFailed, PermanentFailure
+from mailbot.outbox.queue import DeliveryFailed, PermanentFailure, Transport
 
 KINDS = ("wecom", "dingtalk", "feishu")
 TIMEOUT = 10.0
@@ -111,8 +111,8 @@ class PushTransport:
 class Router:
     """The outbox's one transport: push rows to their robots, every other row to the mail transport."""
 
-    def __init__(self, mail: object, push: PushTransport) -> None:
+    def __init__(self, mail: Transport, push: PushTransport) -> None:
         self.mail, self.push = mail, push
 
     def send(self, row: OutboxMail) -> None:
-        (self.push if row.kind == "push" else self.mail).send(row)  # type: ignore[attr-defined]
+        (self.push if row.kind == "push" else self.mail).send(row)

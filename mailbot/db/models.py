@@ -243,6 +243,7 @@ class Request(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     category: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(String(120))  # one line (domain.titles); NULL before it was kept
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))

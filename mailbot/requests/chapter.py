@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.db.models import Request
 from mailbot.domain.commands import OPEN, STATUS_CN
+from mailbot.domain.titles import request_title
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def gather_requests(s: Session, first: datetime, nxt: datetime, now: datetime, t
                            customer_name=r.customer.name if r.customer else None,
                            assignee=r.assignee.name if r.assignee else None,
                            created_at=r.created_at.astimezone(tz),
-                           due_at=r.due_at.astimezone(tz) if r.due_at else None, overdue_days=late, text=r.text)
+                           due_at=r.due_at.astimezone(tz) if r.due_at else None, overdue_days=late,
+                           text=r.title or request_title(r.text))
 
     everything = s.scalars(select(Request).order_by(Request.number)).all()
     lines = {r.id: line(r) for r in everything}

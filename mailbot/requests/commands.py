@@ -39,8 +39,6 @@ def render_requests(rows: list[dict[str, object]]) -> str:
     out = [f"{'number':<14}{pad('status', 12)}{'due':<12}{'late':<6}{'unit':<6}{'cust':<6}{'assignee':<26}matter"]
     for r in rows:
         late = f"{r['overdue_days']}d" if r["overdue_days"] else ""
-        text = str(r["text"]).replace("\n", " ")
         out.append(f"{r['number']:<14}{pad(str(r['status_cn']), 12)}{str(r['due_at'] or '')[:10]:<12}{late:<6}"
-                   f"{r['unit'] or '':<6}{r['customer'] or '':<6}{str(r['assignee'] or ''):<26}"
-                   f"{text[:30]}{'…' if len(text) > 30 else ''}")
+                   f"{r['unit'] or '':<6}{r['customer'] or '':<6}{str(r['assignee'] or ''):<26}{r['title']}")
     return "\n".join(out)

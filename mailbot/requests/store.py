@@ -21,6 +21,7 @@ from parsers import ParsedMessage
 from mailbot.app import App
 from mailbot.db.models import Customer, InboundMessage, Person, Request, RequestEvent, Submission, Unit
 from mailbot.domain.commands import OPEN, STATUS_CN
+from mailbot.domain.titles import request_title
 from mailbot.outbox.queue import replied_to
 from mailbot.settings import RequestSettings
 
@@ -44,7 +45,7 @@ def add_event(s: Session, req: Request, at: datetime, actor: str, action: str, d
 
 def open_or_merge(s: Session, cfg: RequestSettings, *, source: str, unit: Unit | None, customer: Customer | None,
                   category: int | None, text: str, inbound: InboundMessage, submission: Submission | None = None,
-                  assignee: Person | None = None) -> tuple[Request, bool]:
+                  assignee: Person | None = None, subject: str | None = None) -> tuple[Request, bool]:
     """The open request for this matter, told it was reported again; or a new one. Returns (request, merged)."""
     at = inbound.received_at
     if unit is not None and customer is not None:
@@ -59,7 +60,8 @@ def open_or_merge(s: Session, cfg: RequestSettings, *, source: str, unit: Unit |
     last = s.scalar(select(func.max(Request.number)).where(Request.number.like(prefix + "%")))
     seq = int(last[len(prefix):]) + 1 if last else 1
     req = Request(number=f"{prefix}{seq:04d}", source=source, unit=unit, customer=customer, category=category,
-                  text=text, urgent=source == "urgent", inbound=inbound, submission=submission,
+                  text=text, title=request_title(text, subject), urgent=source == "urgent", inbound=inbound,
+                  submission=submission,
                   assignee=assignee or (customer.hq_staff if customer else None), status="new", created_at=at,
                   due_at=due_at(cfg, source, category, at))
     s.add(req)
@@ -111,5 +113,5 @@ def list_requests(app: App, *, assignee: str | None = None, unit: str | None = N
                          "created_at": r.created_at.astimezone(app.tz).isoformat(timespec="minutes"),
                          "due_at": r.due_at.astimezone(app.tz).isoformat(timespec="minutes") if r.due_at else None,
                          "overdue_days": (now - r.due_at).days if overdue and r.due_at else 0,
-                         "text": r.text})
+                         "title": r.title or request_title(r.text), "text": r.text})
     return rows

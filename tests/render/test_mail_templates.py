@@ -160,14 +160,14 @@ def contexts() -> dict[str, dict[str, Any]]:
             "handled_by": ["刘洋"],
         },
         "request_status": {
-            "req": {"number": "SQ-2026-0001", "status_cn": "处理中", "source_cn": "战略客户月报", "unit_name": "广东分公司",
+            "req": {"number": "SQ-2026-0001", "title": "请总部协调冬季保供气量。", "status_cn": "处理中", "source_cn": "战略客户月报", "unit_name": "广东分公司",
                     "customer": "S001 国家电网有限公司", "category_label": None, "text": "请总部协调冬季保供气量。",
                     "created_at": received, "due_at": received, "assignee_name": "刘洋"},
             "history": [{"at": received, "action_cn": "状态变更", "detail": "待处理 → 处理中"}],
         },
         "request_digest": {
             "recipient_name": "张伟", "board": True, "overdue": 1, "today": received,
-            "rows": [{"number": "SQ-2026-0001", "status_cn": "处理中", "customer": "S001 国家电网有限公司", "unit_name": "广东分公司",
+            "rows": [{"number": "SQ-2026-0001", "title": "请总部协调冬季保供气量。", "status_cn": "处理中", "customer": "S001 国家电网有限公司", "unit_name": "广东分公司",
                       "text": "请总部协调冬季保供气量。", "due_at": received, "overdue_days": 3, "assignee_name": "刘洋"}],
         },
         "bulletin_cover": {
@@ -591,7 +591,7 @@ def test_request_mails_render_with_history_and_help() -> None:
     from datetime import datetime, timezone
 
     at = datetime(2026, 11, 18, 2, 0, tzinfo=timezone.utc)
-    req = {"number": "SQ-2026-0001", "status_cn": "待处理", "source_cn": "战略客户月报", "unit_name": "广东分公司",
+    req = {"number": "SQ-2026-0001", "title": "请总部协调冬季保供气量。", "status_cn": "待处理", "source_cn": "战略客户月报", "unit_name": "广东分公司",
            "customer": "S001 国家电网有限公司", "category_label": "4. 需总部支持的合作诉求或需总部出面的合作机会",
            "text": "请总部协调<b>保供</b>。", "created_at": at, "due_at": at, "assignee_name": "刘洋"}
     mail = render_mail("request_notice", department="资源与市场部", reason_cn="待办", recipient_name="刘洋",

@@ -10,6 +10,7 @@ from mailbot.daemon.calendar import tick
 from mailbot.db.models import Request
 from mailbot.demo import replies
 from mailbot.pipeline import intake
+from mailbot.requests.store import list_requests
 from tests.support.mailflow import GD, HQ, LIUYANG, SC, Clock, answer_to, arrive, at, drop, outbox, parsed, text
 
 
@@ -112,3 +113,15 @@ def test_an_urgent_matter_nobody_answers_climbs_the_ladder_in_working_hours(app:
     assert ladder() == [("req-ladder:SQ-2026-0001:1", "zhangwei@hq.example.cn"),
                         ("req-ladder:SQ-2026-0001:2", "zhaolei@hq.example.cn,zhangwei@hq.example.cn")]
     assert "此紧急事项登记已超过4个工作小时，承办人陈静尚未回复办理意见" in text(outbox(app, "req-ladder:SQ-2026-0001:2")[0])
+
+
+def test_a_request_is_titled_by_the_urgent_mails_subject_not_its_greeting(app: App) -> None:
+    # "总部领导：\n今晨接…" used to become the 诉求's title in subjects, listings and the bulletin.
+    raw = replies.build(sender=("马丽", "mali@sx.example.cn"), to=HQ, at=at(2026, 11, 19, 8, 40),
+                        subject="【紧急】延长石油榆林项目供气中断风险",
+                        body="总部领导：\n今晨接陕西延长石油（集团）有限责任公司通知，其榆林化工项目可能中断供气三天。\n\n马丽\n陕西分公司")
+    drop(app, raw, at(2026, 11, 19, 8, 40))
+    intake.run_pass(app)
+    with app.sessions() as s:
+        assert s.scalar(select(Request.title)) == "延长石油榆林项目供气中断风险"
+    assert [row["title"] for row in list_requests(app)] == ["延长石油榆林项目供气中断风险"]  # `mailbot requests`

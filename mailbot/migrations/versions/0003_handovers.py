@@ -1,6 +1,6 @@
 """handovers, bounces, aliases: a contact's mail that is not a report is handed to HQ and recorded; a contact
 address our mail bounced from is marked; customers have the short names people write; an urgent matter's mail
-is sent first
+is sent first; a 诉求 has a one-line title
 
 Revision ID: 0003
 Revises: 0002
@@ -36,9 +36,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('aliases', sa.Text(), nullable=True))
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('priority', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('requests') as batch:
+        batch.add_column(sa.Column('title', sa.String(length=120), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('requests') as batch:
+        batch.drop_column('title')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('priority')
     with op.batch_alter_table('customers') as batch:

@@ -10,9 +10,11 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.bulletin.gather import gather
 from mailbot.bulletin.mails import bulletin_mail
+from mailbot.bulletin.model import Bulletin
 from mailbot.db.models import OutboxMail, Period, ReportRequest
 from mailbot.db.session import transaction
 from mailbot.domain import due
+from mailbot.domain.commands import STATUS_CN
 from mailbot.outbox.queue import Plan
 from mailbot.reports.store import ensure_period
 
@@ -58,9 +60,24 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
             draft = bulletin_mail(app.department, app.directory.bulletin_addresses(),
                                         period.key, pdf, path.name, stats,
                                         [u.name for u in b.units if u.status == "missing"],
-                                        [u.name for u in b.units if u.status == "late"])
+                                        [u.name for u in b.units if u.status == "late"], decisions(b))
             plan.queue(s, key, "bulletin", draft, sender=app.identity, now=app.now())
     return plan
+
+
+def decisions(b: Bulletin) -> list[str]:
+    """What needs the leaders, one line each, for the cover mail: every 重大 risk (urgent reports included), every
+    诉求 awaiting group review and every overdue one — with customer, unit or 承办人, so nobody must open the PDF to
+    know what to act on."""
+    out = [f"重大风险：{r.customer_code} {r.customer_name}（{r.unit_name}）{r.text}" for r in b.risks if r.level == "重大"]
+    if b.requests is not None:
+        review = [x for x in (*b.requests.opened, *b.requests.overdue) if x.status == STATUS_CN["awaiting_approval"]]
+        for x in dict.fromkeys(review):
+            out.append(f"待集团审议：{x.number} {x.customer_name or x.unit_name or ''}：{x.text}（承办人{x.assignee or '未指定'}）")
+        for x in b.requests.overdue:
+            out.append(f"逾期诉求：{x.number} {x.customer_name or x.unit_name or ''}：{x.text}"
+                       f"（承办人{x.assignee or '未指定'}，逾期{x.overdue_days}天）")
+    return out
 
 
 def bulletin_wanted(app: App, period_key: str) -> bool:

@@ -29,6 +29,7 @@ from mailbot.bulletin.model import (
 )
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 from mailbot.domain import due
+from mailbot.domain.titles import request_title
 from mailbot.requests.chapter import gather_requests
 from mailbot.visits.chapter import gather_visits
 
@@ -45,10 +46,18 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
     sections, risks, strategic_asks = _strategic(s, current)
     vip, vip_asks = _vip(current)
     urgent, urgent_asks = _urgent(s, first, nxt, tz)
+    # A risk reported by urgent mail is the month's most pressing one, whether or not a form said so.
+    risks = tuple(sorted((*risks, *(_urgent_risk(u) for u in urgent)),
+                         key=lambda r: (RISK_ORDER[r.level], r.customer_code)))
     return Bulletin(period=period.key, department=department, deadline=period.deadline,
                     generated_at=now.astimezone(tz), units=statuses, customers=sections, vip=vip, risks=risks,
                     coordination=strategic_asks + vip_asks + urgent_asks, urgent=urgent,
                     requests=gather_requests(s, first, nxt, now, tz), visits=gather_visits(s, first, nxt, now, tz))
+
+
+def _urgent_risk(u: UrgentMatter) -> Risk:
+    return Risk(level="重大", customer_code=u.customer_code or "—", customer_name=u.customer_name or "（客户未识别）",
+                unit_name=u.unit_name or "（未知单位）", text=f"紧急报告（{u.received_at:%m月%d日}）：{u.title}")
 
 
 def _submissions(s: Session, period: Period, tz: ZoneInfo) -> tuple[tuple[UnitStatus, ...], dict[int, Submission]]:
@@ -134,7 +143,8 @@ def _urgent(s: Session, first: datetime, nxt: datetime, tz: ZoneInfo) -> tuple[
             received_at=r.created_at.astimezone(tz), unit_name=r.unit.name if r.unit else None,
             customer_code=r.customer.code if r.customer else None,
             customer_name=r.customer.name if r.customer else None, subject=r.inbound.subject or "",
-            text=r.text, forwarded_to=(r.assignee.name,) if r.assignee else ()))
+            text=r.text, forwarded_to=(r.assignee.name,) if r.assignee else (),
+            title=r.title or request_title(r.text)))
         coordination.append(CoordinationItem(source="紧急事项", customer_code=r.customer.code if r.customer else None,
                                              customer_name=r.customer.name if r.customer else None,
                                              unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text))

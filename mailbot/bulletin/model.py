@@ -107,6 +107,7 @@ class UrgentMatter:
     subject: str
     text: str
     forwarded_to: tuple[str, ...]  # HQ staff names
+    title: str = ""  # the 诉求's one-line title (domain.titles)
 
 
 @dataclass(frozen=True)

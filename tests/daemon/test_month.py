@@ -7,6 +7,8 @@ bulletin. Then every job runs again and nothing new is sent.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import subprocess
 from collections import Counter
 
@@ -74,6 +76,14 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     with app.sessions() as s:
         esc = s.scalars(select(OutboxMail.recipients).where(OutboxMail.kind == "escalation")).all()
     assert sorted(r.split(",")[0] for r in esc) == ["fengjj@sx.example.cn", "hewb@xj.example.cn", "yanggd@sc.example.cn"]
+
+    # The cover mail says what needs the leaders before they open the PDF: the supply interruption reported by urgent
+    # mail (S011) is the month's 重大 risk, and each overdue 诉求 is named with its 承办人.
+    cover = next(r for r in rows if r.kind == "bulletin")
+    said = email.message_from_bytes(cover.raw, policy=email.policy.default).get_body(("plain",)).get_content()
+    decisions = said[said.index("需要决策和协调的事项"):said.index("本期概况")]
+    assert "重大风险：S011 陕西延长石油（集团）有限责任公司（陕西分公司）紧急报告" in decisions
+    assert "重大风险：S003" in decisions and decisions.count("逾期诉求：SQ-2026-") == 4
 
     pdf = bulletin_path(app, "2026-11")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

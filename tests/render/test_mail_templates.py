@@ -177,6 +177,8 @@ def contexts() -> dict[str, dict[str, Any]]:
                       "customers_reported": 85, "risks_major": 3, "coordination": 7, "urgent": 1},
             "missing_units": ["海南分公司", "西藏分公司"],
             "late_units": ["福建分公司", "广西分公司"],
+            "decisions": ["重大风险：S011 陕西延长石油（集团）有限责任公司（陕西分公司）紧急报告（11月18日）：榆林项目供气中断风险",
+                          "逾期诉求：SQ-2026-0002 华润燃气控股有限公司：请总部沟通欠款事宜。（承办人陈静，逾期3天）"],
         },
         "operator_digest": {
             "items": [{"id": 4211, "from_addr": "news@list.example", "subject": "<b>特价</b>", "received_at": received,

@@ -71,11 +71,11 @@ def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(tmp_path: Path) -> None:
-    # `make demo`'s command: the PDF and 71 outgoing mails are left where it says; `status` shows the month.
+    # `make demo`'s command: the PDF and 67 outgoing mails are left where it says; `status` shows the month.
     r = run("demo", "--dir", str(tmp_path / "demo"), timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "demo/bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
-    assert "outbox (71 mails)" in r.stdout
+    assert "outbox (67 mails)" in r.stdout
     s = run("--config", str(tmp_path / "demo/mailbot.yaml"), "status", "--period", "2026-11")
     assert s.returncode == 0, s.stderr
     assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 9 message(s)" in s.stdout

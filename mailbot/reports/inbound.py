@@ -86,7 +86,7 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
         return f"rejected: {len(verdict.problems)} problem(s)"
     duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
     sub, requests = persist_submission(ctx.s, msg, p, unit, period, ctx.app.tz, ctx.app.settings.requests,
-                                       duty[0] if duty else None)
+                                       duty[0] if duty else None, ctx.app.calendar)
     for req, merged in requests:
         if not merged:
             notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",

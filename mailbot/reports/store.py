@@ -29,6 +29,7 @@ from mailbot.db.models import (
 from mailbot.directory.lookup import customers_by_code
 from mailbot.domain import due
 from mailbot.domain.validate import UnitView
+from mailbot.domain.workdays import WorkCalendar
 from mailbot.requests.store import open_or_merge
 from mailbot.settings import RequestSettings
 
@@ -68,8 +69,8 @@ def current_submission(s: Session, period_id: int, unit_id: int) -> Submission |
 
 
 def persist_submission(s: Session, msg: InboundMessage, p: ParsedMessage, unit: Unit, period: Period,
-                       tz: ZoneInfo, requests: RequestSettings,
-                       duty: Person | None) -> tuple[Submission, list[tuple[Request, bool]]]:
+                       tz: ZoneInfo, requests: RequestSettings, duty: Person | None,
+                       calendar: WorkCalendar) -> tuple[Submission, list[tuple[Request, bool]]]:
     """Store an accepted report; its "needs HQ" answers open requests (or attach to open ones)."""
     previous = current_submission(s, period.id, unit.id)
     customers = customers_by_code(s)
@@ -101,11 +102,11 @@ def persist_submission(s: Session, msg: InboundMessage, p: ParsedMessage, unit: 
                                         customer=customers[block.customer],
                                         category=4 if block.items.get("4") else None,
                                         text=text or "（需总部协调，未写明事项）", inbound=msg, submission=sub,
-                                        assignee=customers[block.customer].hq_staff or duty))
+                                        assignee=customers[block.customer].hq_staff or duty, calendar=calendar, tz=tz))
     for v in p.vip:
         customer = customers[v.customer]
         if v.needs_hq:
             opened.append(open_or_merge(s, requests, source="vip", unit=unit, customer=customer, category=None,
                                         text=v.issue or "（需总部协调，未写明事项）", inbound=msg, submission=sub,
-                                        assignee=customer.hq_staff or duty))
+                                        assignee=customer.hq_staff or duty, calendar=calendar, tz=tz))
     return sub, opened

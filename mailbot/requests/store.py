@@ -11,7 +11,8 @@ urgent mail about no identifiable customer always opens a new one.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from mailbot.app import App
 from mailbot.db.models import Customer, InboundMessage, Person, Request, RequestEvent, Submission, Unit
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.domain.titles import request_title
+from mailbot.domain.workdays import WorkCalendar, add_working_hours
 from mailbot.outbox.queue import replied_to
 from mailbot.settings import RequestSettings
 
@@ -31,11 +33,16 @@ NUMBER = re.compile(r"SQ-\d{4}-\d{4,}")
 BOT = "mailbot"
 
 
-def due_at(cfg: RequestSettings, source: str, category: int | None, created: datetime) -> datetime:
+def due_at(cfg: RequestSettings, source: str, category: int | None, created: datetime, calendar: WorkCalendar,
+           tz: ZoneInfo) -> datetime:
+    """When a 诉求 must be answered: `due_days` working days of working time (`requests.working_day`, on the Chinese
+    working-day calendar) after it was raised — a deadline never falls on a weekend or a holiday."""
     days = cfg.due_days.get(source, 10)  # type: ignore[call-overload]
     if source == "strategic" and category in cfg.category_due_days:
         days = cfg.category_due_days[category]  # type: ignore[index]
-    return created + timedelta(days=days)
+    start, end = cfg.working_hours()
+    day = (datetime.combine(date.min, end) - datetime.combine(date.min, start)).total_seconds() / 3600
+    return add_working_hours(created.astimezone(tz), days * day, calendar, (start, end))
 
 
 def add_event(s: Session, req: Request, at: datetime, actor: str, action: str, detail: str | None = None,
@@ -44,8 +51,9 @@ def add_event(s: Session, req: Request, at: datetime, actor: str, action: str, d
 
 
 def open_or_merge(s: Session, cfg: RequestSettings, *, source: str, unit: Unit | None, customer: Customer | None,
-                  category: int | None, text: str, inbound: InboundMessage, submission: Submission | None = None,
-                  assignee: Person | None = None, subject: str | None = None) -> tuple[Request, bool]:
+                  category: int | None, text: str, inbound: InboundMessage, calendar: WorkCalendar, tz: ZoneInfo,
+                  submission: Submission | None = None, assignee: Person | None = None,
+                  subject: str | None = None) -> tuple[Request, bool]:
     """The open request for this matter, told it was reported again; or a new one. Returns (request, merged)."""
     at = inbound.received_at
     if unit is not None and customer is not None:
@@ -63,7 +71,7 @@ def open_or_merge(s: Session, cfg: RequestSettings, *, source: str, unit: Unit |
                   text=text, title=request_title(text, subject), urgent=source == "urgent", inbound=inbound,
                   submission=submission,
                   assignee=assignee or (customer.hq_staff if customer else None), status="new", created_at=at,
-                  due_at=due_at(cfg, source, category, at))
+                  due_at=due_at(cfg, source, category, at, calendar, tz))
     s.add(req)
     s.flush()
     add_event(s, req, at, inbound.from_addr or BOT, "created", None, inbound.id)

@@ -67,6 +67,7 @@ def handle_urgent(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit | 
         recipients = duty_people(ctx.s, ctx.app.directory.duty_addresses())
     req, merged = open_or_merge(ctx.s, ctx.app.settings.requests, source="urgent", unit=unit, customer=customer,
                                 category=None, text=text, inbound=msg, subject=p.envelope.subject,
+                                calendar=ctx.app.calendar, tz=ctx.app.tz,
                                 assignee=recipients[0] if recipients else None)
     # Urgent means now: even a matter already open is forwarded again, under its existing number.
     ctx.queue(f"urgent:{msg.id}", "urgent_forward", urgent_forward_mail(

@@ -35,10 +35,11 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     app.clock = clock
     play_month(app, clock, "2026-11", lambda _: None)
 
-    # Requests: 3 assigned from reports, 2 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD);
-    # the other four run late: assignee reminded, then the department head (11 notices — SQ-2026-0005 is 陈静's
-    # and due after the grace period's end for the head); nobody answers the two urgent ones, so each climbs the
-    # ladder — the 部门负责人 after 2 working hours, the duty list after 4 (4 notices more).
+    # Requests: 3 assigned from reports, 2 urgent; 刘洋 works SQ-2026-0001 by mail (2 acks, 1 answer to GD).
+    # Deadlines count working days: the three raised by reports fall due on 1 December, after the month; the two
+    # urgent ones (one working day) run late — assignee reminded, then the department head (4 notices) — and,
+    # as nobody answers them, each climbs the ladder: the 部门负责人 after 2 working hours, the duty list after 4
+    # (4 notices).
     # A visit to S001: the notice, four briefing reminders, the summary request; BJ's summary is filed (one
     # acknowledgement) and its two follow-up actions are sent to their owners.
     # Mail that is not a report: GD's question and GD's thanks after its acknowledgement are handed to 刘洋.
@@ -47,7 +48,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     # and a handover) — not eleven mails.
     assert kinds(app) == Counter({"request": 6, "reminder": 9, "escalation": 3, "ack": 4, "error_reply": 1,
                                   "urgent_forward": 2, "urgent_ack": 2, "operator": 4, "bulletin": 1,
-                                  "request_notice": 15, "request_update_ack": 2, "request_answer": 1,
+                                  "request_notice": 11, "request_update_ack": 2, "request_answer": 1,
                                   "visit_notice": 1, "visit_brief": 4, "visit_summary_request": 1,
                                   "visit_reply": 1, "visit_followup": 2, "handover": 2, "handover_ack": 2,
                                   "request_digest": 8})
@@ -56,10 +57,10 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
         assert statuses == Counter({"processed": 9, "answered": 1, "handed_over": 2, "ignored": 2,
                                     "quarantined": 9})
         sent = Counter(s.scalars(select(OutboxMail.status)))
-        assert sent == Counter({"sent": 71})
+        assert sent == Counter({"sent": 67})
         rows = s.scalars(select(OutboxMail).order_by(OutboxMail.id)).all()
     outbox_dir = app.settings.path(app.settings.outbox.path) / "new"
-    assert len(list(outbox_dir.iterdir())) == 71
+    assert len(list(outbox_dir.iterdir())) == 67
 
     # What each person received.
     received = Counter(a for r in rows for a in r.recipients.split(","))
@@ -83,7 +84,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     said = email.message_from_bytes(cover.raw, policy=email.policy.default).get_body(("plain",)).get_content()
     decisions = said[said.index("需要决策和协调的事项"):said.index("本期概况")]
     assert "重大风险：S011 陕西延长石油（集团）有限责任公司（陕西分公司）紧急报告" in decisions
-    assert "重大风险：S003" in decisions and decisions.count("逾期诉求：SQ-2026-") == 4
+    assert "重大风险：S003" in decisions and decisions.count("逾期诉求：SQ-2026-") == 2
 
     pdf = bulletin_path(app, "2026-11")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
@@ -92,7 +93,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
         assert expected in text, expected
     assert "较大" not in text  # BJ's rejected first version never reaches the bulletin
     flat = "".join(text.split())
-    assert "七、诉求办理情况" in text and "本月新登记5件，本月答复1件，当前逾期未办4件。" in flat
+    assert "七、诉求办理情况" in text and "本月新登记5件，本月答复1件，当前逾期未办2件。" in flat
 
     before = kinds(app)
     run_once(app)

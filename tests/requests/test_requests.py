@@ -66,16 +66,18 @@ def test_a_request_lives_its_whole_life_by_email(app: App, clock) -> None:  # ty
 
 
 def test_overdue_chain_reminds_assignee_then_head_once_each(app: App, clock) -> None:  # type: ignore[no-untyped-def]
-    # Ten days pass unanswered: the assignee is reminded; three more and the department head; never twice.
+    # Ten working days pass unanswered: the assignee is reminded; three more days and the department head; never
+    # twice. Working days: raised Wednesday 11-18 10:00, due Wednesday 12-02 10:00 (two weekends do not count).
     clock.set(2026, 11, 18, 10)
     report(app, NEEDS_HQ)
     number = str(list_requests(app)[0]["number"])
-    clock.set(2026, 11, 29, 11)  # due 11-28 10:00: one day and an hour late
+    assert list_requests(app)[0]["due_at"] == "2026-12-02T10:00+08:00"
+    clock.set(2026, 12, 3, 11)  # one day and an hour late
     chase_overdue(app)
     chase_overdue(app)
     assert latest(app, f"req-overdue:{number}:assignee").recipients == "liuyang@hq.example.cn"
     assert list_requests(app, overdue_only=True)[0]["overdue_days"] == 1
-    clock.set(2026, 12, 2, 9)
+    clock.set(2026, 12, 7, 9)
     chase_overdue(app)
     chase_overdue(app)
     head = latest(app, f"req-overdue:{number}:head")
@@ -174,20 +176,20 @@ def test_a_unit_asks_where_its_request_stands_and_sees_no_internal_note(app: App
 
 def test_the_weeks_first_working_day_brings_each_assignee_their_open_requests_and_the_head_the_board(
         app: App, clock) -> None:  # type: ignore[no-untyped-def]
-    # Two 诉求 for 刘洋 and one for 陈静, all overdue by the 30th. Friday: nothing. Monday 08:00: nothing yet; 09:00: one mail each,
-    # overdue first, and the board to 张伟 (部门负责人); again at 10:00: nothing new.
+    # Two 诉求 for 刘洋 and one for 陈静, all overdue by 7 December. Friday: nothing. Monday 08:00: nothing yet; 09:00:
+    # one mail each, overdue first, and the board to 张伟 (部门负责人); again at 10:00: nothing new.
     clock.set(2026, 11, 18, 10)
     report(app, {**NEEDS_HQ, "S003": {"4": "请总部与华润燃气总部沟通欠款。", "风险等级": "重大", "需总部协调": "是"},
                  "S002": {"4": "请协调LNG接收站窗口期。", "风险等级": "一般", "需总部协调": "是"}})
-    clock.set(2026, 11, 27, 9)  # a Friday
+    clock.set(2026, 12, 4, 9)  # a Friday
     weekly_digest(app)
     assert outbox(app, kind="request_digest") == []
-    clock.set(2026, 11, 30, 8)  # Monday, before the hour
+    clock.set(2026, 12, 7, 8)  # Monday, before the hour
     weekly_digest(app)
     assert outbox(app, kind="request_digest") == []
-    clock.set(2026, 11, 30, 9)
+    clock.set(2026, 12, 7, 9)
     weekly_digest(app)
-    clock.set(2026, 11, 30, 10)
+    clock.set(2026, 12, 7, 10)
     weekly_digest(app)
     mails = {m.recipients: m for m in outbox(app, kind="request_digest")}
     assert set(mails) == {"liuyang@hq.example.cn", "chenjing@hq.example.cn", "zhangwei@hq.example.cn"}

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import vobject
 import yaml
 from icalendar import Calendar
 from sqlalchemy import select
@@ -166,3 +167,18 @@ def test_a_customer_visit_to_hq_goes_to_the_reception_list_too(app: App, tmp_pat
     assert "华润燃气控股有限公司定于2026年11月20日（星期五）09:30—11:30来总部访问" in said
     assert "会务安排：\n  1. 预订第一会议室并布置席卡（赵磊，11月19日前完成）" in said
     assert "会谈议程：" in said
+
+
+def test_a_second_icalendar_reader_reads_the_invitation_the_same_way(app: App, tmp_path: Path) -> None:
+    # vobject (the reader Radicale and many CalDAV tools use) parses the .ics with its own code: method, UID,
+    # sequence, the zone, organizer, attendees and the reminder are all where clients look for them.
+    plan_visit(app, write_plan(tmp_path / "v.yaml"))
+    row = one(app, "visit:VIS-2026-0001:notice:seq0")
+    (part,) = [p for p in parsed(row).iter_attachments() if p.get_content_type() == "text/calendar"]
+    cal = vobject.readOne(part.get_payload(decode=True).decode("utf-8"))
+    ev = cal.vevent
+    assert cal.method.value == "REQUEST" and ev.uid.value == "VIS-2026-0001@hq.example.cn"
+    assert int(ev.sequence.value) == 0 and ev.dtstart.params["X-VOBJ-ORIGINAL-TZID"] == ["Asia/Shanghai"]
+    assert ev.dtstart.value == at(2026, 11, 20, 9, 30) and ev.organizer.value == "mailto:kcr@hq.example.cn"
+    assert "mailto:liming@gd.example.cn" in [a.value for a in ev.attendee_list]
+    assert ev.valarm.trigger.value == timedelta(hours=-1)

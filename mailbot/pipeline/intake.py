@@ -26,10 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.parser import BytesHeaderParser
+from email.utils import parseaddr
 
 from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+from parsers.charsets import decode_header
 
 from mailbot.app import App
 from mailbot.db.models import InboundMessage, Quarantine
@@ -236,6 +239,17 @@ def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
     return Outcome(inbound_id, status, FOLDER_OF[status], note, urgent=status != "quarantined" and ctx.urgent_queued)
 
 
+def _headline(raw: bytes) -> tuple[str | None, str | None]:
+    """The sender's address and the subject, for the operator's notice of a message whose handling crashed: read
+    as plainly as possible (parsing it may be what crashed), shown, never trusted."""
+    try:
+        headers = BytesHeaderParser(policy=policy.compat32).parsebytes(raw)
+        address = parseaddr(decode_header(headers.get("From")))[1]
+        return (address[:320] or None), (decode_header(headers.get("Subject"))[:2000] or None)
+    except Exception:  # noqa: BLE001 - nothing readable: the notice says so
+        return None, None
+
+
 def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: str) -> None:
     """Quarantine with the operator told; if even that fails (a broken template?), quarantine silently.
 
@@ -248,6 +262,8 @@ def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: s
             with s.begin():
                 msg = s.get(InboundMessage, inbound_id)
                 assert msg is not None
+                if msg.from_addr is None and msg.subject is None:  # what the crashed stage set was rolled back
+                    msg.from_addr, msg.subject = _headline(msg.raw)
                 if notify:
                     quarantine(Ctx(app, s, tag), msg, "处理时程序出错", detail, next_step=(
                         "请把本邮件（含附件原件）交开发人员排查；修复后运行 mailbot reparse {id}。"))

@@ -127,6 +127,7 @@ def test_a_stage_that_crashes_quarantines_and_the_loop_goes_on(app: App, monkeyp
     said = text(notice)
     assert said.count("处理时程序出错") == 1 and notice.subject == "【运维通知】邮件已隔离：处理时程序出错"
     assert f"mailbot reparse {q.inbound_id}" in said and "原件附后" in said
+    assert "发件人：liming@gd.example.cn" in said and "主题：回复：[重点客户月报]" in said  # though the stage crashed
     (original,) = [p for p in parsed(notice).iter_attachments() if p.get_content_type() == "message/rfc822"]
     assert original.get_content()["From"] == "李明 <liming@gd.example.cn>"
 

@@ -29,8 +29,8 @@ from mailbot.bulletin.model import (
 )
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 from mailbot.domain import due
-from mailbot.domain.titles import request_title
 from mailbot.requests.chapter import gather_requests
+from mailbot.requests.store import title_of
 from mailbot.visits.chapter import gather_visits
 
 RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}
@@ -144,7 +144,7 @@ def _urgent(s: Session, first: datetime, nxt: datetime, tz: ZoneInfo) -> tuple[
             customer_code=r.customer.code if r.customer else None,
             customer_name=r.customer.name if r.customer else None, subject=r.inbound.subject or "",
             text=r.text, forwarded_to=(r.assignee.name,) if r.assignee else (),
-            title=r.title or request_title(r.text)))
+            title=title_of(r)))
         coordination.append(CoordinationItem(source="紧急事项", customer_code=r.customer.code if r.customer else None,
                                              customer_name=r.customer.name if r.customer else None,
                                              unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text))

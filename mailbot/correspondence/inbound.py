@@ -24,7 +24,7 @@ def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tup
     unit = sender.unit
     directory = ctx.app.directory
     staff = directory.correspondence_staff(unit.code)
-    designated = any(u.code == unit.code and u.hq_staff for u in directory.units)
+    designated = directory.unit_hq_staff(unit.code) is not None
     to = ",".join(s.email for s in staff)
     msg.unit_id = unit.id
     ctx.queue(f"handover:{msg.id}", "handover", handover_mail(ctx.department, p, msg.raw, unit, sender, staff,

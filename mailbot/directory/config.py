@@ -154,11 +154,15 @@ class Directory(_Strict):
         has not described a reception list still tells someone at HQ."""
         return [self.staff_email(r) for r in self.hq.reception or self.hq.duty]
 
+    def unit_hq_staff(self, unit_code: str) -> str | None:
+        """The staff id of a unit's own 总部对接人, if the directory names one."""
+        return next((u.hq_staff for u in self.units if u.code == unit_code), None)
+
     def correspondence_staff(self, unit_code: str) -> list[StaffEntry]:
         """Who at HQ is handed a unit's mail that is not a report: the unit's 总部对接人, else the correspondence
         list, else the duty list."""
-        unit = next((u for u in self.units if u.code == unit_code), None)
-        refs = ((unit.hq_staff,) if unit is not None and unit.hq_staff else self.hq.correspondence) or self.hq.duty
+        own = self.unit_hq_staff(unit_code)
+        refs = ((own,) if own else self.hq.correspondence) or self.hq.duty
         return [s for ref in refs for s in self.hq.staff if s.id == ref]
 
     def head_address(self) -> str:

@@ -40,7 +40,7 @@ def handle_bounce(ctx: Ctx, msg: InboundMessage, p: ParsedMessage) -> tuple[str,
         person = people.get(addr)
         if person is None or person.role != "contact" or person.bounced_at is not None:
             continue
-        person.bounced_at, person.bounce_note = ctx.app.now(), f"{ours.idem_key}"[:300]
+        person.bounced_at, person.bounce_note = ctx.app.now(), ours.idem_key[:300]
         marked.append(addr)
         unit = person.unit.name if person.unit else "（无单位）"
         ctx.queue(f"operator:bounce:{addr}", "operator", operator_mail(

@@ -35,9 +35,11 @@ def operator_digest(app: App, *, dry_run: bool = False) -> Plan:
         if oldest is None or app.now() - oldest < wait:
             return plan
         originals: list[bytes] = []
+        room = ORIGINAL_BYTES
         for q in quarantined[:ORIGINALS]:
-            if sum(map(len, originals)) + len(q.inbound.raw) <= ORIGINAL_BYTES:
+            if len(q.inbound.raw) <= room:
                 originals.append(q.inbound.raw)
+                room -= len(q.inbound.raw)
         draft = operator_digest_mail(
             app.department, app.settings.operator,
             [{**_about(q.inbound), "reason": q.reason} for q in quarantined],

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailbot.db.models import Request
 from mailbot.domain.commands import OPEN, STATUS_CN
-from mailbot.domain.titles import request_title
+from mailbot.requests.store import title_of
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def gather_requests(s: Session, first: datetime, nxt: datetime, now: datetime, t
                            assignee=r.assignee.name if r.assignee else None,
                            created_at=r.created_at.astimezone(tz),
                            due_at=r.due_at.astimezone(tz) if r.due_at else None, overdue_days=late,
-                           text=r.title or request_title(r.text))
+                           text=title_of(r))
 
     everything = s.scalars(select(Request).order_by(Request.number)).all()
     lines = {r.id: line(r) for r in everything}

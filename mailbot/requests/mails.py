@@ -10,9 +10,9 @@ from parsers import CATEGORY_LABELS, ParsedMessage
 
 from mailbot.db.models import Customer, Person, Request, Unit
 from mailbot.domain.commands import STATUS_CN
-from mailbot.domain.titles import request_title
 from mailbot.outbox.compose import Draft, Thread, clip
 from mailbot.outbox.drafts import draft, echoed_subject, thread_of, unit_context
+from mailbot.requests.store import title_of
 
 
 def urgent_forward_mail(department: str, p: ParsedMessage, raw: bytes, req: Request,
@@ -55,7 +55,7 @@ NOTICE_CN = {"assigned": "待办", "transferred": "转交", "reported_again": "�
 
 
 def request_card(req: Request) -> dict[str, object]:
-    return {"number": req.number, "title": req.title or request_title(req.text), "status_cn": STATUS_CN.get(req.status, req.status),
+    return {"number": req.number, "title": title_of(req), "status_cn": STATUS_CN.get(req.status, req.status),
             "source_cn": SOURCE_CN.get(req.source, req.source), "unit_name": req.unit.name if req.unit else None,
             "customer": f"{req.customer.code} {req.customer.name}" if req.customer else None,
             "category_label": f"{req.category}. {CATEGORY_LABELS[req.category]}" if req.category else None,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.db.models import Person, Request
 from mailbot.db.session import transaction
+from mailbot.directory.lookup import active_people
 from mailbot.domain.commands import OPEN
 from mailbot.domain.workdays import WorkCalendar, add_working_hours
 from mailbot.outbox.queue import Plan
@@ -31,7 +32,7 @@ def climb_ladder(app: App, *, dry_run: bool = False) -> Plan:
     cfg = app.settings.requests
     now = app.now().astimezone(app.tz)
     with transaction(app.sessions, dry_run=dry_run) as s:
-        people = {p.email: p for p in s.scalars(select(Person).where(Person.active.is_(True)))}
+        people = active_people(s)
         for req in s.scalars(select(Request).where(Request.urgent.is_(True), Request.status.in_(("new",)))
                              .order_by(Request.id)):
             if any(e.action in _TAKEN_UP for e in req.events):

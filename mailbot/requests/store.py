@@ -45,6 +45,11 @@ def due_at(cfg: RequestSettings, source: str, category: int | None, created: dat
     return add_working_hours(created.astimezone(tz), days * day, calendar, (start, end))
 
 
+def title_of(req: Request) -> str:
+    """The 诉求's one-line title; rows from before titles were kept get theirs from the text."""
+    return req.title or request_title(req.text)
+
+
 def add_event(s: Session, req: Request, at: datetime, actor: str, action: str, detail: str | None = None,
               inbound_id: int | None = None) -> None:
     s.add(RequestEvent(request=req, at=at, actor=actor, action=action, detail=detail, inbound_id=inbound_id))
@@ -121,5 +126,5 @@ def list_requests(app: App, *, assignee: str | None = None, unit: str | None = N
                          "created_at": r.created_at.astimezone(app.tz).isoformat(timespec="minutes"),
                          "due_at": r.due_at.astimezone(app.tz).isoformat(timespec="minutes") if r.due_at else None,
                          "overdue_days": (now - r.due_at).days if overdue and r.due_at else 0,
-                         "title": r.title or request_title(r.text), "text": r.text})
+                         "title": title_of(r), "text": r.text})
     return rows

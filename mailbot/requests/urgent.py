@@ -26,7 +26,7 @@ def customers_in(text: str, customers: list[Customer], unit: Unit | None) -> lis
     """The customers a free text is about (`domain.customer_names`): one, several it cannot tell apart, or none."""
     mine = {c.id for c in unit.customers} if unit else set()
     named = {c.code: c for c in customers}
-    meant = customers_meant(text, [Named(c.code, c.name, tuple((c.aliases or "").split("\n")) if c.aliases else (),
+    meant = customers_meant(text, [Named(c.code, c.name, tuple(c.aliases.split("\n")) if c.aliases else (),
                                          c.id in mine) for c in customers])
     return [named[m.code] for m in meant]
 

@@ -17,6 +17,7 @@ import pytest
 
 from mailbot.app import App
 from mailbot.demo import replies
+from mailbot.outbox.push import check_url
 from mailbot.outbox.queue import send_pending
 from mailbot.pipeline import intake
 from tests.support.mailflow import HQ, SC, drop, outbox
@@ -114,8 +115,6 @@ def test_a_robot_that_refuses_is_retried_and_holds_up_no_mail(make_app: Callable
 
 
 def test_a_webhook_must_be_https_beyond_this_machine() -> None:
-    from mailbot.outbox.push import check_url
-
     check_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x")
     check_url("http://127.0.0.1:8080/wecom")
     with pytest.raises(ValueError, match="https"):

@@ -46,6 +46,8 @@ from pathlib import Path
 
 from imapclient import IMAPClient
 
+from tests.servers.ports import free_ports
+
 HOST = "127.0.0.1"
 USERS = {"alice@example.test": "alicepw", "bob@example.test": "bobpw", "hq@example.test": "hqpw"}
 # Fresh accounts handed out one per test. They are written before the server starts:
@@ -53,13 +55,6 @@ USERS = {"alice@example.test": "alicepw", "bob@example.test": "bobpw", "hq@examp
 POOL = 300
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, timeout: float = START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -105,7 +100,7 @@ class Ports:
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(free_port(), free_port(), free_port())
+        return cls(*free_ports(3))
 
 
 class Dovecot:
@@ -134,6 +129,7 @@ class Dovecot:
             root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
             self._owned_dir = True
         self.dir = root
+        pinned = ports is not None or self.ports is not None
         self.ports = ports or self.ports or Ports.free()
         root.chmod(0o755)
         for sub in ("run", "state", "mail", "etc"):
@@ -147,22 +143,30 @@ class Dovecot:
         if not self.users:
             self.users = dict(USERS) | {f"user{i:03d}@example.test": f"pw-{i:03d}" for i in range(POOL)}
         self._write_users()
-        (root / "etc" / "dovecot.conf").write_text(self._config())
         if self.oauth2_introspection_url:
             # Dovecot POSTs token=<access token> and wants {"active": true, "username": <login name>}.
             (root / "etc" / "oauth2.conf.ext").write_text(
                 f"introspection_mode = post\nintrospection_url = {self.oauth2_introspection_url}\n"
                 "username_attribute = username\nactive_attribute = active\nactive_value = true\n")
-        with open(root / "dovecot.stderr", "ab") as log:
-            # Its own session, so that stop() can end the whole instance by process group.
-            self._proc = subprocess.Popen([exe, "-F", "-c", str(root / "etc" / "dovecot.conf")],
-                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-        try:
-            wait_port(self.ports.imap, proc=self._proc)
-            wait_port(self.ports.imaps, proc=self._proc)
-        except RuntimeError as e:
-            self.stop()
-            raise RuntimeError(f"{e}\n--- dovecot log ---\n{self.log_tail()}") from None
+        error: RuntimeError | None = None
+        for attempt in range(1 if pinned else 3):
+            if attempt:
+                # Another listener took a port since we chose it: choose again rather than fail the test.
+                self.ports = Ports.free()
+            (root / "etc" / "dovecot.conf").write_text(self._config())
+            with open(root / "dovecot.stderr", "ab") as log:
+                # Its own session, so that stop() can end the whole instance by process group.
+                self._proc = subprocess.Popen([exe, "-F", "-c", str(root / "etc" / "dovecot.conf")],
+                                              stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                              start_new_session=True)
+            try:
+                wait_port(self.ports.imap, proc=self._proc)
+                wait_port(self.ports.imaps, proc=self._proc)
+                return
+            except RuntimeError as e:
+                self.stop()
+                error = e
+        raise RuntimeError(f"{error}\n--- dovecot log ---\n{self.log_tail()}") from None
 
     def stop(self) -> None:
         """Stop the master and every process of this instance, as a real server shutdown would.
@@ -247,9 +251,10 @@ class Dovecot:
         return ssl.create_default_context(cafile=str(self.dir / "etc" / "cert.pem"))
 
     def log_tail(self, lines: int = 40) -> str:
-        if self.dir is None or not (self.dir / "dovecot.log").exists():
-            return "(no log)"
-        return "\n".join((self.dir / "dovecot.log").read_text(errors="replace").splitlines()[-lines:])
+        # Before it opens its log file (configuration, listening) Dovecot writes to stderr.
+        text = "".join((self.dir / name).read_text(errors="replace") for name in ("dovecot.stderr", "dovecot.log")
+                       if self.dir is not None and (self.dir / name).exists())
+        return "\n".join(text.splitlines()[-lines:]) or "(no log)"
 
     # --- files --------------------------------------------------------------------
 

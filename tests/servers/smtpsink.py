@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -26,17 +25,12 @@ from typing import Any, Literal
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.servers.ports import free_port
+
 Stage = Literal["MAIL", "RCPT", "DATA"]
 HOST = "127.0.0.1"
 OK = "250 OK"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
-
-
-def free_port() -> int:
-    """A port nobody listens on now (aiosmtpd's Controller cannot start on port 0)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def make_cert(directory: Path) -> tuple[Path, Path]:

@@ -18,13 +18,15 @@ from mailbot.bulletin import commands as bulletin
 from mailbot.errors import MailbotError
 from mailbot.reports import commands as reports
 from mailbot.requests import commands as requests
+from mailbot.surveys import commands as surveys
 from mailbot.visits import commands as visits
 
 if TYPE_CHECKING:
     from mailbot.app import App
 
 # Each capability adds its own commands; a new capability with commands adds one line.
-CAPABILITY_COMMANDS = (reports.register, bulletin.register, requests.register, visits.register, archive.register)
+CAPABILITY_COMMANDS = (reports.register, bulletin.register, requests.register, visits.register, surveys.register,
+                       archive.register)
 
 log = logging.getLogger("mailbot")
 
@@ -52,8 +54,15 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print(f"kind: {data['kind']}  token: {data['token']}  unit: {data['unit']}  period: {data['period']}")
-        print(f"strategic blocks: {len(data['strategic'])}  vip blocks: {len(data['vip'])}  urgent: {data['urgent']}")
+        print(f"kind: {data['kind']}  token: {data['token']}  urgent: {data['urgent']}")
+        if "targets" in data:
+            print(f"campaign: {data['campaign']}  unit: {data['unit']}  customers: {len(data['targets'])}")
+        elif "scores" in data:
+            answered = sum(v is not None for v in data["scores"].values())
+            print(f"survey: {data['survey']}  customer: {data['customer']}  scores: {answered}/{len(data['scores'])}")
+        else:
+            print(f"unit: {data['unit']}  period: {data['period']}  strategic blocks: {len(data['strategic'])}  "
+                  f"vip blocks: {len(data['vip'])}  campaign forms: {len(data.get('campaigns', []))}")
         for label, key in (("error  ", "errors"), ("warning", "warnings")):
             for p in data[key]:
                 print(f"  {label} {p['where']}: {p['message']}")

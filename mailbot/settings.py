@@ -135,7 +135,8 @@ class RequestSettings(_Strict):
     """Due dates for requests (诉求), the overdue chase and the urgent ladder."""
 
     # working days (`working_day` hours each, on the Chinese working-day calendar) from raising to answering
-    due_days: dict[Literal["urgent", "strategic", "vip"], int] = {"urgent": 1, "strategic": 10, "vip": 10}
+    due_days: dict[Literal["urgent", "strategic", "vip", "survey"], int] = {"urgent": 1, "strategic": 10, "vip": 10,
+                                                                           "survey": 5}
     category_due_days: dict[int, int] = {}       # §8.1.1 item → days, overrides due_days.strategic
     head_grace_days: int = Field(default=3, ge=0)  # overdue this long → the department head is told
     digest_hour: int = Field(default=9, ge=0, le=23)  # the week's first working day, from this hour: the digests

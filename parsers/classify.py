@@ -3,7 +3,8 @@
 These are ordered rules over headers and decoded text (FORM.md "kind" and
 "Urgent mail", DESIGN.md "Automatic mail"); each returns the reasons it
 fired so the pipeline can log them.  The first matching kind wins:
-bounce → auto_reply → monthly_report → urgent_report → unknown.
+bounce → auto_reply → monthly_report → campaign_feedback → survey_response →
+urgent_report → unknown (the form kinds are decided in `message.py`).
 """
 
 from __future__ import annotations

@@ -26,12 +26,13 @@ from parsers.model import Problem, StrategicBlock, VipBlock
 from parsers.quotes import Line, is_mobile_signature
 
 _MARKER = re.compile(
-    r"^[【\[［〔]\s*(重点客户月报填报[单表]?|战略客户|vip\s*客户|紧急事项|填报结束)\s*[】\]］〕]"
+    r"^[【\[［〔]\s*(重点客户月报填报[单表]?|战略客户|vip\s*客户|紧急事项|填报结束|满意度调查|推广反馈)\s*[】\]］〕]"
     r"\s*[:：]?\s*(.*)$",
     re.I,
 )
 _OPENERS = frozenset("【[［〔")
-_KIND = {"战略客户": "S", "vip客户": "V", "紧急事项": "urgent", "填报结束": "end"}
+_KIND = {"战略客户": "S", "vip客户": "V", "紧急事项": "urgent", "填报结束": "end",
+         "满意度调查": "other", "推广反馈": "other"}
 _CODE = re.compile(r"^([SV])\s*(\d{1,6})(?!\d)", re.I)
 _NOTHING = frozenset({"", "无", "暂无", "没有", "/", "-", "—", "——", "n/a", "na", "nil", "none"})
 _RISKS = frozenset({"无", "一般", "重大"})
@@ -99,7 +100,7 @@ class FormCopy:
 
 
 def marker_of(text: str) -> tuple[str, str] | None:
-    """(kind, rest of line) for a 【…】 marker line: form, S, V, urgent or end."""
+    """(kind, rest of line) for a 【…】 marker line: form, S, V, urgent, end, or another form's title ("other")."""
     match = _MARKER.match(text)
     if match is None:
         return None
@@ -116,7 +117,7 @@ def find_copies(lines: Sequence[Line], separators: Sequence[int]) -> list[tuple[
         text = line.text
         mark = marker_of(text) if text[:1] in _OPENERS else None
         kind = mark[0] if mark else None
-        if start is not None and (i in stops or kind == "form" or is_mobile_signature(text)):
+        if start is not None and (i in stops or kind in ("form", "other") or is_mobile_signature(text)):
             copies.append((start, i))
             start = None
         if kind == "form":
@@ -129,12 +130,12 @@ def find_copies(lines: Sequence[Line], separators: Sequence[int]) -> list[tuple[
     return copies
 
 
-def _clip(text: str, limit: int = 60) -> str:
+def clip(text: str, limit: int = 60) -> str:
     flat = text.replace("\n", " ")
     return flat if len(flat) <= limit else flat[:limit] + "…"
 
 
-def _plain(value: str) -> str:
+def plain(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().rstrip(_FINAL_STOP).strip().lower()
 
 
@@ -143,12 +144,12 @@ def free_text(answer: list[str] | None) -> str | None:
     if not answer:
         return None
     text = "\n".join(answer).strip()
-    if _plain(text) in _NOTHING:
+    if plain(text) in _NOTHING:
         return None
     return text
 
 
-class _Reader:
+class Reader:
     def __init__(self) -> None:
         self.errors: list[Problem] = []
         self.warnings: list[Problem] = []
@@ -160,7 +161,7 @@ class _Reader:
         if any(answers.get(s.key) for s in specs if s.key not in _PREFILLED):
             self.answered = True
         if preamble:
-            self.warnings.append(Problem(where, f"“{_clip(' '.join(preamble))}”不在任何栏目下，已忽略"))
+            self.warnings.append(Problem(where, f"“{clip(' '.join(preamble))}”不在任何栏目下，已忽略"))
         if not answers:
             if not preamble and specs is not HEADER_SPECS:
                 self.warnings.append(Problem(where, "没有找到任何栏目，按未填写处理"))
@@ -172,7 +173,7 @@ class _Reader:
                 self.warnings.append(Problem(where, f"未找到{label}一栏，按未填写处理"))
         return answers
 
-    def _choice(self, answer: list[str] | None, where: str, label: str,
+    def choice(self, answer: list[str] | None, where: str, label: str,
                 read: Callable[[str], object | None]) -> object | None:
         """A one-word field: the whole answer, or its first line when the rest is extra text."""
         text = "\n".join(answer or []).strip()
@@ -183,21 +184,21 @@ class _Reader:
             value = read(answer[0])
             if value is not None:
                 extra = " ".join(answer[1:])
-                self.warnings.append(Problem(f"{where}/{label}", f"“{_clip(extra)}”不在任何栏目下，已忽略"))
+                self.warnings.append(Problem(f"{where}/{label}", f"“{clip(extra)}”不在任何栏目下，已忽略"))
         return value
 
     def risk(self, answer: list[str] | None, where: str) -> str | None:
-        value = self._choice(answer, where, ft.LABEL_RISK, _risk_value)
+        value = self.choice(answer, where, ft.LABEL_RISK, _risk_value)
         if value is None and answer:
             self.errors.append(Problem(f"{where}/{ft.LABEL_RISK}", "风险等级只能填“无”“一般”或“重大”，"
-                                       f"填写的是“{_clip(chr(10).join(answer))}”"))
+                                       f"填写的是“{clip(chr(10).join(answer))}”"))
         return value if isinstance(value, str) else None
 
     def needs_hq(self, answer: list[str] | None, where: str) -> bool | None:
-        value = self._choice(answer, where, ft.LABEL_HQ, _hq_value)
+        value = self.choice(answer, where, ft.LABEL_HQ, yes_no)
         if value is None and answer:
             self.errors.append(Problem(f"{where}/{ft.LABEL_HQ}", "需总部协调只能填“是”或“否”，"
-                                       f"填写的是“{_clip(chr(10).join(answer))}”"))
+                                       f"填写的是“{clip(chr(10).join(answer))}”"))
         return value if isinstance(value, bool) else None
 
 
@@ -206,8 +207,9 @@ def _risk_value(text: str) -> str | None:
     return value if value in _RISKS else None
 
 
-def _hq_value(text: str) -> bool | None:
-    value = _plain(text)
+def yes_no(text: str) -> bool | None:
+    """是/否 and their variants (FORM.md's 需总部协调); None for anything else."""
+    value = plain(text)
     return True if value in _YES else False if value in _NO else None
 
 
@@ -220,7 +222,7 @@ def _segments(lines: Sequence[str]) -> list[tuple[str, str, list[str]]]:
     segments: list[tuple[str, str, list[str]]] = [("header", "", [])]
     for text in lines[1:]:
         mark = marker_of(text) if text[:1] in _OPENERS else None
-        if mark is not None and mark[0] == "end":
+        if mark is not None and mark[0] in ("end", "other"):
             break
         if mark is not None and mark[0] != "form":
             segments.append((mark[0], mark[1], []))
@@ -229,11 +231,11 @@ def _segments(lines: Sequence[str]) -> list[tuple[str, str, list[str]]]:
     return segments
 
 
-def _customer(reader: _Reader, kind: str, rest: str) -> str | None:
+def _customer(reader: Reader, kind: str, rest: str) -> str | None:
     mark = ft.MARK_STRATEGIC if kind == "S" else ft.MARK_VIP
     match = _CODE.match(unicodedata.normalize("NFKC", rest))
     if match is None:
-        reader.errors.append(Problem(f"【{mark}】", f"【{mark}】后应写客户编号（{kind}加数字），写的是“{_clip(rest) or '（空）'}”"))
+        reader.errors.append(Problem(f"【{mark}】", f"【{mark}】后应写客户编号（{kind}加数字），写的是“{clip(rest) or '（空）'}”"))
         return None
     code = f"{match.group(1).upper()}{match.group(2)}"
     if code[0] != kind:
@@ -264,7 +266,7 @@ def read_copy(lines: Sequence[Line], start: int, end: int) -> FormCopy:
 
 def build_copy(sections: Sequence[Section], *, start: int, end: int, text: str) -> FormCopy:
     """Validate a copy's sections into header fields, blocks, errors and warnings."""
-    reader = _Reader()
+    reader = Reader()
     head: Mapping[str, list[str]] = {}
     strategic: list[StrategicBlock] = []
     vip: list[VipBlock] = []
@@ -276,7 +278,7 @@ def build_copy(sections: Sequence[Section], *, start: int, end: int, text: str) 
             head = reader.take(section, HEADER_SPECS, "")
             note = re.sub(r"\s+", "", "".join(head.get("note", []))).replace(_INSTRUCTIONS, "")
             if note:
-                reader.warnings.append(Problem("", f"说明栏中的“{_clip(note)}”不属于任何栏目，已忽略"))
+                reader.warnings.append(Problem("", f"说明栏中的“{clip(note)}”不属于任何栏目，已忽略"))
             continue
         if kind == "urgent":
             answer = section.answers.get("urgent", [])

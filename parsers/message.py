@@ -34,6 +34,7 @@ from email.policy import compat32
 
 from parsers import classify
 from parsers.bounce import Bounce, read_bounce
+from parsers.campaign import CAMPAIGN_TITLE, CampaignFeedback, read_campaigns
 from parsers.charsets import decode_header
 from parsers.envelope import build_envelope, first_values, raw_headers
 from parsers.form import FormCopy, find_copies, read_copy
@@ -42,6 +43,7 @@ from parsers.itip import CalendarReply, read_calendar_reply
 from parsers.mime import Body, extract_body, iter_parts, param, read_message
 from parsers.model import Attachment, Envelope, Problem, StrategicBlock, VipBlock
 from parsers.quotes import boundaries, cut_sign_off, new_text, split_lines
+from parsers.survey import SURVEY_TITLE, SurveyResponse, read_survey
 
 __all__ = [
     "Attachment", "Envelope", "ParsedMessage", "Problem", "StrategicBlock", "VipBlock",
@@ -79,10 +81,16 @@ class ParsedMessage:
     form_source: str | None = None   # "body", or the name of the attached file the form came from
     bounce: Bounce | None = None     # for a bounce: which message came back, for whom, for good or not
     calendar_reply: CalendarReply | None = None   # an attendee's answer to one of our invitations
+    campaigns: tuple[CampaignFeedback, ...] = ()  # campaign feedback (CAMPAIGN.md), alone or riding a monthly report
+    survey: SurveyResponse | None = None          # a survey response (SURVEY.md)
 
     def as_json(self) -> dict[str, object]:
-        """Exactly the `mailbot parse --json` object of FORM.md, keys in order."""
-        return {
+        """Exactly the `mailbot parse --json` object of FORM.md, CAMPAIGN.md or SURVEY.md, keys in order."""
+        if self.kind == "campaign_feedback":
+            return self.campaigns[0].as_json(self.urgent)
+        if self.kind == "survey_response" and self.survey is not None:
+            return self.survey.as_json(self.urgent)
+        monthly: dict[str, object] = {
             "kind": self.kind,
             "token": self.token,
             "unit": self.unit,
@@ -96,6 +104,9 @@ class ParsedMessage:
             "errors": [p.as_json() for p in self.errors],
             "warnings": [p.as_json() for p in self.warnings],
         }
+        if self.campaigns:
+            monthly["campaigns"] = [c.as_json(self.urgent, with_kind=False) for c in self.campaigns]
+        return monthly
 
 
 def _winning_copy(copies: list[FormCopy]) -> FormCopy | None:
@@ -236,8 +247,8 @@ def _token_checks(copy: FormCopy | None, subject: str, kind: str) -> tuple[
     return token, errors, warnings
 
 
-def _kind(envelope: Envelope, values: dict[str, str], content_type: str,
-          report_type: str, body: Body, winner: FormCopy | None, returned: list[Message]) -> str:
+def _kind(envelope: Envelope, values: dict[str, str], content_type: str, report_type: str, body: Body,
+          forms: tuple[FormCopy | None, list[CampaignFeedback], SurveyResponse | None], returned: list[Message]) -> str:
     """FORM.md "kind", first rule that applies (urgent_report is decided by the caller)."""
     subject = envelope.subject
     if classify.is_bounce(envelope.from_addr, content_type, report_type, subject, body.text,
@@ -245,7 +256,12 @@ def _kind(envelope: Envelope, values: dict[str, str], content_type: str,
         return "bounce"
     if classify.is_auto_reply(values, content_type, subject):
         return "auto_reply"
-    return "monthly_report" if winner is not None else "unknown"
+    monthly, campaigns, survey = forms
+    if monthly is not None:
+        return "monthly_report"
+    if campaigns:
+        return "campaign_feedback"
+    return "survey_response" if survey is not None else "unknown"
 
 
 def _read_envelope(message: Message, headers: dict[str, list[str]], values: dict[str, str]) -> tuple[
@@ -291,18 +307,32 @@ def parse_message(raw: bytes) -> ParsedMessage:
     values = first_values(headers)
     envelope, content_type, report_type = _read_envelope(message, headers, values)
 
-    body = extract_body(message, keyword=FORM_TITLE)
+    body = extract_body(message, keywords=(FORM_TITLE, CAMPAIGN_TITLE, SURVEY_TITLE))
     lines = split_lines(body.text)
     found = boundaries(lines)
+    separators = [b.line for b in found]
     fresh = new_text(lines, found)
-    copies = [read_copy(lines, start, end)
-              for start, end in find_copies(lines, [b.line for b in found])]
+    copies = [read_copy(lines, start, end) for start, end in find_copies(lines, separators)]
     books, book_problems = _attached_copies(body)
     winner, source, choice_notes = _choose_form(copies, books)
+    campaigns = read_campaigns(lines, separators, envelope.subject)
+    survey = read_survey(lines, separators, envelope.subject)
     returned = _returned_parts(message)
-    kind = _kind(envelope, values, content_type, report_type, body, winner, returned)
+    kind = _kind(envelope, values, content_type, report_type, body, (winner, campaigns, survey), returned)
     # Bounces and auto-replies keep their kind; a form they quote is not a report.
     form = winner if kind == "monthly_report" else None
+    if kind == "monthly_report":
+        # The request's campaign blocks come back quoted in every reply: only those the unit filled count.
+        campaigns = [c for c in campaigns if c.has_answers]
+    elif kind != "campaign_feedback":
+        campaigns = []
+    body_warnings = tuple(Problem("", w) for w in body.warnings)
+    if kind == "survey_response" and survey is not None:
+        survey = dataclasses.replace(survey, warnings=body_warnings + survey.warnings)
+    else:
+        survey = None
+    if kind == "campaign_feedback":
+        campaigns[0] = dataclasses.replace(campaigns[0], warnings=body_warnings + campaigns[0].warnings)
 
     reasons = _urgent_reasons(values, envelope.subject, form)
     if kind == "unknown" and reasons:
@@ -311,7 +341,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
     token, token_errors, token_warnings = _token_checks(winner, envelope.subject, kind)
     if token is None and kind == "bounce":
         token = _returned_subject_token(returned)
-    warnings = [Problem("", w) for w in body.warnings] + book_problems
+    warnings = [*body_warnings, *book_problems]
     errors: list[Problem] = []
     urgent_text: str | None = None
     if form is not None:
@@ -350,6 +380,8 @@ def parse_message(raw: bytes) -> ParsedMessage:
         bounce=read_bounce(message, returned, body.text) if kind == "bounce" else None,
         calendar_reply=read_calendar_reply(message),
         form_source=source if form is not None else None,
+        campaigns=tuple(campaigns),
+        survey=survey,
     )
 
 

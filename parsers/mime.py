@@ -245,8 +245,8 @@ def _is_tnef(part: Message) -> bool:
 class _Walker:
     """Collects the displayed text parts, the attachments and the files that may hold the form."""
 
-    def __init__(self, keyword: str | None) -> None:
-        self.keyword = keyword
+    def __init__(self, keywords: tuple[str, ...]) -> None:
+        self.keywords = keywords
         self.attachments: list[Attachment] = []
         self.warnings: list[str] = []
         self.form_files: list[FormFile] = []
@@ -305,7 +305,7 @@ class _Walker:
 
     def _read_tnef(self, part: Message, depth: int) -> None:
         """winmail.dat: its body is a candidate body, its files are the attachments."""
-        content = read_tnef(_payload(part), self.keyword)
+        content = read_tnef(_payload(part), self.keywords)
         for warning in content.warnings:
             self.warn(warning)
         if not content.readable:
@@ -333,7 +333,7 @@ class _Walker:
             if part is message or part.is_multipart():
                 continue
             if _is_tnef(part):
-                content = read_tnef(_payload(part), None)
+                content = read_tnef(_payload(part))
                 for file in content.files if content.readable else ():
                     self._add(file.name, content_type_for(file.name), lambda f=file: f.data)  # type: ignore[misc]
             elif filename_of(part) is not None or part.get_content_maintype() == "message":
@@ -355,13 +355,17 @@ class _Walker:
                       "如填报单填写在其中，请另存为 .docx 格式后重新发送")
 
 
-def extract_body(message: Message, keyword: str | None = None) -> Body:
+def extract_body(message: Message, keywords: tuple[str, ...] = ()) -> Body:
     """The text the sender's client displayed, plus attachments and warnings.
 
-    With `keyword`: if the plain alternative lacks it but the HTML part has
-    it, the HTML is used — some clients write a stub or lossy plain part.
+    With `keywords` (the forms' titles): if the plain alternative lacks them
+    all but the HTML part has one, the HTML is used — some clients write a
+    stub or lossy plain part.
     """
-    walker = _Walker(keyword)
+    def has_form(text: str) -> bool:
+        return any(k in text for k in keywords)
+
+    walker = _Walker(keywords)
     if any(isinstance(d, NestingTooDeep) for d in message.defects):
         walker.warn("邮件的 MIME 结构嵌套层数过多，无法解析，正文未读取")
     if not message.keys():
@@ -373,13 +377,13 @@ def extract_body(message: Message, keyword: str | None = None) -> Body:
     plain_parts, html_parts = walker.collect(message)
     plain = "\n".join(walker.text_of(p) for p in plain_parts)
     text, from_html = plain, False
-    if html_parts and (not plain.strip() or (keyword and keyword not in plain)):
+    if html_parts and (not plain.strip() or (keywords and not has_form(plain))):
         sources = [walker.text_of(h) for h in html_parts]
-        if not plain.strip() or any(keyword in src for src in sources if keyword):
+        if not plain.strip() or any(has_form(src) for src in sources):
             text, from_html = "\n".join(html_to_text(src) for src in sources), True
     tnef = walker.tnef_texts
     # Outlook's TNEF body is the real one when the MIME body is empty or lacks the form.
-    if tnef and (not text.strip() or (keyword and keyword not in text and any(keyword in t for t in tnef))):
+    if tnef and (not text.strip() or (keywords and not has_form(text) and any(has_form(t) for t in tnef))):
         text, from_html = "\n".join(tnef), False
     if walker.too_deep:
         walker.warn(f"邮件的 MIME 结构嵌套超过{_MAX_DEPTH}层，更深处的内容未读取")

@@ -229,11 +229,11 @@ def _file_name(attachment: object, codec: str) -> str:
     return _text(getattr(attachment, "_name", b""), codec).strip()
 
 
-def read_tnef(data: bytes, keyword: str | None = None) -> TnefContent:
+def read_tnef(data: bytes, keywords: tuple[str, ...] = ()) -> TnefContent:
     """The body text and files of a winmail.dat.
 
     The body is the plain-text one when it is there, else the HTML or the RTF
-    converted to text; with `keyword`, the first of them that contains it.
+    converted to text; with `keywords`, the first of them that contains one.
     """
     if len(data) < 6 or _u32(data, 0) != _SIGNATURE:
         return TnefContent(False, "", (), ("附件 winmail.dat 不是有效的 TNEF 数据，未能读取其中的正文和附件",))
@@ -258,7 +258,7 @@ def read_tnef(data: bytes, keyword: str | None = None) -> TnefContent:
     for make in candidates:
         text = make().replace("\r\n", "\n").replace("\r", "\n").strip("\n")
         if text.strip():
-            if keyword is None or keyword in text:
+            if not keywords or any(k in text for k in keywords):
                 return TnefContent(True, text, files, tuple(warnings))
             texts.append(text)
     return TnefContent(True, texts[0] if texts else "", files, tuple(warnings))

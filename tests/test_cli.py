@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.mailflow import PROJECT
 
 MAILBOT = [sys.executable, "-m", "mailbot"]
@@ -40,6 +42,18 @@ def test_parse_prints_the_form_json(tmp_path: Path) -> None:
     data = json.loads(r.stdout)
     assert (data["kind"], data["token"], data["unit"], data["period"]) == ("monthly_report", "KCR-202611-GD", "GD", "2026-11")
     assert data["strategic"][0]["risk"] == "一般"
+
+
+@pytest.mark.parametrize(("fixture", "line"), [
+    ("surveys/plain_utf8_top_filled.eml", "survey: MY-2026-01  customer: S001"),
+    ("campaigns/outlook_plain_two_customers.eml", "campaign: TG-2026-01  unit: GD  customers: 2"),
+    ("campaigns/monthly_with_campaign_blocks.eml", "campaign forms: 1"),
+])
+def test_parse_summarises_survey_and_campaign_replies_in_one_line_each(fixture: str, line: str) -> None:
+    # Without --json the summary names what the reply answers, whichever form it is.
+    r = run("parse", str(PROJECT / "tests/fixtures" / fixture))
+    assert r.returncode == 0, r.stderr
+    assert line in r.stdout
 
 
 def test_parse_of_a_missing_or_unreadable_file_exits_2(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_demo_directory_is_realistic() -> None:
 def test_directory_with_dangling_references_is_refused(tmp_path: Path) -> None:
     # A customer served by an unknown unit, or an unknown HQ staff id, is named with its key.
     bad = (PROJECT / "config/directory.example.yaml").read_text(encoding="utf-8")
-    bad = bad.replace("units: [GD, BJ, JS]}", "units: [GD, ZZ]}").replace("duty: [zhaolei, zhangwei]", "duty: [nobody]")
+    bad = bad.replace("units: [GD, BJ, JS]", "units: [GD, ZZ]").replace("duty: [zhaolei, zhangwei]", "duty: [nobody]")
     path = tmp_path / "directory.yaml"
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(ConfigError) as e:

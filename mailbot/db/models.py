@@ -83,7 +83,7 @@ class Person(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(50))
-    role: Mapped[str] = mapped_column(String(20))  # contact | hq
+    role: Mapped[str] = mapped_column(String(20))  # contact | hq | customer
     staff_key: Mapped[str | None] = mapped_column(String(50), unique=True)  # HQ staff id in the directory
     title: Mapped[str | None] = mapped_column(String(200))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
@@ -108,12 +108,21 @@ class Customer(Base):
     hq_staff: Mapped[Person | None] = relationship()
     units: Mapped[list[Unit]] = relationship(secondary="unit_customers", order_by="Unit.code",
                                              back_populates="customers")
+    contacts: Mapped[list[Person]] = relationship(secondary="customer_contacts", order_by="Person.id")
 
 
 class UnitCustomer(Base):
     __tablename__ = "unit_customers"
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+
+
+class CustomerContact(Base):
+    """A customer's own contact (directory.yaml `customers[].contacts`, role "customer"): surveyed directly."""
+
+    __tablename__ = "customer_contacts"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
 
 
 # --- the monthly cycle -----------------------------------------------------
@@ -414,3 +423,65 @@ class VisitNote(Base):
     inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
 
     visit: Mapped[Visit] = relationship(back_populates="notes")
+
+
+# --- satisfaction surveys (§5.3) -------------------------------------------------
+
+
+class Survey(Base):
+    """A satisfaction survey as launched from its file: the questions, the deadline, the reminders."""
+
+    __tablename__ = "surveys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)   # MY-2026-01
+    title: Mapped[str] = mapped_column(Text)
+    questions: Mapped[str] = mapped_column(Text)   # JSON: [{"text": …, "scored": true}, …]
+    deadline: Mapped[date] = mapped_column(Date)
+    reminders: Mapped[str] = mapped_column(Text)   # JSON: days before the deadline, e.g. [3, 1]
+    note: Mapped[str | None] = mapped_column(Text)  # a line for the covering mail
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | closed
+    source_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    targets: Mapped[list[SurveyTarget]] = relationship(back_populates="survey", order_by="SurveyTarget.id")
+
+
+class SurveyTarget(Base):
+    """One surveyed customer: asked directly, or through the unit serving it (代填, `unit` set)."""
+
+    __tablename__ = "survey_targets"
+    __table_args__ = (UniqueConstraint("survey_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    token: Mapped[str] = mapped_column(String(40), unique=True)    # MY-2026-01-S001
+    active: Mapped[bool] = mapped_column(Boolean, default=True)   # dropped from the file: no more reminders
+    created_at: Mapped[datetime]
+
+    survey: Mapped[Survey] = relationship(back_populates="targets")
+    customer: Mapped[Customer] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    responses: Mapped[list[SurveyResponse]] = relationship(back_populates="target", order_by="SurveyResponse.id")
+
+
+class SurveyResponse(Base):
+    """One accepted answer to a survey form; a later one supersedes it (versions kept)."""
+
+    __tablename__ = "survey_responses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("survey_targets.id"), index=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(Boolean)
+    by_unit: Mapped[bool] = mapped_column(Boolean)   # filled in by the unit's contact on the customer's behalf
+    respondent_name: Mapped[str | None] = mapped_column(String(100))
+    respondent_phone: Mapped[str | None] = mapped_column(String(50))
+    scores: Mapped[str] = mapped_column(Text)   # JSON: {"1": 5, "2": null, …}
+    texts: Mapped[str] = mapped_column(Text)    # JSON: {"7": "…"}
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id"))
+
+    target: Mapped[SurveyTarget] = relationship(back_populates="responses", foreign_keys=[target_id])

@@ -75,6 +75,8 @@ class CustomerEntry(_Strict):
     units: tuple[str, ...] = Field(min_length=1)
     hq_staff: str | None = None
     aliases: tuple[Annotated[str, Field(min_length=2, max_length=50)], ...] = ()  # short names people write
+    # The customer's own people, surveyed directly (§5.3); the only addresses outside the group the bot writes to.
+    contacts: tuple[Contact, ...] = ()
 
 
 class Customers(_Strict):
@@ -103,7 +105,8 @@ class Directory(_Strict):
         dup("unit code", [u.code for u in self.units])
         dup("staff id", [s.id for s in self.hq.staff])
         dup("customer code", [c.code for c in (*self.customers.strategic, *self.customers.vip)])
-        dup("e-mail address", [c.email for u in self.units for c in u.contacts] + [s.email for s in self.hq.staff])
+        dup("e-mail address", [c.email for u in self.units for c in u.contacts] + [s.email for s in self.hq.staff]
+            + [c.email for cust in (*self.customers.strategic, *self.customers.vip) for c in cust.contacts])
         if self.hq.head is not None and self.hq.head not in staff:
             problems.append(f"hq.head: {self.hq.head!r} is not in hq.staff")
         for i, ref in enumerate(self.hq.duty):

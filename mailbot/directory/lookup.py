@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from mailbot.db.models import Customer, Period, Person, ReportRequest, Unit, UnitCustomer
+from mailbot.db.models import Customer, CustomerContact, Period, Person, ReportRequest, Unit, UnitCustomer
 from mailbot.directory.config import Directory
 
 
@@ -66,6 +66,15 @@ def sync_directory(session: Session, d: Directory) -> None:
             session.flush()
             for code in entry.units:
                 wanted.add((units[code].id, cust.id))
+            for c in entry.contacts:
+                person = _upsert_person(session, c.email, name=c.name, phone=c.phone, role="customer",
+                                        staff_key=None, title=None, unit=None, active=True)
+                session.flush()
+                link = session.get(CustomerContact, person.id)
+                if link is None:
+                    session.add(CustomerContact(person_id=person.id, customer_id=cust.id))
+                else:
+                    link.customer_id = cust.id
     for key in wanted - links.keys():
         session.add(UnitCustomer(unit_id=key[0], customer_id=key[1]))
     for key in links.keys() - wanted:
@@ -90,7 +99,7 @@ def keep_directory(s: Session) -> None:
 
 
 def active_people(s: Session) -> dict[str, Person]:
-    """Active contacts and HQ staff by (lower-case) e-mail address."""
+    """Active contacts, HQ staff and customers' own contacts by (lower-case) e-mail address."""
     found: dict[str, Person] | None = s.info.get("people")
     if found is None:
         found = s.info["people"] = {p.email: p for p in s.scalars(select(Person).where(Person.active.is_(True)))}

@@ -42,7 +42,7 @@ def urgent_ack_mail(department: str, p: ParsedMessage, unit: Unit | None, req: R
                   forwarded_to=[r.name for r in recipients])
 
 
-SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgent": "紧急事项"}
+SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgent": "紧急事项", "survey": "满意度调查"}
 
 
 ACTION_CN = {"created": "登记", "reported_again": "再次报告", "status": "状态变更", "transfer": "转交",

@@ -5,55 +5,30 @@ customer, §7.1 for a customer's visit to HQ) and run `mailbot visit plan
 FILE.yaml`. This module only reads: it turns the file's text into a
 `VisitPlan` or raises `PlanError` listing every problem at once, each as
 ``<file>: <key>: <what is wrong>`` in Chinese, because the people who write
-these files read Chinese. Nothing here touches the database or the clock;
-whether the customer, units and staff named in the file exist is a second,
-equally pure step (`check_references`) fed with what the directory knows.
-
-YAML 1.1 reads an unquoted ``14:00`` as the number 840 and refuses to load a
-file at all over an impossible date such as ``2026-13-01``; the plan loader
-therefore reads every plain scalar as text (`_TextLoader`), and this module
-reads dates and times out of the text itself, with a message naming the key.
+these files read Chinese (`domain.planfile`: every scalar read as text).
+Nothing here touches the database or the clock; whether the customer, units
+and staff named in the file exist is a second, equally pure step
+(`check_references`) fed with what the directory knows.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from mailbot.errors import MailbotError
+from mailbot.planfile import PlanReader, load_mapping
 
 NUMBER = re.compile(r"VIS-\d{4}-\d{4,}")
 KINDS = {"outgoing": "拜访", "incoming": "来访"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TIME_RANGE = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*(?:-|—|–|~|～|至|到)\s*(\d{1,2})[:：](\d{2})\s*$")
-_DATE_TEXT = re.compile(r"^\s*(\d{4})\s*(?:[-./]|年)\s*(\d{1,2})\s*(?:[-./]|月)\s*(\d{1,2})\s*日?\s*$")
 _TOP_KEYS = frozenset({"number", "kind", "customer", "topic", "date", "end_date", "time", "place", "hq_owner",
                        "units", "responsible_unit", "customer_attendees", "our_attendees", "itinerary",
                        "duties", "briefing", "arrangements", "notes"})
-
-
-class _TextLoader(yaml.SafeLoader):
-    """SafeLoader with no implicit numbers or timestamps: nothing in a plan is a number."""
-
-
-_TextLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers
-            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-
-
-class PlanError(MailbotError):
-    """The plan file is wrong; `problems` holds one ``file: key: message`` line per mistake."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -125,63 +100,11 @@ class VisitPlan:
         return self.briefing + self.arrangements
 
 
-@dataclass
-class _Reader:
-    """Collects problems while reading, so the author sees every mistake in one run."""
-
-    source: str
-    problems: list[str] = field(default_factory=list)
-
-    def bad(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.source}: {key}: {message}")
-
-    def text(self, data: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
-        value = data.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.bad(where, "必须填写")
-            return None
-        if isinstance(value, (dict, list)):
-            self.bad(where, "应为一段文字")
-            return None
-        return str(value).strip()
-
-    def day(self, value: Any, where: str) -> date | None:
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        m = _DATE_TEXT.match(str(value)) if value is not None else None
-        if m:
-            try:
-                return date(int(m[1]), int(m[2]), int(m[3]))
-            except ValueError:
-                pass
-        self.bad(where, f"日期应写作 2026-11-20，写的是“{'' if value is None else value}”")
-        return None
-
-    def items(self, data: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
-        """A list value as (key.i, item) pairs; absent is empty, anything but a list is a problem."""
-        value = data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.bad(key, "应为列表（每项一行，以“- ”开头）")
-            return []
-        return [(f"{key}.{i}", v) for i, v in enumerate(value)]
-
-
 def parse_plan(text: str, source: str, tz: ZoneInfo) -> VisitPlan:
     """Read one plan file's text; raises PlanError naming every problem."""
-    try:
-        data = yaml.load(text, Loader=_TextLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as e:
-        raise PlanError([f"{source}: 不是有效的 YAML：{e}"]) from None
-    if not isinstance(data, dict):
-        raise PlanError([f"{source}: 文件应为“键: 值”的形式，参见 config/visit.example.yaml"])
-    r = _Reader(source)
-    for key in sorted(set(map(str, data)) - _TOP_KEYS):
-        r.bad(key, "未知的键（拼写错误？）")
+    data = load_mapping(text, source, "config/visit.example.yaml")
+    r = PlanReader(source)
+    r.unknown_keys(data, _TOP_KEYS)
 
     number = r.text(data, "number", "number", required=False)
     if number is not None and not NUMBER.fullmatch(number):
@@ -214,8 +137,7 @@ def parse_plan(text: str, source: str, tz: ZoneInfo) -> VisitPlan:
         itinerary=tuple(_steps(r, data)), duties=tuple(_duties(r, data)),
         briefing=tuple(_checklist(r, data, "briefing")), arrangements=tuple(_checklist(r, data, "arrangements")),
         notes=r.text(data, "notes", "notes", required=False))
-    if r.problems:
-        raise PlanError(r.problems)
+    r.done()
     return plan
 
 
@@ -223,7 +145,7 @@ _UTC = ZoneInfo("UTC")
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)  # placeholder only ever seen when problems are raised
 
 
-def _times(r: _Reader, data: Mapping[str, Any], tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+def _times(r: PlanReader, data: Mapping[str, Any], tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
     first = r.day(data.get("date"), "date") if data.get("date") is not None else None
     if data.get("date") is None:
         r.bad("date", "必须填写（如 2026-11-20）")
@@ -250,7 +172,7 @@ def _times(r: _Reader, data: Mapping[str, Any], tz: ZoneInfo) -> tuple[datetime 
     return starts, ends
 
 
-def _attendees(r: _Reader, data: Mapping[str, Any], key: str) -> list[Attendee]:
+def _attendees(r: PlanReader, data: Mapping[str, Any], key: str) -> list[Attendee]:
     out = []
     for where, v in r.items(data, key):
         if isinstance(v, str) and v.strip():
@@ -273,7 +195,7 @@ def _attendees(r: _Reader, data: Mapping[str, Any], key: str) -> list[Attendee]:
     return out
 
 
-def _steps(r: _Reader, data: Mapping[str, Any]) -> list[Step]:
+def _steps(r: PlanReader, data: Mapping[str, Any]) -> list[Step]:
     out = []
     for where, v in r.items(data, "itinerary"):
         if not isinstance(v, dict):
@@ -284,7 +206,7 @@ def _steps(r: _Reader, data: Mapping[str, Any]) -> list[Step]:
     return out
 
 
-def _duties(r: _Reader, data: Mapping[str, Any]) -> list[Duty]:
+def _duties(r: PlanReader, data: Mapping[str, Any]) -> list[Duty]:
     out = []
     for where, v in r.items(data, "duties"):
         if not isinstance(v, dict):
@@ -294,7 +216,7 @@ def _duties(r: _Reader, data: Mapping[str, Any]) -> list[Duty]:
     return out
 
 
-def _checklist(r: _Reader, data: Mapping[str, Any], key: str) -> list[ChecklistItem]:
+def _checklist(r: PlanReader, data: Mapping[str, Any], key: str) -> list[ChecklistItem]:
     out = []
     for where, v in r.items(data, key):
         if not isinstance(v, dict):

@@ -34,12 +34,12 @@ from mailbot.directory.config import Directory
 from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Identity
 from mailbot.outbox.queue import DraftOrRecipe, Plan, enqueue
+from mailbot.planfile import PlanError
 from mailbot.visits import ics, mails, people
 from mailbot.visits.people import Addr
 from mailbot.visits.plan import (
     CHANGE_LABELS,
     KINDS,
-    PlanError,
     Refs,
     VisitPlan,
     changed_keys,

@@ -27,7 +27,7 @@ from parsers import UnreadableMessage, parse_message, render_form
 from parsers.tnef import read_tnef
 from parsers.xlsxform import read_workbook
 
-KINDS = {"bounce", "auto_reply", "monthly_report", "urgent_report", "unknown"}
+KINDS = {"bounce", "auto_reply", "monthly_report", "campaign_feedback", "survey_response", "urgent_report", "unknown"}
 FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "replies").glob("*.eml"))
 TOKEN = "KCR-202611-GD-3F9A"
 FORM = render_form(token=TOKEN, unit_code="GD", unit_name="广东分公司", period="2026-11",

@@ -45,7 +45,7 @@ def test_lossy_plain_part_gives_way_to_html_holding_the_keyword() -> None:
     raw = (HEAD + 'Content-Type: multipart/alternative; boundary="b"\r\n\r\n--b\r\n'
            "Content-Type: text/plain; charset=utf-8\r\n\r\n请使用HTML方式查看\r\n--b\r\n"
            "Content-Type: text/html; charset=utf-8\r\n\r\n<p>【重点客户月报填报单】</p><p>填报人：李明</p>\r\n--b--\r\n")
-    found = extract_body(read_message(raw.encode("utf-8")), keyword="重点客户月报填报单")
+    found = extract_body(read_message(raw.encode("utf-8")), keywords=("重点客户月报填报单",))
     assert found.text == "【重点客户月报填报单】\n填报人：李明" and found.from_html
     assert extract_body(read_message(raw.encode("utf-8"))).text == "请使用HTML方式查看"
 

@@ -26,6 +26,7 @@ import pytest
 from markupsafe import escape
 
 from parsers import parse_message, render_form
+from parsers.survey import Question, render_survey_form
 
 from mailbot.outbox.operator import operator_mail
 from mailbot.render.mail import RenderedMail, cn_date, cn_datetime, render_mail
@@ -54,6 +55,9 @@ class Period:
 
 
 UNIT = Unit(code="GD", name="广东分公司", contact_name="李明")
+SURVEY = {"number": "MY-2026-01", "title": "2026年冬季保供客户满意度调查", "deadline": date(2026, 12, 20)}
+SURVEY_FORM = render_survey_form(token="MY-2026-01-S001", customer_code="S001", customer_name="国家电网有限公司",
+                                 questions=[Question("资源供应保障", True), Question("意见与建议", False)])
 PERIOD = Period(key="2026-11", label="2026年11月")
 
 
@@ -196,6 +200,22 @@ def contexts() -> dict[str, dict[str, Any]]:
             "details": None,
             "next_step": "排除上述原因后运行 mailbot reparse 4211 重新处理。",
             "attached": True,
+        },
+        "survey_form": {
+            "survey": SURVEY, "token": "MY-2026-01-S001", "by_unit": False, "unit_name": "",
+            "customer": {"code": "S001", "name": "国家电网有限公司"}, "note": "如有疑问请联系刘洋。",
+            "form_text": SURVEY_FORM,
+        },
+        "survey_ack": {
+            "survey": SURVEY, "token": "MY-2026-01-S001", "original_subject": "回复：[满意度调查] 冬季保供",
+            "customer": {"code": "S001", "name": "国家电网有限公司"}, "by_unit": True, "unit_name": "广东分公司",
+            "version": 2, "late": True, "followed": True, "warnings": ["第3题未评分，不计入统计"],
+            "answers": [{"number": 1, "question": "资源供应保障", "answer": "5 非常满意"},
+                        {"number": 2, "question": "意见与建议", "answer": "冬季高峰期调度响应慢。\n希望加强沟通。"}],
+        },
+        "survey_error": {
+            "survey": SURVEY, "token": "MY-2026-01-S001", "original_subject": "回复：[满意度调查] 冬季保供",
+            "problems": ["第1题：评分只能填1–5分，写的是“6”"], "form_text": SURVEY_FORM,
         },
     }
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.db.models import Visit
-from mailbot.visits.plan import PlanError, Refs, check_references, parse_plan
+from mailbot.planfile import PlanError
+from mailbot.visits.plan import Refs, check_references, parse_plan
 from mailbot.visits.store import cancel_visit, plan_visit
 from tests.support.mailflow import (
     TZ,

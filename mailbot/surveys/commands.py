@@ -1,0 +1,34 @@
+"""The surveys' command: `survey launch FILE.yaml` starts or changes a survey, `survey close MY-…` ends it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Add = Callable[..., argparse.ArgumentParser]   # cli's add(name, handler, help) → the subcommand's parser
+
+
+def register(add: Add) -> None:
+    sp = add("survey", survey, "launch, change or close a customer satisfaction survey (§5.3)")
+    sp.add_argument("action", choices=["launch", "close"])
+    sp.add_argument("target", help="launch: the survey file (see config/survey.example.yaml); close: MY-yyyy-nn")
+    sp.add_argument("--dry-run", action="store_true", help="show what would be sent; change nothing")
+
+
+def survey(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mailbot.app import deliver_now, open_app
+    from mailbot.surveys.store import close_survey, launch_survey
+
+    app = open_app(args.config)
+    if args.action == "launch":
+        change = launch_survey(app, Path(args.target), dry_run=args.dry_run)
+    else:
+        change = close_survey(app, args.target, dry_run=args.dry_run)
+    print("\n".join(change.lines()))
+    if args.dry_run:
+        print(change.plan.report(dry_run=True).splitlines()[0])
+    else:
+        print(deliver_now(app))
+    return 0

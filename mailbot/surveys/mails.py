@@ -1,0 +1,71 @@
+"""What a survey mails: the form (one customer per mail), the acknowledgement, the reply asking for a correction.
+
+Survey mail may go outside the group: every mail names one customer only and goes to that customer's own
+contacts (or to the one unit filling in for it), never to a list another customer could read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from parsers import ParsedMessage
+from parsers.survey import Question, render_survey_form
+
+from mailbot.db.models import Survey, SurveyTarget
+from mailbot.directory.lookup import unit_recipients
+from mailbot.outbox.compose import Draft
+from mailbot.outbox.drafts import draft, echoed_subject, thread_of
+
+SCORE_WORDS = {5: "5 非常满意", 4: "4 满意", 3: "3 一般", 2: "2 不满意", 1: "1 非常不满意"}
+
+
+def form_text(survey: Survey, target: SurveyTarget, questions: Sequence[Question]) -> str:
+    customer = target.customer
+    return render_survey_form(token=target.token, customer_code=customer.code, customer_name=customer.name,
+                              questions=questions)
+
+
+def form_mail(department: str, survey: Survey, target: SurveyTarget, questions: Sequence[Question],
+              direct: Sequence[str], note: str | None = None) -> Draft:
+    by_unit = not direct
+    to = list(direct) if direct else unit_recipients(target.unit) if target.unit else []
+    customer = target.customer
+    return draft("survey_form", to, department=department, survey=survey, token=target.token, by_unit=by_unit,
+                 unit_name=target.unit.name if target.unit else "",
+                 customer={"code": customer.code, "name": customer.name}, note=note,
+                 form_text=form_text(survey, target, questions))
+
+
+def answers_view(questions: Sequence[Question], scores: dict[str, int | None],
+                 texts: dict[str, str | None]) -> list[dict[str, object]]:
+    """Every question with the answer as counted (a score as its word, no answer as 未作答)."""
+    out: list[dict[str, object]] = []
+    for n, q in enumerate(questions, 1):
+        key = str(n)
+        if key in scores:
+            score = scores[key]
+            answer = SCORE_WORDS[score] if score is not None else "未评分（不计入统计）"
+        else:
+            answer = texts.get(key) or "（未填写）"
+        out.append({"number": n, "question": q.text, "answer": answer})
+    return out
+
+
+def ack_mail(department: str, p: ParsedMessage, survey: Survey, target: SurveyTarget,
+             questions: Sequence[Question], *, version: int, late: bool, by_unit: bool, followed: bool) -> Draft:
+    answer = p.survey
+    assert answer is not None
+    return draft("survey_ack", [p.envelope.from_addr], thread=thread_of(p), department=department, survey=survey,
+                 token=target.token, original_subject=echoed_subject(p),
+                 customer={"code": target.customer.code, "name": target.customer.name}, by_unit=by_unit,
+                 unit_name=target.unit.name if target.unit else "", version=version, late=late,
+                 answers=answers_view(questions, answer.scores, answer.texts),
+                 warnings=[w.message for w in answer.warnings], followed=followed)
+
+
+def error_mail(department: str, p: ParsedMessage, survey: Survey, target: SurveyTarget,
+               problems: Sequence[str], form: str) -> Draft:
+    """`form`: the sender's own copy with the answers kept, or the blank form when the mail held none."""
+    return draft("survey_error", [p.envelope.from_addr], thread=thread_of(p), department=department,
+                 survey=survey, token=target.token, original_subject=echoed_subject(p),
+                 problems=list(problems), form_text=form)

@@ -108,8 +108,13 @@ def marker_of(text: str) -> tuple[str, str] | None:
     return _KIND.get(name, "form"), match.group(2).strip()
 
 
-def find_copies(lines: Sequence[Line], separators: Sequence[int]) -> list[tuple[int, int]]:
-    """(start, end) line ranges of every form copy, topmost first."""
+def find_copies(lines: Sequence[Line], separators: Sequence[int],
+                is_title: Callable[[str, str], bool] = lambda kind, _text: kind == "form") -> list[tuple[int, int]]:
+    """(start, end) line ranges of every form copy, topmost first.
+
+    A copy starts at a title line (`is_title(kind, text)`: the monthly form's by default; the survey's reader
+    passes its own) and ends at 【填报结束】 — or, deleted, at the next form title, quote separator or signature.
+    """
     stops = set(separators)
     copies: list[tuple[int, int]] = []
     start: int | None = None
@@ -120,7 +125,7 @@ def find_copies(lines: Sequence[Line], separators: Sequence[int]) -> list[tuple[
         if start is not None and (i in stops or kind in ("form", "other") or is_mobile_signature(text)):
             copies.append((start, i))
             start = None
-        if kind == "form":
+        if kind is not None and is_title(kind, text):
             start = i
         elif kind == "end" and start is not None:
             copies.append((start, i + 1))

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from parsers import surveytext as st
 from parsers.fields import FieldSpec, read_fields, split_label, split_number
-from parsers.form import HEADER_SPECS, clip, free_text, marker_of, plain
+from parsers.form import HEADER_SPECS, clip, find_copies, free_text, marker_of, plain
 from parsers.model import Problem
-from parsers.quotes import Line, is_mobile_signature
+from parsers.quotes import Line
 from parsers.surveytext import SURVEY_TITLE, Question, render_survey_form
 
 __all__ = ["SURVEY_TITLE", "Question", "SurveyResponse", "find_survey_copies", "read_survey",
@@ -106,24 +106,7 @@ class _Copy:
 
 def find_survey_copies(lines: Sequence[Line], separators: Sequence[int]) -> list[tuple[int, int]]:
     """(start, end) line ranges of every copy of the survey form, topmost first."""
-    stops = set(separators)
-    copies: list[tuple[int, int]] = []
-    start: int | None = None
-    for i, line in enumerate(lines):
-        text = line.text
-        mark = marker_of(text)
-        kind = mark[0] if mark else None
-        if start is not None and (i in stops or kind in ("form", "other") or is_mobile_signature(text)):
-            copies.append((start, i))
-            start = None
-        if kind == "other" and _TITLE.match(text):
-            start = i
-        elif kind == "end" and start is not None:
-            copies.append((start, i + 1))
-            start = None
-    if start is not None:
-        copies.append((start, len(lines)))
-    return copies
+    return find_copies(lines, separators, lambda kind, text: kind == "other" and bool(_TITLE.match(text)))
 
 
 def _question_labels(body: Sequence[str]) -> dict[int, str]:

@@ -17,6 +17,7 @@ from mailbot.outbox.queue import Plan
 from mailbot.pipeline import digest
 from mailbot.reports import schedule as reports
 from mailbot.requests import schedule as requests
+from mailbot.surveys import schedule as surveys
 from mailbot.visits import schedule as visits
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ DUE: tuple[Callable[[App], Plan], ...] = (
     requests.chase_overdue,    # 催办 of overdue requests
     requests.weekly_digest,    # the week's open 诉求 to each 承办人, the board to the 部门负责人
     visits.visit_jobs,         # briefings, summaries, follow-ups
+    surveys.survey_jobs,       # survey reminders, and each unit's customers still to answer
     digest.operator_digest,    # quarantines that waited for the operator's digest
 )
 

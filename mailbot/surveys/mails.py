@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from parsers import ParsedMessage
 from parsers.survey import Question, render_survey_form
 
-from mailbot.db.models import Survey, SurveyTarget
+from mailbot.db.models import Survey, SurveyTarget, Unit
 from mailbot.directory.lookup import unit_recipients
-from mailbot.outbox.compose import Draft
+from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, thread_of
+from mailbot.surveys.results import SurveyResults
 
 SCORE_WORDS = {5: "5 非常满意", 4: "4 满意", 3: "3 一般", 2: "2 不满意", 1: "1 非常不满意"}
 
@@ -69,3 +70,26 @@ def error_mail(department: str, p: ParsedMessage, survey: Survey, target: Survey
     return draft("survey_error", [p.envelope.from_addr], thread=thread_of(p), department=department,
                  survey=survey, token=target.token, original_subject=echoed_subject(p),
                  problems=list(problems), form_text=form)
+
+
+def reminder_mail(department: str, survey: Survey, target: SurveyTarget, questions: Sequence[Question],
+                  direct: Sequence[str], thread: Thread | None) -> Draft:
+    """The form again, in the customer's thread, for a customer who has not answered."""
+    customer = target.customer
+    return draft("survey_reminder", list(direct), thread=thread, department=department, survey=survey,
+                 token=target.token, customer={"code": customer.code, "name": customer.name},
+                 form_text=form_text(survey, target, questions))
+
+
+def pending_mail(department: str, survey: Survey, unit: Unit, targets: Sequence[SurveyTarget]) -> Draft:
+    """A unit's customers that have not answered yet: those asked directly (the unit may remind them) and those
+    the unit fills in for."""
+    rows = [{"code": t.customer.code, "name": t.customer.name, "by_unit": t.unit_id == unit.id} for t in targets]
+    return draft("survey_pending", unit_recipients(unit), department=department, survey=survey,
+                 unit={"code": unit.code, "name": unit.name}, customers=rows)
+
+
+def report_mail(department: str, to: Sequence[str], r: SurveyResults, pdf: bytes, filename: str) -> Draft:
+    """The closed survey's report to the bulletin list: the key figures above the attached PDF."""
+    return draft("survey_report", list(to), attachments=[Attachment(filename, pdf, "application", "pdf")],
+                 department=department, r=r, filename=filename)

@@ -26,7 +26,6 @@ from mailbot.app import App
 from mailbot.db.models import InboundMessage, Survey, SurveyResponse, SurveyTarget, Unit
 from mailbot.db.session import transaction
 from mailbot.directory.lookup import customers_by_code
-from mailbot.errors import MailbotError
 from mailbot.outbox.queue import Plan
 from mailbot.planfile import PlanError
 from mailbot.surveys import mails
@@ -145,22 +144,6 @@ def _ask(app: App, s: Session, out: Plan, survey: Survey, target: SurveyTarget) 
               lambda: mails.form_mail(app.department, survey, target, questions_of(survey), direct,
                                       survey.note),
               sender=app.identity, now=app.now())
-
-
-def close_survey(app: App, number: str, *, dry_run: bool = False) -> SurveyChange:
-    """`mailbot survey close MY-…`: no more answers are counted, no more reminders go."""
-    with transaction(app.sessions, dry_run=dry_run) as s:
-        survey = s.scalar(select(Survey).where(Survey.number == number.strip().upper()))
-        if survey is None:
-            raise MailbotError(f"没有编号为 {number} 的满意度调查")
-        change = SurveyChange(survey.number)
-        if survey.status == "closed":
-            change.said.append("此前已结束")
-            return change
-        survey.status, survey.closed_at = "closed", app.now()
-        answered = sum(1 for t in survey.targets if current_response(t) is not None)
-        change.said.append(f"已结束：{answered}/{len(survey.targets)} 位客户已答复")
-        return change
 
 
 def find_target(s: Session, token: str) -> SurveyTarget | None:

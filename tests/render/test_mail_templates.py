@@ -31,6 +31,7 @@ from parsers.survey import Question, render_survey_form
 from mailbot.outbox.operator import operator_mail
 from mailbot.render.mail import RenderedMail, cn_date, cn_datetime, render_mail
 from mailbot.requests.mails import request_refused_mail
+from mailbot.surveys.results import LowScore, QuestionResult, SurveyResults
 
 TOKEN = "KCR-202611-GD-3F9A"
 SIGN_OFF = "总部资源与市场部（重点客户月报系统自动发送）"
@@ -56,6 +57,12 @@ class Period:
 
 UNIT = Unit(code="GD", name="广东分公司", contact_name="李明")
 SURVEY = {"number": "MY-2026-01", "title": "2026年冬季保供客户满意度调查", "deadline": date(2026, 12, 20)}
+SURVEY_RESULTS = SurveyResults(
+    number="MY-2026-01", title="2026年冬季保供客户满意度调查", deadline=date(2026, 12, 20), status="closed", asked=12,
+    answered=10, by_unit=3, late=1, units=(), kinds=(), sources=(), comments=(), previous=None, not_answered=(),
+    questions=(QuestionResult(1, "资源供应保障", 10, 0, 4.5, (0, 0, 1, 3, 6)),
+               QuestionResult(2, "服务响应速度", 9, 1, None, (0, 0, 0, 0, 0))),
+    low=(LowScore("S001", "国家电网有限公司", "服务响应速度", 2),))
 SURVEY_FORM = render_survey_form(token="MY-2026-01-S001", customer_code="S001", customer_name="国家电网有限公司",
                                  questions=[Question("资源供应保障", True), Question("意见与建议", False)])
 PERIOD = Period(key="2026-11", label="2026年11月")
@@ -213,6 +220,16 @@ def contexts() -> dict[str, dict[str, Any]]:
             "answers": [{"number": 1, "question": "资源供应保障", "answer": "5 非常满意"},
                         {"number": 2, "question": "意见与建议", "answer": "冬季高峰期调度响应慢。\n希望加强沟通。"}],
         },
+        "survey_reminder": {
+            "survey": SURVEY, "token": "MY-2026-01-S001", "customer": {"code": "S001", "name": "国家电网有限公司"},
+            "form_text": SURVEY_FORM,
+        },
+        "survey_pending": {
+            "survey": SURVEY, "unit": {"code": "GD", "name": "广东分公司"},
+            "customers": [{"code": "S001", "name": "国家电网有限公司", "by_unit": False},
+                          {"code": "V002", "name": "广州发展集团股份有限公司", "by_unit": True}],
+        },
+        "survey_report": {"r": SURVEY_RESULTS, "filename": "满意度调查报告-MY-2026-01.pdf"},
         "survey_error": {
             "survey": SURVEY, "token": "MY-2026-01-S001", "original_subject": "回复：[满意度调查] 冬季保供",
             "problems": ["第1题：评分只能填1–5分，写的是“6”"], "form_text": SURVEY_FORM,

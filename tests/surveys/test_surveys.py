@@ -13,8 +13,10 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.db.models import Request, SurveyResponse, SurveyTarget
 from mailbot.planfile import PlanError
+from mailbot.surveys.closing import close_survey
 from mailbot.surveys.plan import parse_survey_plan
-from mailbot.surveys.store import close_survey, launch_survey
+from mailbot.surveys.schedule import survey_jobs
+from mailbot.surveys.store import launch_survey
 from tests.support.mailflow import (
     GD,
     LIUYANG,
@@ -184,3 +186,34 @@ def test_only_text_questions_are_refused(tmp_path: Path) -> None:
     text = SURVEY.replace("  - 资源供应保障\n  - 服务响应速度\n  - 总体满意度\n", "")
     with pytest.raises(PlanError, match="至少要有一道评分题"):
         parse_survey_plan(text, "survey.yaml")
+
+
+def test_reminders_go_to_who_has_not_answered_once_per_stage_and_units_hear_of_their_customers(
+        app: App, clock: Clock) -> None:
+    clock.set(2026, 11, 16, 9)      # T-4: no stage has come yet
+    assert survey_jobs(app).queued == []
+    clock.set(2026, 11, 17, 9)      # T-3 (Tuesday)
+    first = {k for k, _, _ in survey_jobs(app).queued}
+    assert first == {"survey-reminder:MY-2026-01-S001:T-3",      # S001 is asked directly: reminded itself
+                     "survey-pending:MY-2026-01:GD:T-3",         # GD serves S001 and fills in V002
+                     "survey-pending:MY-2026-01:BJ:T-3", "survey-pending:MY-2026-01:JS:T-3"}
+    assert survey_jobs(app).queued == []                          # the same day again: nothing twice
+    reminder = one(app, "survey-reminder:MY-2026-01-S001:T-3")
+    assert reminder.recipients == ZHAOMIN[1] and "【满意度调查】编号：MY-2026-01-S001" in text(reminder)
+    assert parsed(reminder)["In-Reply-To"] == one(app, "survey-form:MY-2026-01-S001").message_id
+    gd = text(one(app, "survey-pending:MY-2026-01:GD:T-3"))
+    assert "S001 国家电网有限公司（客户直接答复" in gd and "V002 广州发展集团股份有限公司（由贵单位代填" in gd
+
+    form = one(app, "survey-form:MY-2026-01-S001")
+    answer_to(app, form, ZHAOMIN, filled(text(form), {"1. ": "5", "2. ": "5", "3. ": "5"}))
+    clock.set(2026, 11, 19, 9)      # T-1: only V002 is still to answer, and only GD fills it in
+    assert [k for k, _, _ in survey_jobs(app).queued] == ["survey-pending:MY-2026-01:GD:T-1"]
+    assert "S001" not in text(one(app, "survey-pending:MY-2026-01:GD:T-1"))
+    clock.set(2026, 11, 21, 9)      # after the deadline: no more reminders
+    assert survey_jobs(app).queued == []
+
+
+def test_a_closed_survey_reminds_nobody(app: App, clock: Clock) -> None:
+    close_survey(app, "MY-2026-01")
+    clock.set(2026, 11, 19, 9)
+    assert survey_jobs(app).queued == []

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +49,7 @@ from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.errors import MailbotError
 from mailbot.render.pdf import render_pdf, templates_dir
 from mailbot.requests.mails import SOURCE_CN
+from mailbot.surveys.results import CustomerAnswer, customer_answers
 from mailbot.visits.mails import FOLLOW_UP_CN, when_text
 from mailbot.visits.mails import STATUS_CN as VISIT_STATUS_CN
 from mailbot.visits.plan import Attendee
@@ -147,6 +148,7 @@ class Month:
     assessments: tuple[Assessment, ...]
     requests: tuple[RequestEntry, ...]
     visits: tuple[VisitEntry, ...]
+    surveys: tuple[CustomerAnswer, ...] = ()   # satisfaction survey answers received that month
 
 
 @dataclass(frozen=True)
@@ -220,11 +222,16 @@ def gather_archive(s: Session, code: str, *, now: datetime, tz: ZoneInfo, depart
         follow_ups += entry.follow_ups
         visits[_month(v.starts_at, tz)].append(entry)
 
-    keys = sorted(periods | set(requests) | set(visits), reverse=True)
+    surveys: dict[str, list[CustomerAnswer]] = defaultdict(list)
+    for answer in customer_answers(s, c.id):
+        surveys[_month(answer.received_at, tz)].append(replace(answer, received_at=answer.received_at.astimezone(tz)))
+
+    keys = sorted(periods | set(requests) | set(visits) | set(surveys), reverse=True)
     months = tuple(Month(
         key=k, label=f"{int(k[:4])}年{int(k[5:])}月",
         reports=tuple(ReportCategory(n, CATEGORY_LABELS[n], tuple(lines)) for n, lines in sorted(cats[k].items())),
-        assessments=tuple(assessments[k]), requests=tuple(requests[k]), visits=tuple(visits[k])) for k in keys)
+        assessments=tuple(assessments[k]), requests=tuple(requests[k]), visits=tuple(visits[k]),
+        surveys=tuple(surveys[k])) for k in keys)
     return CustomerArchive(
         code=c.code, name=c.name, kind=KIND_CN.get(c.kind, c.kind), hq_staff=c.hq_staff.name if c.hq_staff else None,
         units=tuple(u.name for u in c.units), department=department, generated_at=now.astimezone(tz), months=months,
@@ -347,7 +354,17 @@ def render_timeline_text(a: CustomerArchive) -> str:
                         out += _indent(f"{stamp(n.at)} {n.author}：{n.text}", "        ")
             for n in v.notes:
                 out += _indent(f"{stamp(n.at)} {n.author}：{n.text}", "    · ")
+        for sv in m.surveys:
+            out.append(f"【满意度调查】{sv.number}　{sv.title}　{day(sv.received_at)}答复{_survey_note(sv)}")
+            for answer in sv.answers:
+                out += _indent(f"{answer['number']}. {answer['question']}：{answer['answer']}", "    ")
     return "\n".join(out) + "\n"
+
+
+def _survey_note(sv: CustomerAnswer) -> str:
+    bits = [f"第{sv.version}版" if sv.version > 1 else "", f"{sv.filled_by}代填" if sv.filled_by else "",
+            "逾期" if sv.late else ""]
+    return f"（{'，'.join(b for b in bits if b)}）" if any(bits) else ""
 
 
 # --- PDF ----------------------------------------------------------------------------------------

@@ -15,9 +15,7 @@ from mailbot.db.models import Survey, SurveyTarget, Unit
 from mailbot.directory.lookup import unit_recipients
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, thread_of
-from mailbot.surveys.results import SurveyResults
-
-SCORE_WORDS = {5: "5 非常满意", 4: "4 满意", 3: "3 一般", 2: "2 不满意", 1: "1 非常不满意"}
+from mailbot.surveys.results import SurveyResults, answers_view
 
 
 def form_text(survey: Survey, target: SurveyTarget, questions: Sequence[Question]) -> str:
@@ -35,21 +33,6 @@ def form_mail(department: str, survey: Survey, target: SurveyTarget, questions: 
                  unit_name=target.unit.name if target.unit else "",
                  customer={"code": customer.code, "name": customer.name}, note=note,
                  form_text=form_text(survey, target, questions))
-
-
-def answers_view(questions: Sequence[Question], scores: dict[str, int | None],
-                 texts: dict[str, str | None]) -> list[dict[str, object]]:
-    """Every question with the answer as counted (a score as its word, no answer as 未作答)."""
-    out: list[dict[str, object]] = []
-    for n, q in enumerate(questions, 1):
-        key = str(n)
-        if key in scores:
-            score = scores[key]
-            answer = SCORE_WORDS[score] if score is not None else "未评分（不计入统计）"
-        else:
-            answer = texts.get(key) or "（未填写）"
-        out.append({"number": n, "question": q.text, "answer": answer})
-    return out
 
 
 def ack_mail(department: str, p: ParsedMessage, survey: Survey, target: SurveyTarget,

@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from parsers.survey import Question
 
-from mailbot.db.models import Survey
+from mailbot.db.models import Survey, SurveyTarget
 from mailbot.surveys.store import current_response, questions_of
 
 KIND_CN = {"strategic": "战略客户", "vip": "VIP客户"}
 LOW_SCORE = 2
+SCORE_WORDS = {5: "5 非常满意", 4: "4 满意", 3: "3 一般", 2: "2 不满意", 1: "1 非常不满意"}
 
 
 @dataclass(frozen=True)
@@ -191,3 +192,45 @@ def previous_means(s: Session, survey: Survey) -> tuple[str, dict[str, float]] |
 def survey_results(s: Session, survey: Survey) -> SurveyResults:
     asked = [(t.customer.code, t.customer.name) for t in survey.targets if t.active]
     return compute(survey, answers_of(survey), asked, previous_means(s, survey))
+
+
+def answers_view(questions: Sequence[Question], scores: Mapping[str, int | None],
+                 texts: Mapping[str, str | None]) -> list[dict[str, object]]:
+    """Every question with the answer as counted (a score as its word, no answer as 未作答)."""
+    out: list[dict[str, object]] = []
+    for n, q in enumerate(questions, 1):
+        key = str(n)
+        if key in scores:
+            score = scores[key]
+            answer = SCORE_WORDS[score] if score is not None else "未评分（不计入统计）"
+        else:
+            answer = texts.get(key) or "（未填写）"
+        out.append({"number": n, "question": q.text, "answer": answer})
+    return out
+
+
+@dataclass(frozen=True)
+class CustomerAnswer:
+    """One customer's answer in force to one survey, as its archive shows it."""
+
+    number: str
+    title: str
+    received_at: datetime
+    version: int
+    filled_by: str | None        # the unit that filled it in on the customer's behalf
+    late: bool
+    answers: tuple[dict[str, object], ...]
+
+
+def customer_answers(s: Session, customer_id: int) -> list[CustomerAnswer]:
+    """Every survey answer in force of one customer, oldest first (for the customer archive)."""
+    out = []
+    for t in s.scalars(select(SurveyTarget).where(SurveyTarget.customer_id == customer_id).order_by(SurveyTarget.id)):
+        r = current_response(t)
+        if r is None:
+            continue
+        out.append(CustomerAnswer(
+            number=t.survey.number, title=t.survey.title, received_at=r.received_at, version=r.version,
+            filled_by=t.unit.name if r.by_unit and t.unit else None, late=r.late,
+            answers=tuple(answers_view(questions_of(t.survey), json.loads(r.scores), json.loads(r.texts)))))
+    return sorted(out, key=lambda a: a.received_at)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.archive.dossier import customer_archive, render_dossier_pdf, render_timeline_text
 from mailbot.db.models import Survey
 from mailbot.surveys.closing import close_survey, write_report
 from mailbot.surveys.results import survey_results
@@ -89,3 +90,13 @@ def test_the_report_compares_with_the_previous_survey_of_the_same_customers(
     page = pdf_text(path.read_bytes(), tmp_path)
     assert "进行中（中期结果）" in page and "较 MY-2026-01" in page and "↑ 2.00" in page
     assert "S003" not in page and "V002 广州发展集团股份有限公司" in page   # not answered yet: listed
+
+
+def test_the_customer_archive_shows_each_answer_in_force(answered: App, tmp_path: Path) -> None:
+    s001 = render_timeline_text(customer_archive(answered, "S001"))
+    assert "【满意度调查】MY-2026-01　2026年冬季保供客户满意度调查　2026年11月16日答复" in s001
+    assert "2. 服务响应速度：2 不满意" in s001 and COMMENT in s001
+    v002 = render_timeline_text(customer_archive(answered, "V002"))
+    assert "（广东分公司代填）" in v002 and "2. 服务响应速度：未评分（不计入统计）" in v002
+    page = pdf_text(render_dossier_pdf(customer_archive(answered, "S001")), tmp_path)
+    assert "满意度调查" in page and "MY-2026-01" in page and COMMENT in page

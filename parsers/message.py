@@ -117,11 +117,12 @@ def _winning_copy(copies: list[FormCopy]) -> FormCopy | None:
     return next((c for c in copies if c.strategic or c.vip), copies[0] if copies else None)
 
 
-def _attached_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Problem]]:
-    """(file name, form copy) of every attached workbook or Word document holding the form, in MIME order, and
-    a warning naming each that could not be read."""
+def _attached_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Problem], list[tuple[str, str]]]:
+    """(file name, form copy) of every attached workbook or Word document holding the monthly form, in MIME
+    order; a warning naming each that could not be read; and (file name, text) of those that may hold another
+    form (a survey, campaign feedback), for those forms' readers."""
     if not body.form_files:
-        return [], []
+        return [], [], []
     # Imported here: a message without such a file never needs the readers.
     from parsers.docxform import read_document
     from parsers.xlsxcells import Budget, declared_size
@@ -132,25 +133,54 @@ def _attached_copies(body: Body) -> tuple[list[tuple[str, FormCopy]], list[Probl
     # needs.
     budget = Budget()
     sizes = [declared_size(f.data) for f in body.form_files]
-    results: dict[int, tuple[FormCopy | None, str | None]] = {}
+    results: dict[int, tuple[FormCopy | None, str | None, str | None]] = {}
     for index in sorted(range(len(sizes)), key=sizes.__getitem__):
         file = body.form_files[index]
         if file.kind == "document":
             doc = read_document(file.data, budget)
-            results[index] = (_text_copy(doc.text) if doc.text is not None else None, doc.problem)
+            results[index] = (_text_copy(doc.text) if doc.text is not None else None, doc.problem, doc.text)
         else:
             book = read_workbook(file.data, budget)
-            results[index] = (book.copy, book.problem)
+            results[index] = (book.copy, book.problem, book.text)
     found: list[tuple[str, FormCopy]] = []
     problems: list[Problem] = []
+    texts: list[tuple[str, str]] = []
     for index, file in enumerate(body.form_files):
         name = file.name
-        copy, problem = results[index]
+        copy, problem, text = results[index]
         if problem is not None:
             problems.append(Problem("", f"附件“{name}”{problem}，未读取其中的内容"))
         elif copy is not None:
             found.append((name, copy))
-    return found, problems
+        elif text:
+            texts.append((name, text))
+    return found, problems, texts
+
+
+def _attached_survey(body: SurveyResponse | None, texts: list[tuple[str, str]],
+                     subject: str) -> SurveyResponse | None:
+    """The body's survey response, unless only an attachment (the .xlsx sent with the form) holds the answers."""
+    if body is not None and body.has_answers:
+        return body
+    for _name, text in texts:
+        lines = split_lines(text)
+        found = read_survey(lines, [b.line for b in boundaries(lines)], subject)
+        if found is not None and found.has_answers:
+            return found
+    return body
+
+
+def _attached_campaigns(body: list[CampaignFeedback], texts: list[tuple[str, str]],
+                        subject: str) -> list[CampaignFeedback]:
+    """The body's campaign feedback, unless only an attachment holds answers."""
+    if any(c.has_answers for c in body):
+        return body
+    for _name, text in texts:
+        lines = split_lines(text)
+        found = read_campaigns(lines, [b.line for b in boundaries(lines)], subject)
+        if any(c.has_answers for c in found):
+            return found
+    return body
 
 
 def _text_copy(text: str) -> FormCopy | None:
@@ -313,10 +343,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
     separators = [b.line for b in found]
     fresh = new_text(lines, found)
     copies = [read_copy(lines, start, end) for start, end in find_copies(lines, separators)]
-    books, book_problems = _attached_copies(body)
+    books, book_problems, attached_texts = _attached_copies(body)
     winner, source, choice_notes = _choose_form(copies, books)
-    campaigns = read_campaigns(lines, separators, envelope.subject)
-    survey = read_survey(lines, separators, envelope.subject)
+    campaigns = _attached_campaigns(read_campaigns(lines, separators, envelope.subject), attached_texts,
+                                    envelope.subject)
+    survey = _attached_survey(read_survey(lines, separators, envelope.subject), attached_texts, envelope.subject)
     returned = _returned_parts(message)
     kind = _kind(envelope, values, content_type, report_type, body, (winner, campaigns, survey), returned)
     # Bounces and auto-replies keep their kind; a form they quote is not a report.

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from parsers.formtext import LABEL_NAME, LABEL_PHONE, MARK_END, marker
+from parsers.formtext import LABEL_NAME, LABEL_PHONE, MARK_END, FormRow, marker
 
 SURVEY_TITLE = "满意度调查"
 LABEL_TOKEN = "编号"
@@ -90,14 +90,9 @@ def question_span(numbers: Collection[int]) -> str:
     return "第" + "、".join(str(n) for n in ordered) + "题"
 
 
-def scoring_line(numbers: Collection[int]) -> str:
-    """评分（第1–6题）：5 非常满意 … — the line that tells the reader which questions are scored."""
-    return f"{LABEL_SCORING}（{question_span(numbers)}）：{LEGEND}"
-
-
-def render_survey_form(*, token: str, customer_code: str, customer_name: str,
-                       questions: Sequence[Question]) -> str:
-    """The blank survey form exactly as SURVEY.md shows it; no answer is ever filled in.
+def survey_rows(*, token: str, customer_code: str, customer_name: str,
+                questions: Sequence[Question]) -> list[FormRow]:
+    """The blank survey form as rows (`formtext.FormRow`), for the mail body and the .xlsx alike.
 
     Raises ValueError for a form the reader could not read back: a token
     that is not `MY-<yyyy>-<nn>-<customer code>` of this customer, no scored
@@ -114,13 +109,20 @@ def render_survey_form(*, token: str, customer_code: str, customer_name: str,
         # A label ends at its first colon (or a tab, a table cell's edge): the rest would read as the answer.
         raise ValueError("each question is one non-empty line without a colon or tab")
     scored = [n for n, q in enumerate(questions, 1) if q.scored]
-    lines = [
-        f"{marker(SURVEY_TITLE)}{LABEL_TOKEN}：{token}",
-        f"{LABEL_CUSTOMER}：{customer_code} {customer_name}".rstrip(),
-        scoring_line(scored),
-        *(f"{n}. {text}：" for n, text in enumerate(texts, 1)),
-        f"{LABEL_NAME}：",
-        f"{LABEL_PHONE}：",
-        marker(MARK_END),
+    rows = [
+        FormRow("marker", f"{marker(SURVEY_TITLE)}{LABEL_TOKEN}：{token}"),
+        FormRow("prefilled", LABEL_CUSTOMER, f"{customer_code} {customer_name}".rstrip(), "customer"),
+        FormRow("prefilled", f"{LABEL_SCORING}（{question_span(scored)}）", LEGEND, "scoring"),
+        *(FormRow("answer", f"{n}. {text}", key=str(n)) for n, text in enumerate(texts, 1)),
+        FormRow("answer", LABEL_NAME, key="name"),
+        FormRow("answer", LABEL_PHONE, key="phone"),
+        FormRow("marker", marker(MARK_END)),
     ]
-    return "\n".join(lines) + "\n"
+    return rows
+
+
+def render_survey_form(*, token: str, customer_code: str, customer_name: str,
+                       questions: Sequence[Question]) -> str:
+    """The blank survey form exactly as SURVEY.md shows it; no answer is ever filled in (see `survey_rows`)."""
+    rows = survey_rows(token=token, customer_code=customer_code, customer_name=customer_name, questions=questions)
+    return "\n".join(row.text if row.kind == "marker" else f"{row.text}：{row.value}" for row in rows) + "\n"

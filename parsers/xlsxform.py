@@ -50,6 +50,7 @@ class WorkbookForm:
 
     copy: FormCopy | None
     problem: str | None = None
+    text: str | None = None   # another form's rows (a survey, campaign feedback) as body lines, for its own reader
 
 
 def _cell_text(value: object) -> str:
@@ -130,6 +131,29 @@ def _form_rows(rows: Iterable[Sequence[object]]) -> list[tuple[str, list[str]]] 
     return found
 
 
+def _other_form_text(rows: Iterable[Sequence[object]]) -> str | None:
+    """A survey's or campaign's form in a sheet, as the lines its body would hold ("label：answer"), from its
+    title row to 【填报结束】; None when the sheet has no such title."""
+    lines: list[str] | None = None
+    for row in rows:
+        cells = [_cell_text(v) for v in row]
+        label = cells[0].strip() if cells else ""
+        answer = [line for c in cells[1:] for line in _lines(c)]
+        mark = marker_of(label) if label[:1] in _OPENERS else None
+        if lines is None:
+            if mark is not None and mark[0] == "other":
+                lines = [label]
+            continue
+        if label[:1] in _OPENERS or not label or split_label(label) is not None:
+            lines.extend([label, *answer] if label else answer)
+        else:
+            lines.append(f"{label}：{answer[0] if answer else ''}")
+            lines.extend(answer[1:])
+        if mark is not None and mark[0] == "end":
+            break
+    return "\n".join(lines) if lines else None
+
+
 def _sections(rows: list[tuple[str, list[str]]]) -> tuple[list[Section], str]:
     """Sections and the form as text lines (what `FormCopy.text` shows a person)."""
     builders = [_SectionBuilder("header", "")]
@@ -164,7 +188,8 @@ def _opened(data: bytes) -> zipfile.ZipFile | str:
 
 
 def read_workbook(data: bytes, budget: Budget | None = None) -> WorkbookForm:
-    """The form in an .xlsx workbook: the first sheet that has the form's title row.
+    """The form in an .xlsx workbook: the first sheet that has the form's title row — or, failing one, the
+    first survey or campaign form found, as text (`WorkbookForm.text`).
 
     `budget` is shared by all the workbooks of one message (a fresh one if
     not given); when it runs out the workbook is reported, never half read.
@@ -172,17 +197,20 @@ def read_workbook(data: bytes, budget: Budget | None = None) -> WorkbookForm:
     archive = _opened(data)
     if isinstance(archive, str):
         return WorkbookForm(None, archive)
+    other: str | None = None
     try:
         with archive:
-            for rows in Workbook(archive, budget if budget is not None else Budget()).sheets():
+            for sheet in Workbook(archive, budget if budget is not None else Budget()).sheets():
+                rows = sheet
                 found = _form_rows(rows)
                 if found is not None:
                     sections, text = _sections(found)
                     return WorkbookForm(build_copy(sections, start=0, end=0, text=text))
+                other = other or _other_form_text(rows)
     except LimitReached:
         return WorkbookForm(None, _OVER_BUDGET)
     except NotAWorkbook:
         return WorkbookForm(None, "无法读取（压缩包中没有 Excel 工作簿）")
     except Exception as exc:  # noqa: BLE001 - zip and XML on untrusted bytes raise many kinds of errors
         return WorkbookForm(None, f"无法读取（{type(exc).__name__}）")
-    return WorkbookForm(None)
+    return WorkbookForm(None, text=other)

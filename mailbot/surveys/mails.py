@@ -10,12 +10,35 @@ from collections.abc import Sequence
 
 from parsers import ParsedMessage
 from parsers.survey import Question, render_survey_form
+from parsers.surveytext import NO_IDEA, survey_rows
 
 from mailbot.db.models import Survey, SurveyTarget, Unit
 from mailbot.directory.lookup import unit_recipients
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, thread_of
+from mailbot.render.workbook import CONTENT_TYPE, Choice, build_form_workbook
 from mailbot.surveys.results import SurveyResults, answers_view
+
+SCORE_CHOICES = ("5", "4", "3", "2", "1", NO_IDEA)
+WORKBOOK_INSTRUCTIONS = ("填写说明：请在右侧白色单元格中填写，评分题可从下拉列表选择（5分为非常满意，不了解的可选“不了解”）；"
+                         "填好后保存，作为附件回复调查邮件即可，无需再在邮件正文中填写。")
+
+
+def workbook_filename(target: SurveyTarget) -> str:
+    return f"满意度调查表_{target.token}.xlsx"
+
+
+def survey_workbook(target: SurveyTarget, questions: Sequence[Question]) -> Attachment:
+    """The same form as an .xlsx a respondent may fill and return instead of the mail body."""
+    customer = target.customer
+    rows = survey_rows(token=target.token, customer_code=customer.code, customer_name=customer.name,
+                       questions=questions)
+    scored = [str(n) for n, q in enumerate(questions, 1) if q.scored]
+    data = build_form_workbook(rows, sheet_title="满意度调查表", instructions=WORKBOOK_INSTRUCTIONS,
+                               doc_title=f"满意度调查 {target.token}",
+                               choices={key: Choice(SCORE_CHOICES, "评分只能填写") for key in scored},
+                               short_keys=frozenset({"name", "phone"}))
+    return Attachment(workbook_filename(target), data, *CONTENT_TYPE)
 
 
 def form_text(survey: Survey, target: SurveyTarget, questions: Sequence[Question]) -> str:
@@ -29,7 +52,8 @@ def form_mail(department: str, survey: Survey, target: SurveyTarget, questions: 
     by_unit = not direct
     to = list(direct) if direct else unit_recipients(target.unit) if target.unit else []
     customer = target.customer
-    return draft("survey_form", to, department=department, survey=survey, token=target.token, by_unit=by_unit,
+    return draft("survey_form", to, attachments=[survey_workbook(target, questions)], department=department,
+                 survey=survey, token=target.token, by_unit=by_unit, workbook=workbook_filename(target),
                  unit_name=target.unit.name if target.unit else "",
                  customer={"code": customer.code, "name": customer.name}, note=note,
                  form_text=form_text(survey, target, questions))
@@ -59,8 +83,9 @@ def reminder_mail(department: str, survey: Survey, target: SurveyTarget, questio
                   direct: Sequence[str], thread: Thread | None) -> Draft:
     """The form again, in the customer's thread, for a customer who has not answered."""
     customer = target.customer
-    return draft("survey_reminder", list(direct), thread=thread, department=department, survey=survey,
-                 token=target.token, customer={"code": customer.code, "name": customer.name},
+    return draft("survey_reminder", list(direct), thread=thread, attachments=[survey_workbook(target, questions)],
+                 department=department, survey=survey, token=target.token, workbook=workbook_filename(target),
+                 customer={"code": customer.code, "name": customer.name},
                  form_text=form_text(survey, target, questions))
 
 

@@ -210,6 +210,7 @@ def contexts() -> dict[str, dict[str, Any]]:
         },
         "survey_form": {
             "survey": SURVEY, "token": "MY-2026-01-S001", "by_unit": False, "unit_name": "",
+            "workbook": "满意度调查表_MY-2026-01-S001.xlsx",
             "customer": {"code": "S001", "name": "国家电网有限公司"}, "note": "如有疑问请联系刘洋。",
             "form_text": SURVEY_FORM,
         },
@@ -222,7 +223,7 @@ def contexts() -> dict[str, dict[str, Any]]:
         },
         "survey_reminder": {
             "survey": SURVEY, "token": "MY-2026-01-S001", "customer": {"code": "S001", "name": "国家电网有限公司"},
-            "form_text": SURVEY_FORM,
+            "form_text": SURVEY_FORM, "workbook": "满意度调查表_MY-2026-01-S001.xlsx",
         },
         "survey_pending": {
             "survey": SURVEY, "unit": {"code": "GD", "name": "广东分公司"},

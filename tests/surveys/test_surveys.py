@@ -3,11 +3,14 @@ answers by real mail through the intake pipeline — counted, corrected, refused
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Mapping
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailbot.app import App
@@ -23,6 +26,7 @@ from tests.support.mailflow import (
     WANGJING,
     Clock,
     answer_to,
+    arrive,
     count,
     one,
     outbox,
@@ -217,3 +221,31 @@ def test_a_closed_survey_reminds_nobody(app: App, clock: Clock) -> None:
     close_survey(app, "MY-2026-01")
     clock.set(2026, 11, 19, 9)
     assert survey_jobs(app).queued == []
+
+
+def test_the_form_comes_as_a_workbook_too_and_a_returned_workbook_is_counted(app: App) -> None:
+    form = one(app, "survey-form:MY-2026-01-S001")
+    (attachment,) = list(parsed(form).iter_attachments())
+    assert attachment.get_filename() == "满意度调查表_MY-2026-01-S001.xlsx"
+    book = load_workbook(io.BytesIO(attachment.get_content()))
+    sheet = book.active
+    labels = {sheet.cell(r, 1).value: r for r in range(1, sheet.max_row + 1)}
+    assert "【满意度调查】编号：MY-2026-01-S001" in labels and "【填报结束】" in labels
+    assert sheet.protection.sheet and sheet.cell(labels["1. 资源供应保障"], 2).protection.locked is False
+    # The customer fills the workbook (a score from the list, 不了解, a comment) and replies with it alone.
+    for label, value in (("1. 资源供应保障", "4"), ("2. 服务响应速度", "不了解"), ("3. 总体满意度", 5),
+                         ("4. 意见与建议", "管网检修提前通知。"), ("填报人", "赵敏")):
+        sheet.cell(labels[label], 2).value = value
+    filled_book = io.BytesIO()
+    book.save(filled_book)
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = f"{ZHAOMIN[0]} <{ZHAOMIN[1]}>", form.recipients, "回复：" + form.subject
+    reply["Message-ID"], reply["In-Reply-To"] = "<xlsx-reply@sgcc.example.com>", form.message_id
+    reply.set_content("调查表已填写，见附件。")
+    reply.add_attachment(filled_book.getvalue(), maintype="application",
+                         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         filename="满意度调查表_MY-2026-01-S001.xlsx")
+    arrive(app, reply.as_bytes())
+    (response,) = responses(app, "MY-2026-01-S001")
+    assert json.loads(response.scores) == {"1": 4, "2": None, "3": 5}
+    assert json.loads(response.texts) == {"4": "管网检修提前通知。"} and response.respondent_name == "赵敏"

@@ -15,8 +15,8 @@ from mailbot.db.session import transaction
 from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Draft
 from mailbot.surveys import mails, report
-from mailbot.surveys.results import survey_results
-from mailbot.surveys.store import SurveyChange, current_response
+from mailbot.surveys.results import current_response, survey_results
+from mailbot.surveys.store import SurveyChange
 
 
 def _survey(s: Session, number: str) -> Survey:

@@ -19,7 +19,8 @@ from mailbot.pipeline.context import Ctx, Sender, quarantine
 from mailbot.requests.inbound import notify_assignee
 from mailbot.requests.store import open_or_merge
 from mailbot.surveys import mails
-from mailbot.surveys.store import deadline_passed, find_target, questions_of, record_response
+from mailbot.surveys.results import questions_of
+from mailbot.surveys.store import deadline_passed, find_target, record_response
 
 LOW_SCORE = 2
 

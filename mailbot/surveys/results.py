@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from parsers.survey import Question
 
-from mailbot.db.models import Survey, SurveyTarget
-from mailbot.surveys.store import current_response, questions_of
+from mailbot.db.models import Survey, SurveyResponse, SurveyTarget
 
 KIND_CN = {"strategic": "战略客户", "vip": "VIP客户"}
 LOW_SCORE = 2
@@ -102,6 +101,14 @@ class SurveyResults:
     @property
     def overall(self) -> float | None:
         return _mean([q.mean for q in self.questions if q.mean is not None])
+
+
+def questions_of(survey: Survey) -> tuple[Question, ...]:
+    return tuple(Question(q["text"], q["scored"]) for q in json.loads(survey.questions))
+
+
+def current_response(target: SurveyTarget) -> SurveyResponse | None:
+    return next((r for r in reversed(target.responses) if r.superseded_by_id is None), None)
 
 
 def _mean(values: Sequence[float]) -> float | None:

@@ -23,7 +23,7 @@ from mailbot.domain.workdays import WorkCalendar
 from mailbot.outbox.compose import Thread
 from mailbot.outbox.queue import Plan
 from mailbot.surveys import mails
-from mailbot.surveys.store import current_response, questions_of
+from mailbot.surveys.results import current_response, questions_of
 
 
 def stage_due(survey: Survey, today: date, cal: WorkCalendar) -> int | None:

@@ -30,6 +30,7 @@ from mailbot.outbox.queue import Plan
 from mailbot.planfile import PlanError
 from mailbot.surveys import mails
 from mailbot.surveys.plan import CustomerFact, SurveyPlan, parse_survey_plan, select_customers
+from mailbot.surveys.results import current_response, questions_of
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,6 @@ class SurveyChange:
     def lines(self) -> list[str]:
         return [f"{self.number}：{'；'.join(self.said) or '与已发出的调查相同，未发送任何邮件'}",
                 *("  " + line for line in self.plan.lines())]
-
-
-def questions_of(survey: Survey) -> tuple[Question, ...]:
-    return tuple(Question(q["text"], q["scored"]) for q in json.loads(survey.questions))
 
 
 def _questions_json(questions: Sequence[Question]) -> str:
@@ -148,10 +145,6 @@ def _ask(app: App, s: Session, out: Plan, survey: Survey, target: SurveyTarget) 
 
 def find_target(s: Session, token: str) -> SurveyTarget | None:
     return s.scalar(select(SurveyTarget).where(SurveyTarget.token == token))
-
-
-def current_response(target: SurveyTarget) -> SurveyResponse | None:
-    return next((r for r in reversed(target.responses) if r.superseded_by_id is None), None)
 
 
 def record_response(s: Session, target: SurveyTarget, msg: InboundMessage, answer: ParsedResponse, *,

@@ -16,7 +16,7 @@ from mailbot.surveys.closing import close_survey, write_report
 from mailbot.surveys.results import survey_results
 from mailbot.surveys.store import launch_survey
 from tests.support.mailflow import GD, Clock, answer_to, one, parsed, pdf_text, text
-from tests.surveys.test_surveys import SURVEY, ZHAOMIN, filled, survey_file
+from tests.support.surveys import SURVEY, ZHAOMIN, filled, survey_file
 
 COMMENT = "冬季高峰期调度响应慢。<b>请</b>&改进"
 

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.archive.dossier import customer_archive, render_dossier_pdf, render_timeline_text
 from mailbot.db.models import Survey
+from mailbot.surveys.chapter import gather_surveys
 from mailbot.surveys.closing import close_survey, write_report
 from mailbot.surveys.results import survey_results
 from mailbot.surveys.store import launch_survey
-from tests.support.mailflow import GD, Clock, answer_to, one, parsed, pdf_text, text
+from tests.support.mailflow import GD, Clock, answer_to, at, one, parsed, pdf_text, text
 from tests.support.surveys import SURVEY, ZHAOMIN, filled, survey_file
 
 COMMENT = "冬季高峰期调度响应慢。<b>请</b>&改进"
@@ -100,3 +101,15 @@ def test_the_customer_archive_shows_each_answer_in_force(answered: App, tmp_path
     assert "（广东分公司代填）" in v002 and "2. 服务响应速度：未评分（不计入统计）" in v002
     page = pdf_text(render_dossier_pdf(customer_archive(answered, "S001")), tmp_path)
     assert "满意度调查" in page and "MY-2026-01" in page and COMMENT in page
+
+
+def test_the_bulletin_chapter_lists_the_months_surveys_with_their_weakest_question(answered: App) -> None:
+    month = (at(2026, 11, 1), at(2026, 12, 1))
+    with answered.sessions() as s:
+        (line,) = gather_surveys(s, *month)
+    assert (line.number, line.closed, line.answered, line.asked, line.overall) == ("MY-2026-01", False, 2, 2, 3.33)
+    assert line.weakest == ("服务响应速度", 2.0) and [x.customer for x in line.low] == ["S001"]
+    close_survey(answered, "MY-2026-01")
+    with answered.sessions() as s:
+        assert [x.closed for x in gather_surveys(s, *month)] == [True]   # closed in November
+        assert gather_surveys(s, at(2026, 12, 1), at(2027, 1, 1)) == ()  # nothing to say in December

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 # Debian packages: WeasyPrint's Pango, harfbuzz-subset (without it CJK subsetting is ~10x slower), a CJK font with
 # rare characters (䶮), poppler-utils for the PDF checks, Dovecot and openssl for the IMAP tests.
-DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-zenhei poppler-utils \
+DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-wqy-zenhei poppler-utils \
         dovecot-imapd dovecot-lmtpd openssl
 # The tests alone: every HTML mail is laid out in headless Chromium at phone and desktop width.
 TEST_DEBS := chromium

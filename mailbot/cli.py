@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from mailbot.archive import commands as archive
 from mailbot.bulletin import commands as bulletin
+from mailbot.campaigns import commands as campaigns
 from mailbot.errors import MailbotError
+from mailbot.evaluation import commands as evaluation
 from mailbot.reports import commands as reports
 from mailbot.requests import commands as requests
 from mailbot.surveys import commands as surveys
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 # Each capability adds its own commands; a new capability with commands adds one line.
 CAPABILITY_COMMANDS = (reports.register, bulletin.register, requests.register, visits.register, surveys.register,
-                       archive.register)
+                       campaigns.register, archive.register, evaluation.register)
 
 log = logging.getLogger("mailbot")
 

@@ -135,8 +135,8 @@ class RequestSettings(_Strict):
     """Due dates for requests (诉求), the overdue chase and the urgent ladder."""
 
     # working days (`working_day` hours each, on the Chinese working-day calendar) from raising to answering
-    due_days: dict[Literal["urgent", "strategic", "vip", "survey"], int] = {"urgent": 1, "strategic": 10, "vip": 10,
-                                                                           "survey": 5}
+    due_days: dict[Literal["urgent", "strategic", "vip", "survey", "campaign"], int] = {
+        "urgent": 1, "strategic": 10, "vip": 10, "survey": 5, "campaign": 10}
     category_due_days: dict[int, int] = {}       # §8.1.1 item → days, overrides due_days.strategic
     head_grace_days: int = Field(default=3, ge=0)  # overdue this long → the department head is told
     digest_hour: int = Field(default=9, ge=0, le=23)  # the week's first working day, from this hour: the digests
@@ -223,6 +223,65 @@ class PushSettings(_Strict):
     secret_env: str | None = None
 
 
+MeasureKey = Literal["on_time", "completeness", "corrections", "requests_by_due", "answer_days", "close_days",
+                     "follow_ups", "satisfaction", "urgent_hours"]
+
+
+class EvaluationSettings(_Strict):
+    """The units' maintenance evaluation (维护工作评估, §4.1 b): each measure scores 0–100, the unit's score is their
+    weighted mean over the measures it has data for (README "Evaluating the units")."""
+
+    schedule: bool = False   # mail each quarter's (and year's) evaluation on the first working day after it closes
+    # A measure left out weighs 0: shown, never scored. Normalised by the weights of the measures a unit has data for.
+    weights: dict[MeasureKey, float] = {"on_time": 0.25, "completeness": 0.15, "corrections": 0.10,
+                                        "requests_by_due": 0.10, "answer_days": 0.05, "close_days": 0.05,
+                                        "follow_ups": 0.15, "satisfaction": 0.15, "urgent_hours": 0.0}
+    late_credit: float = Field(default=0.5, ge=0, le=1)     # a late report counts this much of an on-time one
+    corrections_zero_at: float = Field(default=2.0, gt=0)   # error replies per accepted report that score 0
+    answer_days: tuple[float, float] = (5.0, 20.0)    # median days to answer a 诉求: ≤ first scores 100, ≥ second 0
+    close_days: tuple[float, float] = (10.0, 40.0)    # median days to close a 诉求, likewise
+    urgent_hours: tuple[float, float] = (2.0, 24.0)   # median hours to HQ's first response to an urgent matter
+    satisfaction_by_unit: bool = False   # count answers a unit filled in for its customer (代填): it grades itself
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in v.values()):
+            raise ValueError("weights must be 0 or more")
+        if sum(v.values()) <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return v
+
+    @field_validator("answer_days", "close_days", "urgent_hours")
+    @classmethod
+    def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] < v[1]:
+            raise ValueError("give [full marks at or below, zero at or above], the first smaller, e.g. [5, 20]")
+        return v
+
+
+class BulletinSettings(_Strict):
+    """The 重点客户月报's masthead (README "The bulletin"); the department's name is identity.department."""
+
+    group: str = "气电集团"
+    title: str = "重点客户月报"
+    first_issue: str | None = None      # "2026-10": the month of 第1期 (default: every January starts at 第1期)
+    classification: str = "内部资料 注意保密"
+    editor: str = ""                    # 编制
+    reviewer: str = ""                  # 审核
+    issuer: str = ""                    # 签发
+    distribution: str = "报送：气电集团领导。分送：资源与市场部。"
+
+    @field_validator("first_issue")
+    @classmethod
+    def _month(cls, v: str | None) -> str | None:
+        import re
+
+        if v is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", v):
+            raise ValueError(f"not a month YYYY-MM: {v!r}")
+        return v
+
+
 class Settings(_Strict):
     timezone: str = "Asia/Shanghai"
     data_dir: str = "data"
@@ -236,6 +295,8 @@ class Settings(_Strict):
     security: SecuritySettings = SecuritySettings()
     health: HealthSettings = HealthSettings()
     requests: RequestSettings = RequestSettings()
+    bulletin: BulletinSettings = BulletinSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     push: tuple[PushSettings, ...] = ()
     directory: str = "config/directory.yaml"
     operator: str = "it-ops@hq.example.cn"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
@@ -10,13 +11,14 @@ from sqlalchemy import select
 from mailbot.app import App
 from mailbot.bulletin.gather import gather
 from mailbot.bulletin.mails import bulletin_mail
-from mailbot.bulletin.model import Bulletin
+from mailbot.bulletin.model import Bulletin, Masthead
 from mailbot.db.models import OutboxMail, Period, ReportRequest
 from mailbot.db.session import transaction
 from mailbot.domain import due
 from mailbot.domain.commands import STATUS_CN
 from mailbot.outbox.queue import Plan
 from mailbot.reports.store import ensure_period
+from mailbot.settings import BulletinSettings
 
 
 def run_due(app: App, *, dry_run: bool = False) -> Plan:
@@ -40,7 +42,9 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
     plan = Plan()
     with transaction(app.sessions, dry_run=dry_run) as s:
         period = ensure_period(s, period_key, app.schedule)
-        b = gather(s, period, department=app.department, tz=app.tz, now=app.now())
+        issued_on = app.now().astimezone(app.tz).date()
+        b = gather(s, period, department=app.department, tz=app.tz, now=app.now(), schedule=app.schedule,
+                   masthead=masthead(period.key, app.settings.bulletin, app.department, issued_on))
         pdf = render_bulletin_pdf(b)
         path = bulletin_path(app, period.key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,6 +67,26 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
                                         [u.name for u in b.units if u.status == "late"], decisions(b))
             plan.queue(s, key, "bulletin", draft, sender=app.identity, now=app.now())
     return plan
+
+
+def masthead(period_key: str, cfg: BulletinSettings, department: str, issued_on: date) -> Masthead:
+    """The masthead of `period_key`'s issue: 2026年第N期 counted within the year from the first issue."""
+    year, n, total = issue_numbers(period_key, cfg.first_issue)
+    return Masthead(group=cfg.group, title=cfg.title, department=department, year=year, issue=n, total_issue=total,
+                    issued_on=issued_on, classification=cfg.classification, editor=cfg.editor,
+                    reviewer=cfg.reviewer, issuer=cfg.issuer, distribution=cfg.distribution)
+
+
+def issue_numbers(period_key: str, first_issue: str | None) -> tuple[int, int, int]:
+    """(year, N of the year, 总第M期) for a month. With no first issue, January is each year's 第1期 and M is 0;
+    a month before the first issue counts as 第1期 (a bulletin compiled by hand for a month before go-live)."""
+    m = due.Month.parse(period_key)
+    index = m.year * 12 + m.month - 1
+    if first_issue is None:
+        return m.year, m.month, 0
+    f = due.Month.parse(first_issue)
+    start = max(f.year * 12 + f.month - 1, m.year * 12)  # the count restarts each January
+    return m.year, max(index - start, 0) + 1, max(index - (f.year * 12 + f.month - 1), 0) + 1
 
 
 def decisions(b: Bulletin) -> list[str]:

@@ -8,6 +8,7 @@ are ranked 重大 first, then by customer code.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -16,11 +17,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from parsers import CATEGORY_LABELS
 
+from mailbot.bulletin import agenda, trends
 from mailbot.bulletin.model import (
     Bulletin,
     CategoryMatters,
     CoordinationItem,
     CustomerSection,
+    Masthead,
     Matter,
     Risk,
     UnitStatus,
@@ -37,8 +40,11 @@ RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}
 RISK_ITEMS = (5, 6, 7, 8)
 
 
-def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: datetime) -> Bulletin:
-    """The month's bulletin, chapter by chapter; 需总部协调 collects the strategic, VIP and urgent ones in order."""
+def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: datetime,
+           masthead: Masthead | None = None, schedule: due.Schedule | None = None) -> Bulletin:
+    """The month's bulletin, chapter by chapter; 需总部协调 collects the strategic, VIP and urgent ones in order.
+
+    `schedule` gives 七、下月工作安排 next month's deadline (left out without it)."""
     month = due.Month.parse(period.key)
     first = datetime.combine(month.first_day, time.min, tz)
     nxt = datetime.combine(month.next().first_day, time.min, tz)
@@ -49,10 +55,20 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
     # A risk reported by urgent mail is the month's most pressing one, whether or not a form said so.
     risks = tuple(sorted((*risks, *(_urgent_risk(u) for u in urgent)),
                          key=lambda r: (RISK_ORDER[r.level], r.customer_code)))
-    return Bulletin(period=period.key, department=department, deadline=period.deadline,
-                    generated_at=now.astimezone(tz), units=statuses, customers=sections, vip=vip, risks=risks,
-                    coordination=strategic_asks + vip_asks + urgent_asks, urgent=urgent,
-                    requests=gather_requests(s, first, nxt, now, tz), visits=gather_visits(s, first, nxt, now, tz))
+    past = trends.history(s, period.key, tz)
+    previous = past[-1] if past and past[-1].period == month.previous().key else None
+    reported = {c.code for c in sections if c.reported_units}
+    risks, cleared = trends.mark_changes(risks, trends.previous_risks(s, period.key, tz) if previous else None,
+                                         reported)
+    requests = gather_requests(s, first, nxt, now, tz)
+    b = Bulletin(period=period.key, department=department, deadline=period.deadline,
+                 generated_at=now.astimezone(tz), units=statuses, customers=sections, vip=vip, risks=risks,
+                 coordination=strategic_asks + vip_asks + urgent_asks, urgent=urgent,
+                 requests=requests, visits=gather_visits(s, first, nxt, now, tz), masthead=masthead,
+                 previous=previous, cleared=cleared,
+                 decisions=agenda.decisions(s, risks, urgent, sections, requests, tz),
+                 agenda=agenda.agenda(s, period.key, schedule, tz))
+    return replace(b, history=(*past, trends.figures_of(b)))
 
 
 def _urgent_risk(u: UrgentMatter) -> Risk:
@@ -144,7 +160,7 @@ def _urgent(s: Session, first: datetime, nxt: datetime, tz: ZoneInfo) -> tuple[
             customer_code=r.customer.code if r.customer else None,
             customer_name=r.customer.name if r.customer else None, subject=r.inbound.subject or "",
             text=r.text, forwarded_to=(r.assignee.name,) if r.assignee else (),
-            title=title_of(r)))
+            title=title_of(r), number=r.number, due_at=r.due_at.astimezone(tz) if r.due_at else None))
         coordination.append(CoordinationItem(source="紧急事项", customer_code=r.customer.code if r.customer else None,
                                              customer_name=r.customer.name if r.customer else None,
                                              unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text))

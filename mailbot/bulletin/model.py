@@ -83,6 +83,8 @@ class Risk:
     customer_name: str
     unit_name: str
     text: str  # the matters of items 5–8 joined, or "（未说明）"
+    change: str = ""  # against last month: 新增 | 持续 | 已解除 | 未再报告 ("" when not compared)
+    trend: str = ""   # the customer's risk level against last month: ↑ | ↓ | → ("" when new or not compared)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,72 @@ class UrgentMatter:
     text: str
     forwarded_to: tuple[str, ...]  # HQ staff names
     title: str = ""  # the 诉求's one-line title (domain.titles)
+    number: str = ""  # the 诉求 it became, SQ-2026-0001
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Masthead:
+    """The head of page 1 as a Chinese enterprise 月报 prints it (from settings; see bulletin.masthead)."""
+
+    group: str = "气电集团"
+    title: str = "重点客户月报"
+    department: str = "资源与市场部"
+    year: int = 0           # the issue's year: 2026年第N期
+    issue: int = 0          # N, counted within the year from the configured first issue
+    total_issue: int = 0    # 总第M期 since the first issue; 0 when no first issue is configured
+    issued_on: date | None = None
+    classification: str = "内部资料 注意保密"
+    editor: str = ""        # 编制
+    reviewer: str = ""      # 审核
+    issuer: str = ""        # 签发
+    distribution: str = ""  # 报送／分送 line at the end of the main body
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """One month's figures, the same definitions for this month and the ones it is compared with."""
+
+    period: str
+    units: int            # units asked to report
+    on_time: int
+    late: int
+    missing: int
+    risks_major: int      # risk lines of 重大 (urgent mail counts)
+    risks_minor: int
+    requests_opened: int  # 诉求 registered in the month
+    requests_answered: int
+    urgent: int
+
+    @property
+    def timeliness(self) -> float | None:
+        """报送及时率: on-time units of units asked, in per cent; None for a month nobody was asked."""
+        return round(100 * self.on_time / self.units, 1) if self.units else None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line of 二、需决策与协调事项: a 重大 risk, a 诉求 awaiting group review or an overdue 诉求."""
+
+    kinds: tuple[str, ...]  # 重大风险 | 需集团审议 | 逾期诉求 (one matter may be several)
+    number: str             # SQ-2026-0001, or "" for a risk no 诉求 carries
+    customer: str           # "S011 陕西延长石油（集团）有限责任公司", or "（客户未识别）"
+    unit_name: str
+    assignee: str | None    # 承办人 (for a risk: the customer's 总部对接人)
+    due: date | None
+    overdue_days: int
+    title: str
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One line of 七、下月工作安排."""
+
+    when: date
+    kind: str        # 报送截止 | 拜访 | 来访 | 跟踪事项 | 诉求办理期限
+    ref: str         # a number (VIS-…, SQ-…) or ""
+    text: str
+    owner: str | None
 
 
 @dataclass(frozen=True)
@@ -124,5 +192,11 @@ class Bulletin:
     risks: tuple[Risk, ...]  # ranked by the compiler: 重大 first
     coordination: tuple[CoordinationItem, ...]
     urgent: tuple[UrgentMatter, ...]
-    requests: RequestsSection | None = None  # 七、诉求办理情况 (absent: the chapter is left out)
-    visits: VisitsSection | None = None      # 八、拜访与来访
+    requests: RequestsSection | None = None  # 五、诉求办理 (absent: the chapter is left out)
+    visits: VisitsSection | None = None      # 六、拜访与来访
+    masthead: Masthead | None = None         # None: defaults from the period (render.masthead_of)
+    previous: MonthFigures | None = None     # last month, for 一 and 三; None in the first month
+    history: tuple[MonthFigures, ...] = ()   # up to 12 months ending with this one, for the charts
+    cleared: tuple[Risk, ...] = ()           # last month's risks not raised again (change 已解除 / 未再报告)
+    decisions: tuple[Decision, ...] = ()     # 二、需决策与协调事项
+    agenda: tuple[AgendaItem, ...] = ()      # 七、下月工作安排, by date

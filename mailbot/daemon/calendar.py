@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from mailbot.app import App
 from mailbot.bulletin import compile as bulletin
+from mailbot.campaigns import schedule as campaigns
 from mailbot.db.session import transaction
+from mailbot.evaluation import schedule as evaluation
 from mailbot.outbox.operator import operator_mail
 from mailbot.outbox.queue import Plan
 from mailbot.pipeline import digest
@@ -33,6 +35,8 @@ DUE: tuple[Callable[[App], Plan], ...] = (
     visits.visit_jobs,         # briefings, summaries, follow-ups
     surveys.survey_jobs,       # survey reminders, and each unit's customers still to answer
     digest.operator_digest,    # quarantines that waited for the operator's digest
+    evaluation.run_due,        # the closed quarter's (and year's) 维护工作评估, when evaluation.schedule is on
+    campaigns.run_due,         # campaign feedback due: reminders, then the 单位负责人
 )
 
 

@@ -485,3 +485,116 @@ class SurveyResponse(Base):
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("survey_responses.id"))
 
     target: Mapped[SurveyTarget] = relationship(back_populates="responses", foreign_keys=[target_id])
+
+
+# --- national product and service campaigns (§6.1) --------------------------------------
+
+
+class Campaign(Base):
+    """A national product or service plan (全国性产品及服务方案) as launched from its file."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)   # TG-2026-01
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    every_days: Mapped[int | None] = mapped_column(Integer)        # feedback cadence; NULL: with the monthly request
+    reminders: Mapped[str] = mapped_column(Text)                   # JSON: days before each feedback date, e.g. [3, 1]
+    start_date: Mapped[date] = mapped_column(Date)                 # the rounds count from here
+    end_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | closed
+    source_file: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    versions: Mapped[list[CampaignVersion]] = relationship(back_populates="campaign",
+                                                           order_by="CampaignVersion.version")
+    targets: Mapped[list[CampaignTarget]] = relationship(back_populates="campaign", order_by="CampaignTarget.id")
+
+
+class CampaignVersion(Base):
+    """One version of the plan the units were sent: its documents (by digest) and what changed."""
+
+    __tablename__ = "campaign_versions"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))   # SHA-256 over title, description and documents
+    documents: Mapped[str] = mapped_column(Text)      # JSON: [{"name": …, "sha256": …, "size": …}]
+    changes: Mapped[str | None] = mapped_column(Text)  # the author's note on what changed
+    created_at: Mapped[datetime]
+
+    campaign: Mapped[Campaign] = relationship(back_populates="versions")
+
+
+class CampaignTarget(Base):
+    """One target customer as one unit works it; a unit's own addition is `added_by_unit`."""
+
+    __tablename__ = "campaign_targets"
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id", "unit_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)   # dropped from the file: off the form and board
+    added_by_unit: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+    campaign: Mapped[Campaign] = relationship(back_populates="targets")
+    customer: Mapped[Customer] = relationship()
+    unit: Mapped[Unit] = relationship()
+    stages: Mapped[list[CampaignStage]] = relationship(back_populates="target", order_by="CampaignStage.id")
+    entries: Mapped[list[CampaignEntry]] = relationship(back_populates="target", order_by="CampaignEntry.id")
+
+
+class CampaignFeedback(Base):
+    """One accepted feedback reply of one unit; versions count per unit, rounds by the cadence."""
+
+    __tablename__ = "campaign_feedback"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    version: Mapped[int] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer)   # the feedback round it arrived in (1 = before the first date)
+    received_at: Mapped[datetime]
+
+    unit: Mapped[Unit] = relationship()
+
+
+class CampaignEntry(Base):
+    """One 【客户】 block of an accepted feedback, as read (an empty stage: no change)."""
+
+    __tablename__ = "campaign_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("campaign_feedback.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("campaign_targets.id"), index=True)
+    stage: Mapped[str | None] = mapped_column(String(10))
+    intention: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[str | None] = mapped_column(Text)
+    next_steps: Mapped[str | None] = mapped_column(Text)
+    expected_signing: Mapped[str | None] = mapped_column(String(10))   # yyyy-mm or yyyy-mm-dd
+    signing_text: Mapped[str | None] = mapped_column(Text)             # as written
+    needs_hq: Mapped[bool | None] = mapped_column(Boolean)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
+
+    feedback: Mapped[CampaignFeedback] = relationship()
+    target: Mapped[CampaignTarget] = relationship(back_populates="entries")
+    request: Mapped[Request | None] = relationship()
+
+
+class CampaignStage(Base):
+    """The funnel's history: each change of a target's stage, with its date and the mail that reported it."""
+
+    __tablename__ = "campaign_stages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("campaign_targets.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime]
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
+    feedback_id: Mapped[int] = mapped_column(ForeignKey("campaign_feedback.id"))
+
+    target: Mapped[CampaignTarget] = relationship(back_populates="stages")

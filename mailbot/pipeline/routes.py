@@ -5,6 +5,7 @@ answer oversized mail — and then asks each capability in `ROUTES`, in order, w
 first that takes it decides. A new capability that receives mail adds one line to `ROUTES`.
 
     surveys    a survey response, and any mail from a customer's own contact
+    campaigns  a unit's campaign feedback (its TG- number or thread); another unit's contact is quarantined
     visits     a reply about a visit (its thread, its VIS- number, a filled summary or progress form)
     requests   a reply about a 诉求 (its thread or SQ- number): HQ staff's commands, a unit's follow-up
     reports    a unit contact's mail: the monthly report, urgent mail, or a failed attempt at the report
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 from parsers import ParsedMessage, Problem, UnreadableMessage, parse_message
 
+from mailbot.campaigns import inbound as campaigns
 from mailbot.correspondence import inbound as correspondence
 from mailbot.db.models import InboundMessage
 from mailbot.directory.lookup import active_people
@@ -34,7 +36,8 @@ Route = Callable[[Ctx, InboundMessage, ParsedMessage, Sender], "tuple[str, str] 
 FORGED_NEXT = ("多为冒用发件人的邮件，无需处理，切勿按其内容办理。若确为正常来信（例如经邮件列表或转发），请核实发件人并"
                "请邮件管理员检查 SPF/DKIM/DMARC 设置，再运行 mailbot reparse {id}。")
 
-ROUTES: tuple[Route, ...] = (surveys.route, visits.route, requests.route, reports.route, correspondence.route)
+ROUTES: tuple[Route, ...] = (surveys.route, campaigns.route, visits.route, requests.route, reports.route,
+                             correspondence.route)
 
 
 def handle(ctx: Ctx, msg: InboundMessage) -> tuple[str, str]:

@@ -42,7 +42,8 @@ def urgent_ack_mail(department: str, p: ParsedMessage, unit: Unit | None, req: R
                   forwarded_to=[r.name for r in recipients])
 
 
-SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgent": "紧急事项", "survey": "满意度调查"}
+SOURCE_CN = {"strategic": "战略客户月报", "vip": "VIP客户月报", "urgent": "紧急事项", "survey": "满意度调查",
+             "campaign": "全国性产品及服务方案推广"}
 
 
 ACTION_CN = {"created": "登记", "reported_again": "再次报告", "status": "状态变更", "transfer": "转交",

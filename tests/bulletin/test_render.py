@@ -259,16 +259,19 @@ def sample_pdf() -> bytes:
 
 
 def test_sample_month_pdf_shows_headings_units_and_statuses(sample_pdf: bytes, tmp_path: Path) -> None:
-    # A normal month: every chapter heading, each unit with its status label, cover figures.
+    # A normal month: the masthead, every chapter and annex heading, each unit with its status label.
     assert sample_pdf.startswith(b"%PDF-")
     text = pdf_text(sample_pdf, tmp_path)
     flat = squash(text)
-    for heading in ("重点客户月报", "2026年11月", "资源与市场部", "编制日期：2026年12月1日", "一、报送情况",
-                    "二、战略客户事项", "三、VIP客户事项", "四、风险提示", "五、需总部协调事项", "六、本月紧急事项"):
+    for heading in ("内部资料 注意保密", "气电集团重点客户月报", "2026年第11期", "气电集团资源与市场部编",
+                    "2026年12月1日", "编制：资源与市场部", "审核：", "签发：", "报告期：2026年11月",
+                    "一、本月总体情况", "二、需决策与协调事项", "三、风险提示", "四、重点客户动态", "（一）紧急事项",
+                    "七、下月工作安排", "附件1 报送情况", "附件2 战略客户事项明细", "附件3 VIP客户事项明细",
+                    "附件4 需总部协调事项明细", "附件5 风险提示明细"):
         assert squash(heading) in flat, heading
     for name in UNITS.values():
         assert name in text
-    units_part = section(text, "一、报送情况", "二、战略客户事项")
+    units_part = text[text.index("报送情况", text.rindex("附件1")):text.rindex("战略客户事项明细")]
     assert units_part.count("按时") >= 3 and "逾期" in units_part and "未报" in units_part
     assert "第3版（更正）" in units_part
     gd_line = next(line for line in units_part.splitlines() if "广东分公司" in line)
@@ -292,16 +295,17 @@ def test_sample_month_pdf_shows_customers_matters_and_rare_characters(sample_pdf
 
 
 def test_short_chapters_share_a_page(sample_pdf: bytes, tmp_path: Path) -> None:
-    # Six units fill half a page: chapter 二 must follow on page 2, not leave it blank
+    # Six units fill half a page: 附件2 must follow 附件1 on the annex's first page, not leave it blank
     # (guards the WeasyPrint page-break quirk noted in bulletin.css).
-    page2 = squash(pdf_text(sample_pdf, tmp_path).split("\f")[1])
-    assert "一、报送情况" in page2 and "二、战略客户事项" in page2 and "S001国家电网有限公司" in page2
+    pages = [squash(p) for p in pdf_text(sample_pdf, tmp_path).split("\f")]
+    annex = next(p for p in pages if "附件1报送情况" in p)
+    assert "附件2战略客户事项明细" in annex and "S001国家电网有限公司" in annex
 
 
 def test_risks_are_printed_major_first(sample_pdf: bytes, tmp_path: Path) -> None:
     # The ranked risks keep 重大 before 一般 in the risk chapter.
     flat = squash(pdf_text(sample_pdf, tmp_path))
-    risks = flat[flat.rindex("四、风险提示"):flat.rindex("五、需总部协调事项")]
+    risks = flat[flat.rindex("三、风险提示"):flat.rindex("四、重点客户动态")]
     assert risks.index("重大") < risks.index("一般")
     assert risks.index("镇海炼化") < risks.index("成都市拟调整")
     assert "（未说明）" in risks
@@ -336,7 +340,8 @@ def test_untrusted_markup_is_printed_as_text_and_nothing_is_fetched(
     flat = squash(text)
     assert squash('<img src="http://127.0.0.1:9/x.png">') in flat
     assert squash('<script>alert("x")</script>') in flat
-    assert fetch_calls == []  # escaped markup is text: WeasyPrint never even asks
+    # escaped markup is text: WeasyPrint never even asks; only our own charts, as data: URIs, are loaded
+    assert [u.split(",", 1)[0] for u in fetch_calls] == ["data:image/svg+xml;base64"] * 3
     assert hits == []
 
 
@@ -375,13 +380,16 @@ def test_fetcher_allows_data_and_files_under_base_dir_only(tmp_path: Path) -> No
 
 
 def test_empty_month_renders_with_none_sections(tmp_path: Path) -> None:
-    # No unit reported: every unit is 未报, customers say 本月无单位报告, sections 三–六 say 无.
+    # No unit reported: every unit is 未报, customers say 本月无单位报告, the empty chapters and annexes say 无.
     text = pdf_text(render_bulletin_pdf(empty_bulletin()), tmp_path)
     flat = squash(text)
     assert text.count("未报") >= len(UNITS)
-    assert flat.count("本月无单位报告") == 2
-    for start, end in (("三、VIP客户事项", "四、风险提示"), ("四、风险提示", "五、需总部协调事项"),
-                       ("五、需总部协调事项", "六、本月紧急事项"), ("六、本月紧急事项", None)):
+    assert flat.count("本月无单位报告") == 3  # 四's one line, and each customer in 附件2
+    assert "本月无单位报告（2家）：S001国家电网有限公司、S004中国华能集团有限公司。" in flat
+    for start, end in (("二、需决策与协调事项", "三、风险提示"), ("三、风险提示", "四、重点客户动态"),
+                       ("（一）紧急事项", "（二）战略客户"), ("（三）VIP客户", "七、下月工作安排"),
+                       ("七、下月工作安排", "附件1"), ("附件3VIP客户事项明细", "附件4"),
+                       ("附件4需总部协调事项明细", "附件5"), ("附件5风险提示明细", None)):
         part = flat[flat.rindex(start) + len(start):flat.rindex(end) if end else None]
         part = re.sub(r"重点客户月报2026年11月第\d+页/共\d+页", "", part)  # a page footer may fall in between
         assert part == "无", (start, part)

@@ -93,7 +93,7 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
         assert expected in text, expected
     assert "较大" not in text  # BJ's rejected first version never reaches the bulletin
     flat = "".join(text.split())
-    assert "七、诉求办理情况" in text and "本月新登记5件，本月答复1件，当前逾期未办2件。" in flat
+    assert "五、诉求办理" in text and "本月新登记5件，本月答复1件，当前逾期未办2件。" in flat
 
     before = kinds(app)
     run_once(app)

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Mailbot
-from tests.servers.dovecot import Account
+from mailbot.app import App, build_app
+from mailbot.db.migrate import upgrade
+from mailbot.db.session import transaction
+from mailbot.directory.lookup import sync_directory
+from tests.integration.harness import PW_ENV, Mailbot
+from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
+from tests.support.mailflow import Clock, test_settings
 
 
 @pytest.fixture
@@ -39,3 +44,25 @@ def spawn(tmp_path: Path, account: Account) -> Iterator[Callable[..., Mailbot]]:
     yield start
     for m in started:
         m.kill()
+
+
+@pytest.fixture
+def servers_app(tmp_path: Path, db_url: str, dovecot: Dovecot, account: Account, sink: SmtpSink, clock: Clock,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[App]:
+    """An App in this process whose mailbox is the test's Dovecot account and whose transport is the sink, on the
+    test's clock (`run_once(app)` is one pass of the daemon), with the demo directory loaded."""
+    assert dovecot.ports is not None
+    monkeypatch.setenv(PW_ENV, account.password)
+    settings = test_settings(
+        tmp_path, db_url,
+        mailbox={"backend": "imap", "host": dovecot.host, "port": dovecot.ports.imap, "security": "plain",
+                 "username": account.user, "password": {"env": PW_ENV}, "timeout": 10},
+        outbox={"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10})
+    app = build_app(settings, clock=clock)
+    upgrade(app.engine)
+    with transaction(app.sessions) as s:
+        sync_directory(s, app.directory)
+    yield app
+    app.mailbox.close()
+    app.transport.close()  # type: ignore[attr-defined]
+    app.engine.dispose()

@@ -20,12 +20,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import Engine, select
 
+from mailbot.app import App
 from mailbot.db.models import InboundMessage, OutboxMail
 from mailbot.demo import replies
 from tests.servers.dovecot import Account, Dovecot
@@ -161,6 +163,18 @@ def urgent_mail(sender: tuple[str, str], subject: str, body: str, at: datetime |
 def message_id(raw: bytes) -> str:
     msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     return str(msg["Message-ID"]).strip()
+
+
+def sent_mails(sink: SmtpSink, app: App) -> list[tuple[str, str, tuple[str, ...], EmailMessage]]:
+    """(outbox key, kind, envelope recipients, message) of each mail on the SMTP server, in arrival order."""
+    with app.sessions() as s:
+        rows = {r.message_id: (r.idem_key, r.kind) for r in s.scalars(select(OutboxMail))}
+    out = []
+    for m in list(sink.messages):
+        key, kind = rows[message_id(m.raw)]
+        parsed = email.message_from_bytes(m.raw, policy=email.policy.default)
+        out.append((key, kind, m.rcpt_tos, parsed))
+    return out  # type: ignore[return-value]
 
 
 def copies(sink: SmtpSink) -> Counter[str]:

@@ -4,66 +4,31 @@ its report — each counted where a user would see it: on the SMTP server, in th
 
 from __future__ import annotations
 
-import email
-import email.policy
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from mailbot.app import App, build_app
+from mailbot.app import App
 from mailbot.daemon.scheduler import run_once
-from mailbot.db.migrate import upgrade
-from mailbot.db.models import OutboxMail, Request
-from mailbot.db.session import transaction
+from mailbot.db.models import Request
 from mailbot.demo import replies
-from mailbot.directory.lookup import sync_directory
 from mailbot.surveys.closing import close_survey
 from mailbot.surveys.store import launch_survey
-from tests.integration.harness import BOT, PW_ENV, copies, folder_counts, message_id
+from tests.integration.harness import BOT, copies, folder_counts, sent_mails
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
-from tests.support.mailflow import GD, Clock, at, pdf_text, test_settings
+from tests.support.mailflow import GD, Clock, pdf_text
 from tests.support.surveys import ZHAOMIN, filled, survey_file
 
 SURVEY_KINDS = ("survey_form", "survey_reminder", "survey_pending", "ack", "error_reply", "survey_report",
                 "request_notice")
 
 
-@pytest.fixture
-def survey_app(tmp_path: Path, db_url: str, dovecot: Dovecot, account: Account, sink: SmtpSink,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[App, Clock]]:
-    assert dovecot.ports is not None
-    monkeypatch.setenv(PW_ENV, account.password)
-    settings = test_settings(
-        tmp_path, db_url,
-        mailbox={"backend": "imap", "host": dovecot.host, "port": dovecot.ports.imap, "security": "plain",
-                 "username": account.user, "password": {"env": PW_ENV}, "timeout": 10},
-        outbox={"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10})
-    clock = Clock(at(2026, 11, 13, 9))
-    app = build_app(settings, clock=clock)
-    upgrade(app.engine)
-    with transaction(app.sessions) as s:
-        sync_directory(s, app.directory)
-    yield app, clock
-    app.mailbox.close()
-    app.transport.close()  # type: ignore[attr-defined]
-    app.engine.dispose()
-
-
 def received(sink: SmtpSink, app: App) -> list[tuple[str, str, tuple[str, ...], EmailMessage]]:
-    """(outbox key, kind, envelope recipients, message) of each survey-related mail on the SMTP server."""
-    with app.sessions() as s:
-        rows = {r.message_id: (r.idem_key, r.kind) for r in s.scalars(select(OutboxMail))}
-    out = []
-    for m in sink.messages:
-        key, kind = rows[message_id(m.raw)]
-        if kind in SURVEY_KINDS and (key.startswith(("survey-", "req-notice:"))):
-            out.append((key, kind, m.rcpt_tos,
-                        email.message_from_bytes(m.raw, policy=email.policy.default)))  # type: ignore[arg-type]
-    return out
+    """The survey's mails on the SMTP server (the month's own mails go there too)."""
+    return [m for m in sent_mails(sink, app) if m[1] in SURVEY_KINDS and m[0].startswith(("survey-", "req-notice:"))]
 
 
 def body(msg: EmailMessage) -> str:
@@ -77,9 +42,10 @@ def reply(msg: EmailMessage, sender: tuple[str, str], answers: dict[str, str], c
 
 
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
-def test_a_whole_survey_over_imap_and_smtp(survey_app: tuple[App, Clock], dovecot: Dovecot, account: Account,
+def test_a_whole_survey_over_imap_and_smtp(servers_app: App, clock: Clock, dovecot: Dovecot, account: Account,
                                            sink: SmtpSink, tmp_path: Path) -> None:
-    app, clock = survey_app
+    app = servers_app
+    clock.set(2026, 11, 13, 9)
     launch_survey(app, survey_file(tmp_path))
     run_once(app)
     forms = {key: (rcpt, msg) for key, kind, rcpt, msg in received(sink, app) if kind == "survey_form"}

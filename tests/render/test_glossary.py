@@ -20,7 +20,7 @@ WRONG = [
     "需协调", "上报审批", "走访", "行动项", "客户资料", "问卷",
 ]
 PATTERNS = [
-    (re.compile(r"(?<![单部门])负责人"), "负责人 alone (单位负责人 / 部门负责人)"),
+    (re.compile(r"(?<!单位|部门)负责人"), "负责人 alone (单位负责人 / 部门负责人)"),
     (re.compile(r"(?<!度)报送通知"), "报送通知 (月度报送通知)"),
     (re.compile(r"\bmailbot\b", re.I), "mailbot in what users read"),
 ]

@@ -26,6 +26,7 @@ import pytest
 from markupsafe import escape
 
 from parsers import parse_message, render_form
+from parsers.campaign import render_campaign_form
 from parsers.survey import Question, render_survey_form
 
 from mailbot.outbox.operator import operator_mail
@@ -66,6 +67,10 @@ SURVEY_RESULTS = SurveyResults(
 SURVEY_FORM = render_survey_form(token="MY-2026-01-S001", customer_code="S001", customer_name="国家电网有限公司",
                                  questions=[Question("资源供应保障", True), Question("意见与建议", False)])
 PERIOD = Period(key="2026-11", label="2026年11月")
+CAMPAIGN = {"number": "TG-2026-01", "title": "冬季调峰气保供服务方案", "every_days": 14,
+            "description": "面向战略客户推出冬季调峰气保供服务。\n请各所属单位按期反馈。", "end_date": date(2027, 3, 31)}
+CAMPAIGN_FORM = render_campaign_form(token="TG-2026-01-GD", campaign="TG-2026-01", title="冬季调峰气保供服务方案",
+                                     targets=[("S001", "国家电网有限公司"), ("S008", "新奥天然气股份有限公司")])
 
 
 def contexts() -> dict[str, dict[str, Any]]:
@@ -234,6 +239,58 @@ def contexts() -> dict[str, dict[str, Any]]:
         "survey_error": {
             "survey": SURVEY, "token": "MY-2026-01-S001", "original_subject": "回复：[满意度调查] 冬季保供",
             "problems": ["第1题：评分只能填1–5分，写的是“6”"], "form_text": SURVEY_FORM,
+        },
+        "campaign_notice": {
+            "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 11, 27),
+            "customers": [{"code": "S001", "name": "国家电网有限公司"}, {"code": "S008", "name": "新奥天然气股份有限公司"}],
+            "documents": ["冬季调峰气保供服务方案.pdf"], "form_text": CAMPAIGN_FORM,
+        },
+        "campaign_update": {
+            "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 12, 11), "version": 2,
+            "revision": ["方案文件“冬季调峰气保供服务方案.pdf”已更新"], "changes": "调峰气量上限调整为每日80万方。",
+            "new_customers": [{"code": "S008", "name": "新奥天然气股份有限公司"}],
+            "documents": ["冬季调峰气保供服务方案.pdf"], "form_text": CAMPAIGN_FORM,
+        },
+        "campaign_ack": {
+            "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "version": 2, "unchanged": 1,
+            "original_subject": "回复：[全国性产品及服务方案] TG-2026-01 冬季调峰气保供服务方案 广东分公司 [TG-2026-01-GD]",
+            "rows": [{"code": "S001", "name": "国家电网有限公司", "stage_line": "已宣贯 → 有意向（已记录变化）",
+                      "lines": [{"label": "合作意向及规模", "text": "年增供约1亿方"},
+                                {"label": "预计签约时间", "text": "2027年3月（记为 2027-03）"}],
+                      "hq_line": "是——已转总部办理，诉求编号 SQ-2026-0003，承办人 刘洋"}],
+            "warnings": ["客户 V001 深圳市燃气集团股份有限公司 不在贵单位本方案的目标客户中，已作为新增目标客户记录"],
+        },
+        "campaign_error": {
+            "campaign": CAMPAIGN, "token": "TG-2026-01-GD", "original_subject": "回复：推广反馈",
+            "problems": ["客户S001的进展阶段只能填“未开展”“已宣贯”“有意向”“洽谈中”“已签约”“执行中”或“无意向”，填写的是“很有兴趣”"],
+            "form_text": CAMPAIGN_FORM,
+        },
+        "campaign_reminder": {
+            "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 11, 27), "days_left": 3,
+            "form_text": CAMPAIGN_FORM,
+        },
+        "campaign_escalation": {
+            "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 11, 27),
+            "reminders_sent": 2,
+        },
+        "evaluation_unit": {
+            "recipient_name": "黄志强", "unit": {"code": "GD", "name": "广东分公司"},
+            "period": {"key": "2026-Q4", "label": "2026年第四季度", "previous_label": "2026年第三季度"},
+            "score": "72.1", "score_change": "较上期提高3.2分", "rank": 1, "ranked": 6,
+            "strongest": {"label": "按时报送", "text": "按时3个月，迟报0个月，未报0个月"},
+            "weakest": {"label": "填报完整度", "text": "11%（14/126项）"},
+            "measures": [{"label": "按时报送", "text": "按时3个月，迟报0个月，未报0个月", "change": "与上期持平"},
+                         {"label": "跟踪事项按期完成率", "text": "无到期的跟踪事项", "change": ""}],
+            "weights_note": "按时报送25%、填报完整度15%",
+        },
+        "evaluation_board": {
+            "recipient_name": "张伟", "period": {"key": "2026-Q4", "label": "2026年第四季度",
+                                                "previous_label": "2026年第三季度"},
+            "ranked": 1, "unit_count": 2, "headers": ["按时报送", "填报完整度"],
+            "rows": [{"rank": "1", "code": "GD", "name": "广东分公司", "score": "72.1 (+3.2)",
+                      "cells": ["3/0/0 (±0)", "11% (+2)"]},
+                     {"rank": "—", "code": "XJ", "name": "新疆分公司", "score": "—", "cells": ["—", "—"]}],
+            "weights_note": "按时报送25%、填报完整度15%",
         },
     }
 

@@ -1,0 +1,43 @@
+"""The campaigns' command: `campaign launch FILE.yaml` starts or changes a campaign, `campaign close TG-…` ends
+it, `campaign status TG-… [--json]` shows its board."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+Add = Callable[..., argparse.ArgumentParser]   # cli's add(name, handler, help) → the subcommand's parser
+
+
+def register(add: Add) -> None:
+    sp = add("campaign", campaign, "launch, change, follow or close a national product or service campaign (§6.1)")
+    sp.add_argument("action", choices=["launch", "close", "status"])
+    sp.add_argument("target", help="launch: the campaign file (see config/campaign.example.yaml); "
+                                   "close, status: TG-yyyy-nn")
+    sp.add_argument("--dry-run", action="store_true", help="launch, close: show what would be sent; change nothing")
+    sp.add_argument("--json", action="store_true", help="status: the board as JSON")
+
+
+def campaign(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from mailbot.app import deliver_now, open_app
+    from mailbot.campaigns.board import board, board_lines
+    from mailbot.campaigns.store import close_campaign, launch_campaign
+
+    app = open_app(args.config)
+    if args.action == "status":
+        data = board(app, args.target)
+        print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else "\n".join(board_lines(data)))
+        return 0
+    if args.action == "launch":
+        change = launch_campaign(app, Path(args.target), dry_run=args.dry_run)
+    else:
+        change = close_campaign(app, args.target, dry_run=args.dry_run)
+    print("\n".join(change.lines()))
+    if args.dry_run:
+        print(change.plan.report(dry_run=True).splitlines()[0])
+    else:
+        print(deliver_now(app))
+    return 0

@@ -85,11 +85,14 @@ def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(tmp_path: Path) -> None:
-    # `make demo`'s command: the PDF and 67 outgoing mails are left where it says; `status` shows the month.
+    # `make demo`'s command: the PDFs and the outgoing mails (67 from the month, 12 from the survey: seven forms, three
+    # acknowledgements, the low score's 诉求 notice, the report) are left where it says; `status` shows the month.
     r = run("demo", "--dir", str(tmp_path / "demo"), timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "demo/bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
-    assert "outbox (67 mails)" in r.stdout
+    assert "outbox (67 mails from the month, 79 with the survey's)" in r.stdout
+    assert (tmp_path / "demo/surveys/满意度调查报告-MY-2026-01.pdf").stat().st_size > 10_000
+    assert "MY-2026-01：已结束：3/7 位客户已答复" in r.stdout and "2026年第四季度 (2026-Q4)" in r.stdout
     s = run("--config", str(tmp_path / "demo/mailbot.yaml"), "status", "--period", "2026-11")
     assert s.returncode == 0, s.stderr
     assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 9 message(s)" in s.stdout

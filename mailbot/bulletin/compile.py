@@ -44,7 +44,8 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
         period = ensure_period(s, period_key, app.schedule)
         issued_on = app.now().astimezone(app.tz).date()
         b = gather(s, period, department=app.department, tz=app.tz, now=app.now(), schedule=app.schedule,
-                   masthead=masthead(period.key, app.settings.bulletin, app.department, issued_on))
+                   masthead=masthead(period.key, app.settings.bulletin, app.department, issued_on),
+                   evaluation=app.settings.evaluation)
         pdf = render_bulletin_pdf(b)
         path = bulletin_path(app, period.key)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,11 @@ from mailbot.bulletin.model import (
 )
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 from mailbot.domain import due
+from mailbot.evaluation.chapter import gather_evaluation
 from mailbot.requests.chapter import gather_requests
 from mailbot.requests.store import title_of
+from mailbot.settings import EvaluationSettings
+from mailbot.surveys.chapter import gather_surveys
 from mailbot.visits.chapter import gather_visits
 
 RISK_ORDER = {"重大": 0, "一般": 1, "无": 2}
@@ -41,10 +44,12 @@ RISK_ITEMS = (5, 6, 7, 8)
 
 
 def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: datetime,
-           masthead: Masthead | None = None, schedule: due.Schedule | None = None) -> Bulletin:
+           masthead: Masthead | None = None, schedule: due.Schedule | None = None,
+           evaluation: EvaluationSettings | None = None) -> Bulletin:
     """The month's bulletin, chapter by chapter; 需总部协调 collects the strategic, VIP and urgent ones in order.
 
-    `schedule` gives 七、下月工作安排 next month's deadline (left out without it)."""
+    `schedule` gives 下月工作安排 next month's deadline (left out without it); `evaluation` (its settings) adds the
+    quarter's 维护工作评估 in a month that closes a quarter."""
     month = due.Month.parse(period.key)
     first = datetime.combine(month.first_day, time.min, tz)
     nxt = datetime.combine(month.next().first_day, time.min, tz)
@@ -67,7 +72,8 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
                  requests=requests, visits=gather_visits(s, first, nxt, now, tz), masthead=masthead,
                  previous=previous, cleared=cleared,
                  decisions=agenda.decisions(s, risks, urgent, sections, requests, tz),
-                 agenda=agenda.agenda(s, period.key, schedule, tz))
+                 agenda=agenda.agenda(s, period.key, schedule, tz), surveys=gather_surveys(s, first, nxt),
+                evaluation=gather_evaluation(s, period.key, now, tz, evaluation) if evaluation else None)
     return replace(b, history=(*past, trends.figures_of(b)))
 
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from mailbot.evaluation.chapter import EvaluationSection
 from mailbot.requests.chapter import RequestsSection
+from mailbot.surveys.chapter import SurveyLine
 from mailbot.visits.chapter_model import VisitsSection
 
 
@@ -199,4 +201,6 @@ class Bulletin:
     history: tuple[MonthFigures, ...] = ()   # up to 12 months ending with this one, for the charts
     cleared: tuple[Risk, ...] = ()           # last month's risks not raised again (change 已解除 / 未再报告)
     decisions: tuple[Decision, ...] = ()     # 二、需决策与协调事项
-    agenda: tuple[AgendaItem, ...] = ()      # 七、下月工作安排, by date
+    agenda: tuple[AgendaItem, ...] = ()      # 下月工作安排, by date
+    surveys: tuple[SurveyLine, ...] = ()     # 满意度调查: closed in the month, or running at its end
+    evaluation: EvaluationSection | None = None  # 维护工作评估: the quarter's table, in a month closing a quarter

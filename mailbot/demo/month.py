@@ -25,8 +25,10 @@ from mailbot.db.migrate import upgrade
 from mailbot.db.models import OutboxMail
 from mailbot.db.session import transaction
 from mailbot.demo import replies
+from mailbot.demo.survey import evaluation_table, play_survey
 from mailbot.directory.lookup import sync_directory
 from mailbot.domain import due
+from mailbot.evaluation.period import EvalPeriod
 from mailbot.mailboxes.maildir import deliver
 from mailbot.settings import Settings, load_settings
 from mailbot.visits.store import plan_visit
@@ -109,12 +111,22 @@ def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] 
     play_month(app, clock, period, out)
     pdf = bulletin_path(app, period)
     outbox = app.settings.path(app.settings.outbox.path) / "new"
+    month_mails = len(list(outbox.iterdir()))
+    month = due.Month.parse(period)
+    out("")
+    out("demo: a satisfaction survey of 广东分公司's customers (config/survey.example.yaml)")
+    report = play_survey(app, clock, month.next().first_day, out)
+    out("")
+    quarter = EvalPeriod.quarter_of(month.first_day).key
+    out(f"demo: the units' evaluation so far (mailbot evaluate --period {quarter})")
+    out(evaluation_table(app, quarter))
     out("")
     out(f"bulletin PDF: {pdf}")
-    out(f"outbox ({len(list(outbox.iterdir()))} mails): {outbox}")
+    out(f"survey report PDF: {report}")
+    out(f"outbox ({month_mails} mails from the month, {len(list(outbox.iterdir()))} with the survey's): {outbox}")
     out(f"database: {app.settings.database.url}")
     out(f"the month at a glance: .venv/bin/mailbot --config {root / 'mailbot.yaml'} status --period {period}")
-    return 0 if pdf.exists() else 1
+    return 0 if pdf.exists() and report.exists() else 1
 
 
 class SimClock:

@@ -154,3 +154,18 @@ def original_sender(original: bytes) -> str:
     _, address = parseaddr(str(email.message_from_bytes(original, policy=email.policy.default)["From"]))
     return address
 
+
+def fill_survey(text: str, answers: Mapping[str, str], *, respondent: tuple[str, str] | None = None) -> str:
+    """The survey form of one of our mails with answers after the colons of its numbered questions (`answers`
+    maps "1", "2"… to what the respondent writes), as a person types them into the quoted form."""
+    out: list[str] = []
+    for line in text.splitlines():
+        number = re.match(r"^(\d{1,2})\. .*：$", line)
+        if number and number.group(1) in answers:
+            line += answers[number.group(1)]
+        elif respondent and line == "填报人：":
+            line += respondent[0]
+        elif respondent and line == "联系电话：":
+            line += respondent[1]
+        out.append(line)
+    return "\n".join(out)

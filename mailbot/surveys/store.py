@@ -105,7 +105,7 @@ def record_survey(app: App, s: Session, plan: SurveyPlan, source: str) -> Survey
             if targets:
                 change.said.append(f"新增客户 {code}")
         target.active = True
-        _ask(app, s, change.plan, survey, target)
+        _ask(app, s, change.plan, survey, target, plan.customers.units)
     for code, target in targets.items():
         if code not in chosen and target.active:
             target.active = False
@@ -126,13 +126,14 @@ def _update(survey: Survey, plan: SurveyPlan, change: SurveyChange) -> None:
         change.said.append("提醒安排已更新")
 
 
-def _ask(app: App, s: Session, out: Plan, survey: Survey, target: SurveyTarget) -> None:
+def _ask(app: App, s: Session, out: Plan, survey: Survey, target: SurveyTarget, units: Sequence[str]) -> None:
     """Queue the target's form (once: the key is the token), to the customer's contacts or, failing them, to its
-    unit's contacts on the customer's behalf."""
+    unit's contacts on the customer's behalf — a unit the survey's file names, when it names any."""
     s.flush()
     customer = target.customer
     direct = [p.email for p in customer.contacts if p.active and p.bounced_at is None]
-    unit = None if direct else next((u for u in customer.units if u.active), None)
+    serving = sorted((u for u in customer.units if u.active), key=lambda u: (u.code not in units, u.code))
+    unit = None if direct or not serving else target.unit or serving[0]
     target.unit = unit
     if not direct and unit is None:
         log.warning("survey %s: customer %s has no contact and no unit", survey.number, customer.code)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.archive.dossier import customer_archive, render_dossier_pdf, render_timeline_text
+from mailbot.bulletin.compile import bulletin_path, compile_bulletin
 from mailbot.db.models import Survey
 from mailbot.surveys.chapter import gather_surveys
 from mailbot.surveys.closing import close_survey, write_report
@@ -90,6 +91,7 @@ def test_the_report_compares_with_the_previous_survey_of_the_same_customers(
     path = write_report(answered, "MY-2026-02", tmp_path / "interim.pdf")
     page = pdf_text(path.read_bytes(), tmp_path)
     assert "进行中（中期结果）" in page and "较 MY-2026-01" in page and "↑ 2.00" in page
+    assert "各题平均分（满分5分）" in page and "本次" in page    # the chart: this survey's means beside the last
     assert "S003" not in page and "V002 广州发展集团股份有限公司" in page   # not answered yet: listed
 
 
@@ -113,3 +115,18 @@ def test_the_bulletin_chapter_lists_the_months_surveys_with_their_weakest_questi
     with answered.sessions() as s:
         assert [x.closed for x in gather_surveys(s, *month)] == [True]   # closed in November
         assert gather_surveys(s, at(2026, 12, 1), at(2027, 1, 1)) == ()  # nothing to say in December
+
+
+def test_the_bulletin_carries_the_months_survey_and_a_quarters_evaluation(answered: App, tmp_path: Path,
+                                                                          clock: Clock) -> None:
+    clock.set(2026, 11, 30, 9)
+    compile_bulletin(answered, "2026-11", mail=False)
+    page = pdf_text(bulletin_path(answered, "2026-11").read_bytes(), tmp_path, layout=False)
+    chapter = page[page.index("七、满意度调查"):page.index("八、下月工作安排")].replace("\n", "")
+    assert "MY-2026-01" in chapter and "2/2" in chapter and "3.33" in chapter and "（2.00）" in chapter
+    assert "S001 国家电网有限公司：服务响应速度" in chapter and "2分" in chapter
+    assert "维护工作评估" not in page                                      # November closes no quarter
+    clock.set(2027, 1, 4, 9)
+    compile_bulletin(answered, "2026-12", mail=False)
+    page = pdf_text(bulletin_path(answered, "2026-12").read_bytes(), tmp_path, layout=False)
+    assert "维护工作评估（2026年第四季度）" in page and "广东分公司" in page

@@ -84,28 +84,37 @@ def test_wrong_config_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
     assert r.returncode == 1 and "schedule.deadline_dy: unknown key" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`make demo`'s command, run once for the tests that read what it leaves: (its directory, what it printed)."""
+    root = tmp_path_factory.mktemp("demo") / "demo"
+    r = run("demo", "--dir", str(root), timeout=300)
+    assert r.returncode == 0, r.stderr
+    return root, r.stdout
+
+
+def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(demo: tuple[Path, str]) -> None:
     # `make demo`'s command: the PDFs and the outgoing mails (67 from the month, 12 from the survey: seven forms, three
     # acknowledgements, the low score's 诉求 notice, the report) are left where it says; `status` shows the month.
-    r = run("demo", "--dir", str(tmp_path / "demo"), timeout=300)
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "demo/bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
-    assert "outbox (67 mails from the month, 79 with the survey's)" in r.stdout
-    assert (tmp_path / "demo/surveys/满意度调查报告-MY-2026-01.pdf").stat().st_size > 10_000
-    assert "MY-2026-01：已结束：3/7 位客户已答复" in r.stdout and "2026年第四季度 (2026-Q4)" in r.stdout
-    s = run("--config", str(tmp_path / "demo/mailbot.yaml"), "status", "--period", "2026-11")
+    root, printed = demo
+    assert (root / "bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
+    assert "outbox (67 mails from the month, 79 with the survey's)" in printed
+    assert (root / "surveys/满意度调查报告-MY-2026-01.pdf").stat().st_size > 10_000
+    assert "MY-2026-01：已结束：3/7 位客户已答复" in printed and "2026年第四季度 (2026-Q4)" in printed
+    s = run("--config", str(root / "mailbot.yaml"), "status", "--period", "2026-11")
     assert s.returncode == 0, s.stderr
     assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 9 message(s)" in s.stdout
     assert "aili@xj.example.cn (XJ 艾力)" in s.stdout and "handed over to HQ staff in the last 30 days: 2" in s.stdout
 
 
-def test_customer_archive_after_the_demo_month(tmp_path: Path) -> None:
-    # `mailbot customer S001` shows the visit, its minutes and follow-ups; `--pdf` writes the dossier.
-    assert run("demo", "--dir", str(tmp_path / "demo"), timeout=300).returncode == 0
-    cfg = str(tmp_path / "demo/mailbot.yaml")
+def test_customer_archive_after_the_demo_month(demo: tuple[Path, str], tmp_path: Path) -> None:
+    # `mailbot customer S001` shows the visit, its minutes and follow-ups, and its survey answer; `--pdf` writes the
+    # dossier.
+    cfg = str(demo[0] / "mailbot.yaml")
     r = run("--config", cfg, "customer", "S001")
     assert r.returncode == 0, r.stderr
     assert "VIS-2026-0001" in r.stdout and "提交2027年度合同量及价格机制方案" in r.stdout and "SQ-2026-0001" in r.stdout
+    assert "【满意度调查】MY-2026-01" in r.stdout and "3. 服务响应速度：2 不满意" in r.stdout
     pdf = tmp_path / "s001.pdf"
     r = run("--config", cfg, "customer", "S001", "--pdf", str(pdf))
     assert r.returncode == 0, r.stderr

@@ -102,6 +102,75 @@ class PlanReader:
             return []
         return [(f"{key}.{i}", v) for i, v in enumerate(value)]
 
+    def day_offsets(self, data: Mapping[str, Any], key: str, before: str) -> tuple[int, ...]:
+        """A list of whole days before something (`before`: "截止日" …), nearest last, each once."""
+        offsets: set[int] = set()
+        for where, value in self.items(data, key):
+            if str(value).strip().isdigit():
+                offsets.add(int(str(value)))
+            else:
+                self.bad(where, f"应为{before}前的天数（如 3），写的是“{value}”")
+        return tuple(sorted(offsets, reverse=True))
+
     def done(self) -> None:
         if self.problems:
             raise PlanError(self.problems)
+
+
+# --- which customers a plan file names: codes, or kinds and units -------------------------------------------------
+
+CUSTOMER_KINDS = ("strategic", "vip")
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """Listed customer codes, or every customer of the kinds given served by the units given (none: every unit)."""
+
+    codes: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = CUSTOMER_KINDS
+    units: tuple[str, ...] = ()
+    bare_list: bool = False   # the codes were the key's whole value (`key: [S001]`), not `key: {codes: […]}`
+
+
+@dataclass(frozen=True)
+class CustomerFact:
+    """What the directory says of one customer, as plain values (its active units in directory order)."""
+
+    code: str
+    kind: str
+    units: tuple[str, ...]
+
+
+def read_customer_filter(r: PlanReader, value: object, key: str) -> CustomerFilter:
+    """`key: [S001, V002]`, or `key: {codes: […], kind: strategic | vip | all, units: [GD, …]}`."""
+    if isinstance(value, list):
+        return CustomerFilter(codes=tuple(str(v).strip().upper() for v in value), bare_list=True)
+    if not isinstance(value, dict):
+        r.bad(key, "应为客户代码列表，或 {kind: strategic/vip/all, units: [GD, …], codes: [S001, …]}")
+        return CustomerFilter()
+    r.unknown_keys({f"{key}.{k}": v for k, v in value.items()},
+                   frozenset(f"{key}.{k}" for k in ("codes", "kind", "units")))
+    codes = tuple(str(v).strip().upper() for _, v in r.items(value, "codes"))
+    kind = str(value.get("kind", "all")).strip().lower()
+    if kind not in (*CUSTOMER_KINDS, "all"):
+        r.bad(f"{key}.kind", f"应为 strategic、vip 或 all，写的是“{kind}”")
+    units = tuple(str(v).strip().upper() for _, v in r.items(value, "units"))
+    return CustomerFilter(codes=codes, kinds=CUSTOMER_KINDS if kind == "all" else (kind,), units=units)
+
+
+def matching_customers(f: CustomerFilter, known: Sequence[CustomerFact], units: frozenset[str], source: str,
+                       key: str) -> tuple[list[CustomerFact], list[str]]:
+    """(the customers the filter names, in directory order; each code or unit the directory does not know, as
+    ``file: key: message``). Listed codes are taken whatever their kind or units."""
+    problems: list[str] = []
+    by_code = {c.code for c in known}
+    codes_key = key if f.bare_list else f"{key}.codes"
+    for i, code in enumerate(f.codes):
+        if code not in by_code:
+            problems.append(f"{source}: {codes_key}.{i}: 客户 {code} 不在客户名录中（config/directory.yaml）")
+    for i, u in enumerate(f.units):
+        if u not in units:
+            problems.append(f"{source}: {key}.units.{i}: 单位代码 {u} 不在名录中")
+    if f.codes:
+        return [c for c in known if c.code in f.codes], problems
+    return [c for c in known if c.kind in f.kinds and (not f.units or set(c.units) & set(f.units))], problems

@@ -14,25 +14,20 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
 
-from mailbot.planfile import PlanReader, load_mapping
+from mailbot.planfile import (
+    CustomerFact,
+    CustomerFilter,
+    PlanReader,
+    load_mapping,
+    matching_customers,
+    read_customer_filter,
+)
 
 NUMBER = re.compile(r"TG-\d{4}-\d{2,3}")   # as parsers.campaigntext reads the form's 编号
 _TOP_KEYS = frozenset({"number", "title", "description", "documents", "targets", "feedback", "reminders", "end",
                        "changes"})
-_TARGET_KEYS = frozenset({"codes", "kind", "units"})
-_KINDS = ("strategic", "vip")
 _DOCUMENT_TYPES = (".pdf", ".doc", ".docx", ".wps", ".ppt", ".pptx", ".xls", ".xlsx")
 MAX_EVERY_DAYS = 92
-
-
-@dataclass(frozen=True)
-class TargetFilter:
-    """Which customers the plan targets: listed codes, or every customer of the kinds and units given; `units`
-    also limits which of a customer's units work it."""
-
-    codes: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = _KINDS
-    units: tuple[str, ...] = ()   # empty: every unit
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ class CampaignPlan:
     title: str
     description: str | None
     documents: tuple[str, ...]          # paths as written; relative ones are relative to the file's folder
-    targets: TargetFilter
+    targets: CustomerFilter             # `units` also limits which of a customer's units work it
     every_days: int | None              # None: feedback rides with the monthly request
     reminders: tuple[int, ...]          # days before each feedback date
     end: date
@@ -51,15 +46,6 @@ class CampaignPlan:
     @property
     def with_monthly_request(self) -> bool:
         return self.every_days is None
-
-
-@dataclass(frozen=True)
-class CustomerFact:
-    """What the directory says of one customer, as plain values (its active units in directory order)."""
-
-    code: str
-    kind: str
-    units: tuple[str, ...]
 
 
 def parse_campaign_plan(text: str, source: str) -> CampaignPlan:
@@ -87,17 +73,12 @@ def parse_campaign_plan(text: str, source: str) -> CampaignPlan:
             documents.append(name)
     if not documents and "documents" not in data:
         r.bad("documents", "请列出要随通知发送的方案文件（PDF 或 Word）")
-    reminders: list[int] = []
-    for where, value in r.items(data, "reminders"):
-        if not str(value).strip().isdigit():
-            r.bad(where, f"应为反馈日期前的天数（如 3），写的是“{value}”")
-        else:
-            reminders.append(int(str(value)))
     plan = CampaignPlan(source=source, number=number, title=title,
                         description=r.text(data, "description", "description", required=False),
-                        documents=tuple(documents), targets=_targets(r, data.get("targets")),
+                        documents=tuple(documents),
+                        targets=read_customer_filter(r, data.get("targets"), "targets"),
                         every_days=_cadence(r, data.get("feedback")),
-                        reminders=tuple(sorted(set(reminders), reverse=True)) if "reminders" in data else (3, 1),
+                        reminders=r.day_offsets(data, "reminders", "反馈日期") if "reminders" in data else (3, 1),
                         end=end or date.min, changes=r.text(data, "changes", "changes", required=False))
     r.done()
     return plan
@@ -118,36 +99,13 @@ def _cadence(r: PlanReader, value: object) -> int | None:
     return 14
 
 
-def _targets(r: PlanReader, value: object) -> TargetFilter:
-    if isinstance(value, list):
-        return TargetFilter(codes=tuple(str(v).strip().upper() for v in value))
-    if not isinstance(value, dict):
-        r.bad("targets", "应为客户代码列表，或 {kind: strategic/vip/all, units: [GD, …], codes: [S001, …]}")
-        return TargetFilter()
-    r.unknown_keys({f"targets.{k}": v for k, v in value.items()}, frozenset(f"targets.{k}" for k in _TARGET_KEYS))
-    codes = tuple(str(v).strip().upper() for _, v in r.items(value, "codes"))
-    kind = str(value.get("kind", "all")).strip().lower()
-    if kind not in (*_KINDS, "all"):
-        r.bad("targets.kind", f"应为 strategic、vip 或 all，写的是“{kind}”")
-    units = tuple(str(v).strip().upper() for _, v in r.items(value, "units"))
-    return TargetFilter(codes=codes, kinds=_KINDS if kind == "all" else (kind,), units=units)
-
-
 def select_targets(plan: CampaignPlan, known: Sequence[CustomerFact], units: frozenset[str]) -> tuple[
         list[tuple[str, str]], list[str]]:
     """((customer code, unit code) pairs the campaign targets, in directory order; problems as
     ``file: key: message``). A customer served by several units is a target of each: each works its own
     relationship and reports on it."""
-    problems: list[str] = []
-    by_code = {c.code: c for c in known}
     f = plan.targets
-    for i, code in enumerate(f.codes):
-        if code not in by_code:
-            problems.append(f"{plan.source}: targets.codes.{i}: 客户 {code} 不在客户名录中（config/directory.yaml）")
-    for i, u in enumerate(f.units):
-        if u not in units:
-            problems.append(f"{plan.source}: targets.units.{i}: 单位代码 {u} 不在名录中")
-    chosen = [c for c in known if (c.code in f.codes if f.codes else c.kind in f.kinds)]
+    chosen, problems = matching_customers(f, known, units, plan.source, "targets")
     pairs = [(c.code, u) for c in chosen for u in c.units if not f.units or u in f.units]
     for c in chosen:
         if f.codes and not any(p[0] == c.code for p in pairs):

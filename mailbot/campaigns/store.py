@@ -19,7 +19,7 @@ import json
 import logging
 import mimetypes
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from parsers.campaign import CampaignTarget as ParsedTarget
 
 from mailbot.app import App
 from mailbot.campaigns import mails
-from mailbot.campaigns.plan import CampaignPlan, CustomerFact, parse_campaign_plan, select_targets
+from mailbot.campaigns.plan import CampaignPlan, parse_campaign_plan, select_targets
 from mailbot.campaigns.rounds import feedback_dates
 from mailbot.db.models import (
     Campaign,
@@ -48,25 +48,18 @@ from mailbot.directory.lookup import customers_by_code
 from mailbot.domain.workdays import WorkCalendar
 from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Attachment, Draft
-from mailbot.outbox.queue import Plan
-from mailbot.planfile import PlanError
+from mailbot.outbox.queue import Change, Plan
+from mailbot.planfile import CustomerFact, PlanError
 
 log = logging.getLogger(__name__)
 
 NOT_STARTED = "未开展"   # a target nobody has reported on yet
 
 
-@dataclass
-class CampaignChange:
-    """What `campaign launch` or `campaign close` did, in lines for the person who ran it."""
+class CampaignChange(Change):
+    """What `campaign launch` or `campaign close` did."""
 
-    number: str
-    said: list[str] = field(default_factory=list)
-    plan: Plan = field(default_factory=Plan)
-
-    def lines(self) -> list[str]:
-        return [f"{self.number}：{'；'.join(self.said) or '与已发出的方案相同，未发送任何邮件'}",
-                *("  " + line for line in self.plan.lines())]
+    UNCHANGED = "与已发出的方案相同，未发送任何邮件"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -147,6 +147,20 @@ class Plan:
             return None
         self.queued.append((key, row.recipients, row.subject))
         return row
+
+
+@dataclass
+class Change:
+    """What a command that launches or changes something (a survey, a campaign) did: what it says of it, and the
+    mail it queued; a subclass names what to say when nothing changed."""
+
+    number: str
+    said: list[str] = field(default_factory=list)
+    plan: Plan = field(default_factory=Plan)
+    UNCHANGED: ClassVar[str] = "未发送任何邮件"
+
+    def lines(self) -> list[str]:
+        return [f"{self.number}：{'；'.join(self.said) or self.UNCHANGED}", *("  " + line for line in self.plan.lines())]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ Add = Callable[..., argparse.ArgumentParser]   # cli's add(name, handler, help) 
 def register(add: Add) -> None:
     sp = add("survey", survey, "launch, change or close a customer satisfaction survey (§5.3)")
     sp.add_argument("action", choices=["launch", "close", "report"])
-    sp.add_argument("target", help="launch: the survey file (see config/survey.example.yaml); close, report: MY-yyyy-nn")
+    sp.add_argument("target",
+                    help="launch: the survey file (see config/survey.example.yaml); close, report: MY-yyyy-nn")
     sp.add_argument("--dry-run", action="store_true", help="show what would be sent; change nothing")
     sp.add_argument("--out", help="report: where to write the PDF (default data/surveys/满意度调查报告-MY-….pdf)")
 

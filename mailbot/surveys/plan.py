@@ -16,22 +16,18 @@ from datetime import date
 from parsers import surveytext
 from parsers.survey import Question
 
-from mailbot.planfile import PlanReader, load_mapping
+from mailbot.planfile import (
+    CustomerFact,
+    CustomerFilter,
+    PlanReader,
+    load_mapping,
+    matching_customers,
+    read_customer_filter,
+)
 
 NUMBER = re.compile(r"MY-\d{4}-\d{2,4}")   # as the form's 编号 reader takes it (parsers.surveytext)
 MAX_QUESTIONS = surveytext.MAX_QUESTIONS
 _TOP_KEYS = frozenset({"number", "title", "customers", "questions", "deadline", "reminders", "note"})
-_FILTER_KEYS = frozenset({"codes", "kind", "units"})
-_KINDS = ("strategic", "vip")
-
-
-@dataclass(frozen=True)
-class CustomerFilter:
-    """Which customers a survey asks: listed codes, or every customer of the kinds and units given."""
-
-    codes: tuple[str, ...] = ()
-    kinds: tuple[str, ...] = _KINDS
-    units: tuple[str, ...] = ()   # empty: every unit
 
 
 @dataclass(frozen=True)
@@ -44,15 +40,6 @@ class SurveyPlan:
     deadline: date
     reminders: tuple[int, ...]   # days before the deadline
     note: str | None = None      # a line for the covering mail
-
-
-@dataclass(frozen=True)
-class CustomerFact:
-    """What the directory says of one customer, as plain values."""
-
-    code: str
-    kind: str
-    units: tuple[str, ...]
 
 
 def parse_survey_plan(text: str, source: str) -> SurveyPlan:
@@ -68,15 +55,10 @@ def parse_survey_plan(text: str, source: str) -> SurveyPlan:
     if data.get("deadline") is None:
         r.bad("deadline", "必须填写答复截止日期（如 2026-12-20）")
     questions = _questions(r, data)
-    reminders: list[int] = []
-    for where, value in r.items(data, "reminders"):
-        if not str(value).strip().isdigit():
-            r.bad(where, f"应为截止日前的天数（如 3），写的是“{value}”")
-        else:
-            reminders.append(int(str(value)))
-    plan = SurveyPlan(source=source, number=number, title=title, customers=_filter(r, data.get("customers")),
+    plan = SurveyPlan(source=source, number=number, title=title,
+                      customers=read_customer_filter(r, data.get("customers"), "customers"),
                       questions=tuple(questions), deadline=deadline or date.min,
-                      reminders=tuple(sorted(set(reminders), reverse=True)),
+                      reminders=r.day_offsets(data, "reminders", "截止日"),
                       note=r.text(data, "note", "note", required=False))
     r.done()
     return plan
@@ -108,37 +90,10 @@ def _questions(r: PlanReader, data: dict[str, object]) -> list[Question]:
     return out
 
 
-def _filter(r: PlanReader, value: object) -> CustomerFilter:
-    if isinstance(value, list):
-        return CustomerFilter(codes=tuple(str(v).strip().upper() for v in value))
-    if not isinstance(value, dict):
-        r.bad("customers", "应为客户代码列表，或 {kind: strategic/vip, units: [GD, …]}")
-        return CustomerFilter()
-    r.unknown_keys({f"customers.{k}": v for k, v in value.items()}, frozenset(f"customers.{k}" for k in _FILTER_KEYS))
-    codes = tuple(str(v).strip().upper() for _, v in r.items(value, "codes"))
-    kind = str(value.get("kind", "all")).strip().lower()
-    if kind not in (*_KINDS, "all"):
-        r.bad("customers.kind", f"应为 strategic、vip 或 all，写的是“{kind}”")
-    units = tuple(str(v).strip().upper() for _, v in r.items(value, "units"))
-    return CustomerFilter(codes=codes, kinds=_KINDS if kind == "all" else (kind,), units=units)
-
-
 def select_customers(plan: SurveyPlan, known: Sequence[CustomerFact], units: frozenset[str]) -> tuple[
         list[str], list[str]]:
     """(customer codes the survey asks, in directory order; problems as ``file: key: message``)."""
-    problems: list[str] = []
-    by_code = {c.code: c for c in known}
-    f = plan.customers
-    for i, code in enumerate(f.codes):
-        if code not in by_code:
-            problems.append(f"{plan.source}: customers.{i}: 客户 {code} 不在客户名录中（config/directory.yaml）")
-    for i, u in enumerate(f.units):
-        if u not in units:
-            problems.append(f"{plan.source}: customers.units.{i}: 单位代码 {u} 不在名录中")
-    if f.codes:
-        chosen = [c.code for c in known if c.code in f.codes]
-    else:
-        chosen = [c.code for c in known if c.kind in f.kinds and (not f.units or set(c.units) & set(f.units))]
+    chosen, problems = matching_customers(plan.customers, known, units, plan.source, "customers")
     if not chosen and not problems:
         problems.append(f"{plan.source}: customers: 没有符合条件的客户")
-    return chosen, problems
+    return [c.code for c in chosen], problems

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,26 +25,19 @@ from mailbot.app import App
 from mailbot.db.models import InboundMessage, Survey, SurveyResponse, SurveyTarget, Unit
 from mailbot.db.session import transaction
 from mailbot.directory.lookup import customers_by_code
-from mailbot.outbox.queue import Plan
-from mailbot.planfile import PlanError
+from mailbot.outbox.queue import Change, Plan
+from mailbot.planfile import CustomerFact, PlanError
 from mailbot.surveys import mails
-from mailbot.surveys.plan import CustomerFact, SurveyPlan, parse_survey_plan, select_customers
+from mailbot.surveys.plan import SurveyPlan, parse_survey_plan, select_customers
 from mailbot.surveys.results import current_response, questions_of
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SurveyChange:
-    """What `survey launch` or `survey close` did, in lines for the person who ran it."""
+class SurveyChange(Change):
+    """What `survey launch` or `survey close` did."""
 
-    number: str
-    said: list[str] = field(default_factory=list)
-    plan: Plan = field(default_factory=Plan)
-
-    def lines(self) -> list[str]:
-        return [f"{self.number}：{'；'.join(self.said) or '与已发出的调查相同，未发送任何邮件'}",
-                *("  " + line for line in self.plan.lines())]
+    UNCHANGED = "与已发出的调查相同，未发送任何邮件"
 
 
 def _questions_json(questions: Sequence[Question]) -> str:
@@ -81,7 +73,8 @@ def record_survey(app: App, s: Session, plan: SurveyPlan, source: str) -> Survey
         if plan.deadline < now.astimezone(app.tz).date():
             raise PlanError([f"{plan.source}: deadline: 截止日期 {plan.deadline.isoformat()} 已过"])
         survey = Survey(number=plan.number, title=plan.title, questions=_questions_json(plan.questions),
-                        deadline=plan.deadline, reminders=json.dumps(list(plan.reminders)), note=plan.note, status="open",
+                        deadline=plan.deadline, reminders=json.dumps(list(plan.reminders)), note=plan.note,
+                        status="open",
                         source_file=source, created_at=now, updated_at=now)
         s.add(survey)
         s.flush()

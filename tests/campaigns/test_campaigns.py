@@ -262,7 +262,7 @@ def test_close_ends_feedback_and_chasing(app: App, clock: Clock) -> None:
 @pytest.mark.parametrize(("change", "said"), [
     (("number: TG-2026-01", "number: 2026-01"), "number: 方案编号应形如 TG-2026-01"),
     (("end: 2027-03-31", "end: 2027-02-30"), "end: 日期应写作"),
-    (("{kind: strategic, units: [GD, BJ]}", "[S001, S999]"), "targets.codes.1: 客户 S999 不在客户名录中"),
+    (("{kind: strategic, units: [GD, BJ]}", "[S001, S999]"), "targets.1: 客户 S999 不在客户名录中"),
     (("feedback: {every: 14}", "feedback: {every: 两周}"), "feedback.every: 应为 1–92 之间的天数"),
     (("documents: [冬季调峰气保供服务方案.pdf]", "documents: [没有这个文件.pdf]"), "documents.0: 无法读取方案文件"),
 ])

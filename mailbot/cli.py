@@ -115,12 +115,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from mailbot.daemon.status import render_status
+    """The month's status; the exit code says how things stand: 0 healthy, 1 warning, 2 alarm."""
+    from mailbot.daemon.status import EXIT, gather_status, render_text
     from mailbot.domain.due import month_key
 
     app = _app(args)
-    print(render_status(app, month_key(args.period, app.today())))
-    return 0
+    status = gather_status(app, month_key(args.period, app.today()))
+    print(json.dumps(status.as_json(), ensure_ascii=False, indent=2) if args.json else render_text(status))
+    return EXIT[status.state]
 
 
 def cmd_reparse(args: argparse.Namespace) -> int:
@@ -165,8 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print the FORM.md JSON object")
     sp = add("db", cmd_db, "database schema: `mailbot db upgrade`")
     sp.add_argument("action", choices=["upgrade"])
-    sp = add("status", cmd_status, "this period: who reported, who is late, quarantine, outbox")
+    sp = add("status", cmd_status, "this period: who reported, who is late, quarantine, outbox; "
+                                   "exit 0 healthy, 1 warning, 2 alarm")
     sp.add_argument("--period", help="YYYY-MM (default: this month)")
+    sp.add_argument("--json", action="store_true", help="machine-readable (docs/status.schema.json)")
     sp = add("reparse", cmd_reparse, "run a stored inbound message through the pipeline again")
     sp.add_argument("id", type=int)
     sp = add("demo", cmd_demo, "simulate a whole month on a scratch directory")

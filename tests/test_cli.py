@@ -102,7 +102,11 @@ def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(demo: tuple[Pa
     assert (root / "surveys/满意度调查报告-MY-2026-01.pdf").stat().st_size > 10_000
     assert "MY-2026-01：已结束：3/7 位客户已答复" in printed and "2026年第四季度 (2026-Q4)" in printed
     s = run("--config", str(root / "mailbot.yaml"), "status", "--period", "2026-11")
-    assert s.returncode == 0, s.stderr
+    # The demo's daemon stopped at its simulated month's end: silence is an alarm (exit 2), quarantine a warning.
+    assert s.returncode == 2, s.stderr
+    assert "state: ALARM" in s.stdout and "warning: 9 message(s) in quarantine" in s.stdout
+    j = run("--config", str(root / "mailbot.yaml"), "status", "--period", "2026-11", "--json")
+    assert j.returncode == 2 and json.loads(j.stdout)["units"][4]["state"] == "missing"   # SX
     assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 9 message(s)" in s.stdout
     assert "aili@xj.example.cn (XJ 艾力)" in s.stdout and "handed over to HQ staff in the last 30 days: 2" in s.stdout
 
@@ -120,3 +124,13 @@ def test_customer_archive_after_the_demo_month(demo: tuple[Path, str], tmp_path:
     assert r.returncode == 0, r.stderr
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "客户档案" in text and "国家电网有限公司" in text
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    # `make demo` may run as root: a --dir that holds someone's files is left alone, with one line saying why.
+    precious = tmp_path / "data"
+    precious.mkdir()
+    (precious / "mailbot.sqlite3").write_bytes(b"production")
+    r = run("demo", "--dir", str(precious))
+    assert r.returncode == 1 and "was not made by mailbot demo; not deleting it" in r.stderr
+    assert (precious / "mailbot.sqlite3").read_bytes() == b"production" and "Traceback" not in r.stderr

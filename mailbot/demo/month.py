@@ -28,6 +28,7 @@ from mailbot.demo import replies
 from mailbot.demo.survey import evaluation_table, play_survey
 from mailbot.directory.lookup import sync_directory
 from mailbot.domain import due
+from mailbot.errors import MailbotError
 from mailbot.evaluation.period import EvalPeriod
 from mailbot.mailboxes.maildir import deliver
 from mailbot.settings import Settings, load_settings
@@ -97,11 +98,18 @@ VISIT_SUMMARY = {
 }
 
 
+MARKER = ".mailbot-demo"   # left in each demo directory: only such a directory is ever wiped by the next demo
+
+
 def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] = print) -> int:
     root = root.resolve()
-    if root.exists():
+    if root.exists() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise MailbotError(f"{root} exists and was not made by mailbot demo; not deleting it "
+                               f"(choose another --dir, or empty it yourself)")
         shutil.rmtree(root)
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by mailbot demo; the next demo in this directory deletes it all\n")
     clock = SimClock()
     app = build_app(demo_settings(root), clock=clock)
     upgrade(app.engine)

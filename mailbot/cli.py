@@ -72,13 +72,22 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    """`db upgrade`: migrate to the code's revision; `--check`: only say whether one is pending (exit 1 if so)."""
     from mailbot.app import build_app, database_errors
-    from mailbot.db.migrate import current_revision, upgrade
+    from mailbot.db.migrate import current_revision, head_revision, upgrade
     from mailbot.settings import load_settings
 
     settings = load_settings(args.config)
     app = build_app(settings)
     with database_errors(settings, settings.database_url()):
+        if args.check:
+            current, head = current_revision(app.engine), head_revision()
+            if current == head:
+                print(f"database at revision {current}: up to date")
+                return 0
+            print(f"database at revision {current or 'none (empty)'}, the code needs {head}: "
+                  f"run `mailbot db upgrade`")
+            return 1
         upgrade(app.engine)
         print(f"database at revision {current_revision(app.engine)}")
     return 0
@@ -165,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("parse", cmd_parse, "parse one .eml file as the pipeline would (no database)")
     sp.add_argument("file")
     sp.add_argument("--json", action="store_true", help="print the FORM.md JSON object")
-    sp = add("db", cmd_db, "database schema: `mailbot db upgrade`")
+    sp = add("db", cmd_db, "database schema: `mailbot db upgrade [--check]`")
     sp.add_argument("action", choices=["upgrade"])
+    sp.add_argument("--check", action="store_true", help="only say whether an upgrade is pending (exit 1 if so)")
     sp = add("status", cmd_status, "this period: who reported, who is late, quarantine, outbox; "
                                    "exit 0 healthy, 1 warning, 2 alarm")
     sp.add_argument("--period", help="YYYY-MM (default: this month)")

@@ -134,3 +134,15 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(tmp_path: Path) -> Non
     r = run("demo", "--dir", str(precious))
     assert r.returncode == 1 and "was not made by mailbot demo; not deleting it" in r.stderr
     assert (precious / "mailbot.sqlite3").read_bytes() == b"production" and "Traceback" not in r.stderr
+
+
+def test_db_upgrade_check_says_whether_an_upgrade_is_pending(tmp_path: Path) -> None:
+    # Before an upgrade: pending, exit 1 (and nothing is changed); after it: up to date, exit 0.
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text(f"data_dir: {tmp_path}\ndatabase:\n  url: sqlite:///{tmp_path / 'db.sqlite3'}\n", encoding="utf-8")
+    before = run("--config", str(cfg), "db", "upgrade", "--check")
+    assert before.returncode == 1 and "none (empty)" in before.stdout and "run `mailbot db upgrade`" in before.stdout
+    assert run("--config", str(cfg), "db", "upgrade", "--check").returncode == 1   # still pending: nothing changed
+    assert run("--config", str(cfg), "db", "upgrade").returncode == 0
+    after = run("--config", str(cfg), "db", "upgrade", "--check")
+    assert after.returncode == 0 and "up to date" in after.stdout

@@ -152,6 +152,10 @@ class RequestSettings(_Strict):
 class HealthSettings(_Strict):
     silence_minutes: int = Field(default=30, ge=1)   # no successful poll for this long → the operator is mailed
     login_failures: int = Field(default=3, ge=1)     # this many failed logins in a row → the operator is mailed
+    # The daemon's /healthz and Prometheus /metrics: off unless a port is given; loopback unless told otherwise
+    # (put a reverse proxy with authentication in front to expose it).
+    http_port: int = Field(default=0, ge=0, le=65535)
+    http_host: str = "127.0.0.1"
 
 
 class IdentitySettings(_Strict):
@@ -271,6 +275,10 @@ class BulletinSettings(_Strict):
     reviewer: str = ""                  # 审核
     issuer: str = ""                    # 签发
     distribution: str = "报送：气电集团领导。分送：资源与市场部。"
+    # The issue goes out on this working day after the report deadline; its figures count what arrived by `cutoff`
+    # on the day before, and a report accepted later is printed in the next issue's 补报 (README "The bulletin").
+    issue_workday: int = Field(default=2, ge=1, le=10)
+    cutoff: time = time(18, 0)
 
     @field_validator("first_issue")
     @classmethod

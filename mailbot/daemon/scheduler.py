@@ -27,6 +27,7 @@ from mailbot.app import App
 from mailbot.daemon import health
 from mailbot.daemon.calendar import tick
 from mailbot.daemon.leader import leadership
+from mailbot.daemon.observe import start_http
 from mailbot.db.session import transaction
 from mailbot.db.state import DbStateStore, FallbackStore
 from mailbot.errors import PassStopped, describe, our_fault
@@ -243,11 +244,16 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     leader = leadership(app.engine, app.settings.path(app.settings.data_dir))
     s = app.settings.schedule
+    acting = threading.Event()          # /metrics says whether this daemon is the one acting
+    http = start_http(app, acting.is_set)
     while not stop.is_set() and not leader.hold():
         log.info("another mailbot holds the lock; standing by")
         stop.wait(10)
     if stop.is_set():
+        if http is not None:
+            http.shutdown()
         return
+    acting.set()
     watch = Watch(app, started=app.now())
     log.info("mailbot active: mailbox %s, poll every %ss, calendar every %ss", app.mailbox.name,
              s.poll_seconds, s.tick_seconds)
@@ -266,6 +272,9 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
             if not stop.is_set() and not more:  # never back to waiting while deliverable mail is queued
                 app.mailbox.wait(s.poll_seconds, stop)
     finally:
+        acting.clear()
         sched.shutdown(wait=True)
         app.mailbox.close()
         leader.release()
+        if http is not None:
+            http.shutdown()

@@ -93,6 +93,24 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """`backup DIR`: the database (raw mail included) and the generated PDFs; `restore DIR`: put them back."""
+    from mailbot.app import build_app
+    from mailbot.db.backup import backup, restore
+    from mailbot.settings import load_settings
+
+    # Not open_app: a restore's target is empty (or wiped), and a backup must not migrate what it copies.
+    app = build_app(load_settings(args.config))
+    data_dir = app.settings.path(app.settings.data_dir)
+    url = app.settings.database_url()
+    if args.action == "backup":
+        manifest = backup(app.engine, url, data_dir, Path(args.dir), app.now())
+    else:
+        manifest = restore(app.engine, url, data_dir, Path(args.dir), force=args.force)
+    print("\n".join(manifest.lines()))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from mailbot.daemon.scheduler import run_daemon, run_once
 
@@ -177,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("db", cmd_db, "database schema: `mailbot db upgrade [--check]`")
     sp.add_argument("action", choices=["upgrade"])
     sp.add_argument("--check", action="store_true", help="only say whether an upgrade is pending (exit 1 if so)")
+    for action, text in (("backup", "copy the database (raw mail included) and the generated PDFs into DIR"),
+                         ("restore", "put a backup back into an empty database (checks every table's rows)")):
+        sp = add(action, cmd_backup, text)
+        sp.add_argument("dir")
+        sp.set_defaults(action=action)
+        if action == "restore":
+            sp.add_argument("--force", action="store_true", help="replace a database that already holds mail")
     sp = add("status", cmd_status, "this period: who reported, who is late, quarantine, outbox; "
                                    "exit 0 healthy, 1 warning, 2 alarm")
     sp.add_argument("--period", help="YYYY-MM (default: this month)")

@@ -24,7 +24,7 @@ def test_help_lists_every_command_with_a_line_of_help() -> None:
     # `mailbot --help` names each command the README documents.
     out = run("--help").stdout
     for cmd in ("run", "parse", "db", "send-requests", "remind", "escalate", "compile", "status", "reparse", "demo",
-                "check-config", "requests", "visit", "customer"):
+                "check-config", "requests", "visit", "customer", "survey", "campaign", "evaluate", "backup", "restore"):
         assert f"    {cmd}" in out, cmd
 
 

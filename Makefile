@@ -11,8 +11,9 @@ STAMP  := $(VENV)/.installed
 # rare characters (䶮), poppler-utils for the PDF checks, Dovecot and openssl for the IMAP tests.
 DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk fonts-wqy-zenhei poppler-utils \
         dovecot-imapd dovecot-lmtpd openssl
-# The tests alone: every HTML mail is laid out in headless Chromium at phone and desktop width.
-TEST_DEBS := chromium
+# The tests alone: every HTML mail is laid out in headless Chromium at phone and desktop width; backup and restore
+# are tested against PostgreSQL with its own pg_dump and pg_restore (also what `mailbot backup` needs in production).
+TEST_DEBS := chromium postgresql-client
 
 .PHONY: demo run test bench system-deps test-deps install-debs venv clean
 

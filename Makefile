@@ -15,7 +15,7 @@ DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk font
 # are tested against PostgreSQL with its own pg_dump and pg_restore (also what `mailbot backup` needs in production).
 TEST_DEBS := chromium postgresql-client
 
-.PHONY: demo run test bench system-deps test-deps install-debs venv clean
+.PHONY: demo run test bench system-deps test-deps install-debs venv production clean
 
 demo: system-deps venv
 	$(VENV)/bin/mailbot demo
@@ -53,6 +53,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# A production install: the runtime packages only (no test extras), in this directory's .venv.
+production: system-deps
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
 
 clean:
 	rm -rf $(VENV) data/demo build *.egg-info

@@ -30,7 +30,9 @@ from mailbot.daemon.leader import leadership
 from mailbot.daemon.observe import start_http
 from mailbot.db.session import transaction
 from mailbot.db.state import DbStateStore, FallbackStore
-from mailbot.errors import PassStopped, describe, our_fault
+from mailbot.directory.config import load_directory
+from mailbot.directory.lookup import sync_directory
+from mailbot.errors import ConfigError, PassStopped, describe, our_fault
 from mailbot.mailboxes.base import LoginFailed, MailboxUnavailable, StateStore
 from mailbot.outbox.operator import operator_mail
 from mailbot.outbox.queue import Plan, SendReport, enqueue, send_pending
@@ -236,12 +238,33 @@ def run_once(app: App) -> PassReport:
                       stopped=polled.error if polled.stopped else None)
 
 
+def reload_directory(app: App) -> bool:
+    """Read directory.yaml again and load it into the database; a file with a mistake is refused with the error
+    logged, and the directory in force stays. Returns whether the new one was taken."""
+    path = app.settings.path(app.settings.directory)
+    try:
+        directory = load_directory(path)
+        with transaction(app.sessions) as s:
+            sync_directory(s, directory)
+    except ConfigError as e:
+        log.error("directory not reloaded, the one in force stays: %s", e)
+        return False
+    app.directory = directory
+    log.info("directory reloaded from %s: %d units, %d customers", path, len(directory.units),
+             len(directory.customers.strategic) + len(directory.customers.vip))
+    return True
+
+
 def run_daemon(app: App, stop: threading.Event | None = None) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = stop or threading.Event()
+    reload = threading.Event()
     if threading.current_thread() is threading.main_thread():  # tests run the daemon in a thread
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        # `systemctl reload` / `kill -HUP`: directory.yaml is read again before the next pass (within
+        # schedule.poll_seconds), the mailbox connection kept.
+        signal.signal(signal.SIGHUP, lambda *_: reload.set())
     leader = leadership(app.engine, app.settings.path(app.settings.data_dir))
     s = app.settings.schedule
     acting = threading.Event()          # /metrics says whether this daemon is the one acting
@@ -267,6 +290,9 @@ def run_daemon(app: App, stop: threading.Event | None = None) -> None:
             if not leader.hold():
                 log.error("lost the daemon lock; stopping so the other daemon acts alone")
                 break
+            if reload.is_set():
+                reload.clear()
+                reload_directory(app)
             watch.poll()  # a failed pass is recorded, not raised; the next one retries
             more = watch.writable and _deliver_at_loop_edge(app)
             if not stop.is_set() and not more:  # never back to waiting while deliverable mail is queued

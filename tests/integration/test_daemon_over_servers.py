@@ -17,6 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
+from sqlalchemy import text as text_sql
+
 from mailbot.db.session import make_engine
 from tests.integration.harness import (
     Mailbot,
@@ -32,6 +35,7 @@ from tests.integration.harness import (
 )
 from tests.servers.dovecot import Account, Dovecot
 from tests.servers.smtpsink import SmtpSink
+from tests.support.mailflow import PROJECT
 
 Spawn = Callable[..., Mailbot]
 
@@ -165,3 +169,33 @@ def test_run_once_with_the_imap_server_down_still_delivers_the_outbox(tmp_path: 
         dovecot.start(dovecot.dir, dovecot.ports)
     assert "Traceback" not in log, log
     assert (urgent.forwarded(sink), urgent.acknowledged(sink)) == (1, 1), log
+
+
+def test_sighup_reloads_the_directory_and_a_broken_file_is_refused(tmp_path: Path, dovecot: Dovecot,
+                                                                   account: Account, sink: SmtpSink,
+                                                                   spawn: Spawn) -> None:
+    # `systemctl reload` after editing directory.yaml: a new contact counts at once, the IMAP session is kept;
+    # a file with a mistake is refused with the error, and the directory in force stays.
+    directory = tmp_path / "directory.yaml"
+    directory.write_text((PROJECT / "config/directory.example.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    config = write_config(tmp_path, dovecot=dovecot, account=account, sink=sink, db_url=sqlite_url(tmp_path),
+                          poll_seconds=1)
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    config.write_text(yaml.safe_dump({**data, "directory": str(directory)}, allow_unicode=True), encoding="utf-8")
+    daemon = spawn(config, "-v", "run")
+    daemon.wait_log("+ idling", 30)
+    assert daemon.proc is not None
+    text = directory.read_text(encoding="utf-8")
+    directory.write_text(text.replace("contacts: [{name: 李明, email: liming@gd.example.cn",
+                                      "contacts: [{name: 何新, email: hexin@gd.example.cn}, "
+                                      "{name: 李明, email: liming@gd.example.cn", 1), encoding="utf-8")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_log("directory reloaded from", 30)
+    with make_engine(sqlite_url(tmp_path)).connect() as c:
+        assert c.scalar(text_sql("SELECT name FROM people WHERE email = 'hexin@gd.example.cn'")) == "何新"
+    directory.write_text("units: [", encoding="utf-8")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_log("directory not reloaded, the one in force stays", 30)
+    assert daemon.alive and "LOGOUT" not in daemon.text()   # the IMAP session kept throughout
+    daemon.proc.send_signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0

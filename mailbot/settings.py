@@ -201,6 +201,9 @@ class CalendarSettings(_Strict):
 class LimitSettings(_Strict):
     auto_answers_per_hour: int = Field(default=5, ge=1)
     operator_digest_minutes: int = Field(default=60, ge=1)  # strangers' quarantines: one operator mail per this long
+    # Raw mail holds personal data: after this many months a message's bytes are deleted, its record (sender,
+    # subject, outcome, what was filed from it) kept. 0 keeps them for ever.
+    keep_raw_months: int = Field(default=24, ge=0)
 
 
 class SecuritySettings(_Strict):
@@ -275,9 +278,10 @@ class BulletinSettings(_Strict):
     reviewer: str = ""                  # 审核
     issuer: str = ""                    # 签发
     distribution: str = "报送：气电集团领导。分送：资源与市场部。"
-    # The issue goes out on this working day after the report deadline; its figures count what arrived by `cutoff`
-    # on the day before, and a report accepted later is printed in the next issue's 补报 (README "The bulletin").
-    issue_workday: int = Field(default=2, ge=1, le=10)
+    # The issue goes out on this working day after the report deadline (None: schedule.bulletin_delay_days decides,
+    # the first working day after it); its figures count what was accepted by `cutoff` on the day before, and a
+    # report accepted later is printed in the next issue's 补报 (README "The bulletin").
+    issue_workday: int | None = Field(default=None, ge=1, le=10)
     cutoff: time = time(18, 0)
 
     @field_validator("first_issue")

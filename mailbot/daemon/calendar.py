@@ -16,7 +16,7 @@ from mailbot.db.session import transaction
 from mailbot.evaluation import schedule as evaluation
 from mailbot.outbox.operator import operator_mail
 from mailbot.outbox.queue import Plan
-from mailbot.pipeline import digest
+from mailbot.pipeline import digest, retention
 from mailbot.reports import schedule as reports
 from mailbot.requests import schedule as requests
 from mailbot.surveys import schedule as surveys
@@ -35,6 +35,7 @@ DUE: tuple[Callable[[App], Plan], ...] = (
     visits.visit_jobs,         # briefings, summaries, follow-ups
     surveys.survey_jobs,       # survey reminders, and each unit's customers still to answer
     digest.operator_digest,    # quarantines that waited for the operator's digest
+    retention.prune_raw,       # raw mail older than limits.keep_raw_months: bytes deleted, records kept
     evaluation.run_due,        # the closed quarter's (and year's) 维护工作评估, when evaluation.schedule is on
     campaigns.run_due,         # campaign feedback due: reminders, then the 单位负责人
 )

@@ -160,7 +160,8 @@ class InboundMessage(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     # sha256 of Message-ID, From and body: a Message-ID alone never makes a second message a duplicate
     content_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)   # emptied after limits.keep_raw_months (raw_pruned_at set)
+    raw_pruned_at: Mapped[datetime | None]
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]  # when the mail server got it: decides on time / late
     recorded_at: Mapped[datetime]

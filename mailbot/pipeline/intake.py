@@ -203,6 +203,9 @@ def reparse(app: App, inbound_id: int) -> Outcome:
                 raise MailbotError(f"no inbound message {inbound_id}")
             if msg.status == "processed":
                 raise MailbotError(f"inbound {inbound_id} was accepted as a report; ask the unit to resend instead")
+            if msg.raw_pruned_at is not None:
+                raise MailbotError(f"inbound {inbound_id}: its bytes were deleted on {msg.raw_pruned_at:%Y-%m-%d} "
+                                   f"(limits.keep_raw_months); only its record is left")
             for q in s.scalars(select(Quarantine).where(Quarantine.inbound_id == inbound_id,
                                                         Quarantine.released_at.is_(None))):
                 q.released_at = app.now()

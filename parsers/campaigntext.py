@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from parsers.formtext import MARK_END, marker
+from parsers.formtext import MARK_END, FormRow, marker
 
 CAMPAIGN_TITLE = "推广反馈"
 MARK_CUSTOMER = "客户"
@@ -78,21 +78,34 @@ def legend_line() -> str:
     return f"{LABEL_LEGEND}：{' / '.join(STAGES)}"
 
 
-def render_campaign_form(*, token: str, campaign: str, title: str,
-                         targets: Sequence[tuple[str, str]]) -> str:
-    """The blank feedback form exactly as CAMPAIGN.md shows it, one 【客户】 block per target.
+def campaign_rows(*, token: str, campaign: str, title: str, targets: Sequence[tuple[str, str]]) -> list[FormRow]:
+    """The blank feedback form as rows (`formtext.FormRow`), for the mail body and the .xlsx alike.
 
     `token` is the unit's feedback number (`TG-2026-01-GD`), `campaign` the
     plan's number (`TG-2026-01`) and `targets` (customer code, customer name)
-    pairs in the order the blocks should appear.  No answer is ever filled in.
+    pairs in the order the blocks should appear.  A block's answer rows are
+    keyed by the field keys of FIELDS ("stage", "hq"…), so a workbook can give
+    every block's stage the same drop-down list.  Raises ValueError for a
+    token the reader would not take back as this campaign's.
     """
     parsed = find_campaign_token(token)
     if parsed is None or parsed.text != token or parsed.campaign != campaign:
         raise ValueError(f"token must be {campaign}-<unit code>, got {token!r}")
-    lines = [f"{marker(CAMPAIGN_TITLE)}{LABEL_TOKEN}：{token}", f"{LABEL_PLAN}：{campaign} {title}".rstrip(),
-             legend_line(), ""]
+    rows = [FormRow("marker", f"{marker(CAMPAIGN_TITLE)}{LABEL_TOKEN}：{token}"),
+            FormRow("prefilled", LABEL_PLAN, f"{campaign} {title}".rstrip(), "plan"),
+            FormRow("prefilled", LABEL_LEGEND, " / ".join(STAGES), "legend"),
+            FormRow("blank", "")]
     for code, name in targets:
-        lines.append(f"{marker(MARK_CUSTOMER)}{code} {name}".rstrip())
-        lines.extend(f"{n}. {label}：" for n, (_, label) in enumerate(FIELDS, 1))
-    lines.append(marker(MARK_END))
-    return "\n".join(lines) + "\n"
+        rows.append(FormRow("marker", f"{marker(MARK_CUSTOMER)}{code} {name}".rstrip(), key=code))
+        rows.extend(FormRow("answer", f"{n}. {label}", key=key) for n, (key, label) in enumerate(FIELDS, 1))
+    rows.append(FormRow("marker", marker(MARK_END)))
+    return rows
+
+
+def render_campaign_form(*, token: str, campaign: str, title: str,
+                         targets: Sequence[tuple[str, str]]) -> str:
+    """The blank feedback form exactly as CAMPAIGN.md shows it, one 【客户】 block per target (see
+    `campaign_rows`).  No answer is ever filled in."""
+    rows = campaign_rows(token=token, campaign=campaign, title=title, targets=targets)
+    return "\n".join(f"{row.text}：{row.value}" if row.kind in ("prefilled", "answer") else row.text
+                     for row in rows) + "\n"

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 from parsers import CATEGORY_LABELS
 
 from mailbot.app import App
+from mailbot.campaigns.history import CampaignEvent, customer_campaigns
 from mailbot.db.models import (
     Customer,
     FollowUp,
@@ -149,6 +150,7 @@ class Month:
     requests: tuple[RequestEntry, ...]
     visits: tuple[VisitEntry, ...]
     surveys: tuple[CustomerAnswer, ...] = ()   # satisfaction survey answers received that month
+    campaigns: tuple[CampaignEvent, ...] = ()  # campaign events that month: targeted, feedback on it
 
 
 @dataclass(frozen=True)
@@ -226,12 +228,16 @@ def gather_archive(s: Session, code: str, *, now: datetime, tz: ZoneInfo, depart
     for answer in customer_answers(s, c.id):
         surveys[_month(answer.received_at, tz)].append(replace(answer, received_at=answer.received_at.astimezone(tz)))
 
-    keys = sorted(periods | set(requests) | set(visits) | set(surveys), reverse=True)
+    campaigns: dict[str, list[CampaignEvent]] = defaultdict(list)
+    for event in customer_campaigns(s, c.id):
+        campaigns[_month(event.at, tz)].append(replace(event, at=event.at.astimezone(tz)))
+
+    keys = sorted(periods | set(requests) | set(visits) | set(surveys) | set(campaigns), reverse=True)
     months = tuple(Month(
         key=k, label=f"{int(k[:4])}年{int(k[5:])}月",
         reports=tuple(ReportCategory(n, CATEGORY_LABELS[n], tuple(lines)) for n, lines in sorted(cats[k].items())),
         assessments=tuple(assessments[k]), requests=tuple(requests[k]), visits=tuple(visits[k]),
-        surveys=tuple(surveys[k])) for k in keys)
+        surveys=tuple(surveys[k]), campaigns=tuple(campaigns[k])) for k in keys)
     return CustomerArchive(
         code=c.code, name=c.name, kind=KIND_CN.get(c.kind, c.kind), hq_staff=c.hq_staff.name if c.hq_staff else None,
         units=tuple(u.name for u in c.units), department=department, generated_at=now.astimezone(tz), months=months,
@@ -358,7 +364,19 @@ def render_timeline_text(a: CustomerArchive) -> str:
             out.append(f"【满意度调查】{sv.number}　{sv.title}　{day(sv.received_at)}答复{_survey_note(sv)}")
             for answer in sv.answers:
                 out += _indent(f"{answer['number']}. {answer['question']}：{answer['answer']}", "    ")
+        for ev in m.campaigns:
+            out.append(f"【推广方案】{ev.number}　{ev.title}　{ev.unit}　{day(ev.at)}{_campaign_note(ev)}")
+            if ev.version is not None:
+                out.append(f"    进展阶段：{ev.stage_line}")
+            for label, said in ev.lines:
+                out += _indent(f"{label}：{said}", "    ")
+            if ev.request:
+                out.append(f"    已转总部办理：诉求编号 {ev.request}")
     return "\n".join(out) + "\n"
+
+
+def _campaign_note(ev: CampaignEvent) -> str:
+    return f"反馈（第{ev.version}版）" if ev.version is not None else ev.stage_line
 
 
 def _survey_note(sv: CustomerAnswer) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -24,6 +25,7 @@ from mailbot.app import App
 from mailbot.campaigns.store import current_stage, find_campaign, latest_feedback, next_date
 from mailbot.db.models import Campaign, CampaignTarget, Unit
 from mailbot.domain.commands import STATUS_CN
+from mailbot.domain.workdays import WorkCalendar
 from mailbot.errors import MailbotError
 
 NOT_STARTED = STAGES[0]
@@ -95,24 +97,29 @@ def board(app: App, number: str) -> dict[str, object]:
         campaign = find_campaign(s, number)
         if campaign is None:
             raise MailbotError(f"没有编号为 {number} 的全国性产品及服务方案")
-        active = [t for t in campaign.targets if t.active]
-        rows = sorted((_row(t) for t in active), key=lambda r: (r.unit, r.customer))
-        units: list[dict[str, object]] = []
-        all_moved: list[dict[str, str]] = []
-        for unit in sorted({t.unit for t in active}, key=lambda u: u.code):
-            last, moved = _moved(s, campaign, unit, app.tz)
-            all_moved += [{"unit": unit.code, **m} for m in moved]
-            mine = [r for r in rows if r.unit == unit.code]
-            units.append({"unit": unit.code, "name": unit.name, "last_feedback": last, "moved": moved,
-                          **_figures(mine),
-                          "rows": [{"customer": r.customer, "name": r.name, "stage": r.stage,
-                                    "expected_signing": r.expected_signing, "needs_hq": r.needs_hq,
-                                    "request": r.request, "added_by_unit": r.added_by_unit} for r in mine]})
-        due = next_date(campaign, app.today(), app.calendar) if campaign.status == "open" else None
-        return {"campaign": campaign.number, "title": campaign.title, "status": campaign.status,
-                "version": campaign.versions[-1].version if campaign.versions else 1,
-                "end": campaign.end_date.isoformat(), "next_feedback": due.isoformat() if due else None,
-                "stages": list(STAGES), "overall": {**_figures(rows), "moved": all_moved}, "units": units}
+        return board_of(s, campaign, app.tz, app.today(), app.calendar)
+
+
+def board_of(s: Session, campaign: Campaign, tz: ZoneInfo, today: date, cal: WorkCalendar) -> dict[str, object]:
+    """The board of a campaign already in hand (the report mailed at close is made inside that transaction)."""
+    active = [t for t in campaign.targets if t.active]
+    rows = sorted((_row(t) for t in active), key=lambda r: (r.unit, r.customer))
+    units: list[dict[str, object]] = []
+    all_moved: list[dict[str, str]] = []
+    for unit in sorted({t.unit for t in active}, key=lambda u: u.code):
+        last, moved = _moved(s, campaign, unit, tz)
+        all_moved += [{"unit": unit.code, **m} for m in moved]
+        mine = [r for r in rows if r.unit == unit.code]
+        units.append({"unit": unit.code, "name": unit.name, "last_feedback": last, "moved": moved,
+                      **_figures(mine),
+                      "rows": [{"customer": r.customer, "name": r.name, "stage": r.stage,
+                                "expected_signing": r.expected_signing, "needs_hq": r.needs_hq,
+                                "request": r.request, "added_by_unit": r.added_by_unit} for r in mine]})
+    due = next_date(campaign, today, cal) if campaign.status == "open" else None
+    return {"campaign": campaign.number, "title": campaign.title, "status": campaign.status,
+            "version": campaign.versions[-1].version if campaign.versions else 1,
+            "end": campaign.end_date.isoformat(), "next_feedback": due.isoformat() if due else None,
+            "stages": list(STAGES), "overall": {**_figures(rows), "moved": all_moved}, "units": units}
 
 
 def board_lines(data: dict[str, object]) -> list[str]:

@@ -1,5 +1,6 @@
 """The campaigns' command: `campaign launch FILE.yaml` starts or changes a campaign, `campaign close TG-…` ends
-it, `campaign status TG-… [--json]` shows its board."""
+it (its report PDF goes to the bulletin list), `campaign status TG-… [--json]` shows its board, `campaign report
+TG-… [--out FILE]` writes the board as a PDF now."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ Add = Callable[..., argparse.ArgumentParser]   # cli's add(name, handler, help) 
 
 def register(add: Add) -> None:
     sp = add("campaign", campaign, "launch, change, follow or close a national product or service campaign (§6.1)")
-    sp.add_argument("action", choices=["launch", "close", "status"])
+    sp.add_argument("action", choices=["launch", "close", "status", "report"])
     sp.add_argument("target", help="launch: the campaign file (see config/campaign.example.yaml); "
-                                   "close, status: TG-yyyy-nn")
+                                   "close, status, report: TG-yyyy-nn")
     sp.add_argument("--dry-run", action="store_true", help="launch, close: show what would be sent; change nothing")
     sp.add_argument("--json", action="store_true", help="status: the board as JSON")
+    sp.add_argument("--out", help="report: where to write the PDF (default data/campaigns/推广进展报告-TG-….pdf)")
 
 
 def campaign(args: argparse.Namespace) -> int:
@@ -24,12 +26,16 @@ def campaign(args: argparse.Namespace) -> int:
 
     from mailbot.app import deliver_now, open_app
     from mailbot.campaigns.board import board, board_lines
-    from mailbot.campaigns.store import close_campaign, launch_campaign
+    from mailbot.campaigns.closing import close_campaign, write_report
+    from mailbot.campaigns.store import launch_campaign
 
     app = open_app(args.config)
     if args.action == "status":
         data = board(app, args.target)
         print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else "\n".join(board_lines(data)))
+        return 0
+    if args.action == "report":
+        print(write_report(app, args.target, Path(args.out) if args.out else None))
         return 0
     if args.action == "launch":
         change = launch_campaign(app, Path(args.target), dry_run=args.dry_run)

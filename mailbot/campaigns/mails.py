@@ -1,5 +1,6 @@
-"""What a campaign mails: the notice with the plan and the unit's feedback form, the update after an edit, the
-acknowledgement of feedback, the reply asking for a correction, the reminder and the escalation.
+"""What a campaign mails: the notice with the plan and the unit's feedback form (in the body and as an .xlsx), the
+update after an edit, the acknowledgement of feedback, the reply asking for a correction, the reminder, the
+escalation, and the report to the bulletin list when the campaign closes.
 
 Every mail to a unit carries its feedback 编号 (`TG-2026-01-GD`) in the subject and the form, so a reply finds
 its way back whatever the client does to the thread; the form is always the unit's whole current list of
@@ -8,16 +9,26 @@ targets, so the latest mail is the one to answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 from parsers import ParsedMessage
 from parsers.campaign import render_campaign_form
+from parsers.campaigntext import NO_INTENTION, STAGES, campaign_rows
 
 from mailbot.db.models import Campaign, CampaignTarget, Unit
 from mailbot.directory.lookup import unit_recipients
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, thread_of, unit_context
+from mailbot.render.workbook import CONTENT_TYPE, Choice, build_form_workbook
+
+WORKBOOK_INSTRUCTIONS = ("填写说明：请在右侧白色单元格中填写（单元格内换行：Alt+Enter），进展阶段、需总部支持可从下拉列表选择；"
+                         f"与上次相比没有变化的可不填，填“{NO_INTENTION}”的请在“本期进展”中写明原因；"
+                         "填好后保存，作为附件回复本邮件即可，无需再在邮件正文中填写。")
+# The stages as the list offers them; the reader also takes their synonyms, typed into the mail body.
+STAGE_CHOICE = Choice(STAGES, "进展阶段只能填写")
+HQ_CHOICE = Choice(("是", "否"), "需总部支持只能填写")
 
 
 def campaign_view(campaign: Campaign) -> dict[str, object]:
@@ -30,27 +41,44 @@ def form_text(campaign: Campaign, token: str, targets: Sequence[CampaignTarget])
                                 targets=[(t.customer.code, t.customer.name) for t in targets])
 
 
+def workbook_filename(token: str) -> str:
+    return f"推广反馈表_{token}.xlsx"
+
+
+def campaign_workbook(campaign: Campaign, token: str, targets: Sequence[CampaignTarget]) -> Attachment:
+    """The same form as an .xlsx a unit may fill and return instead of the mail body: labels and 【…】 rows in
+    column A, answers in column B, as `parsers.xlsxform` reads a campaign form back."""
+    rows = campaign_rows(token=token, campaign=campaign.number, title=campaign.title,
+                         targets=[(t.customer.code, t.customer.name) for t in targets])
+    data = build_form_workbook(rows, sheet_title="推广反馈表", instructions=WORKBOOK_INSTRUCTIONS,
+                               doc_title=f"推广反馈 {token}", choices={"stage": STAGE_CHOICE, "hq": HQ_CHOICE},
+                               short_keys=frozenset({"signing"}), tall_keys=frozenset({"progress"}))
+    return Attachment(workbook_filename(token), data, *CONTENT_TYPE)
+
+
 def _customers(targets: Sequence[CampaignTarget]) -> list[dict[str, str]]:
     return [{"code": t.customer.code, "name": t.customer.name} for t in targets]
 
 
 def notice_mail(department: str, campaign: Campaign, unit: Unit, token: str, targets: Sequence[CampaignTarget],
                 documents: Sequence[Attachment], due: date | None) -> Draft:
-    return draft("campaign_notice", unit_recipients(unit), attachments=documents,
+    return draft("campaign_notice", unit_recipients(unit),
+                 attachments=[*documents, campaign_workbook(campaign, token, targets)],
                  department=department, campaign=campaign_view(campaign), unit=unit_context(unit), token=token,
                  customers=_customers(targets), documents=[d.filename for d in documents], due=due,
-                 form_text=form_text(campaign, token, targets))
+                 form_text=form_text(campaign, token, targets), workbook=workbook_filename(token))
 
 
 def update_mail(department: str, campaign: Campaign, unit: Unit, token: str, targets: Sequence[CampaignTarget],
                 new: Sequence[CampaignTarget], revision: Sequence[str], changes: str | None,
                 documents: Sequence[Attachment], due: date | None) -> Draft:
     """`revision` empty: only new targets; else the plan's new version, what changed, its documents attached."""
-    return draft("campaign_update", unit_recipients(unit), attachments=documents,
+    return draft("campaign_update", unit_recipients(unit),
+                 attachments=[*documents, campaign_workbook(campaign, token, targets)],
                  department=department, campaign=campaign_view(campaign), unit=unit_context(unit), token=token,
                  new_customers=_customers(new), revision=list(revision), changes=changes or "",
                  version=campaign.versions[-1].version, documents=[d.filename for d in documents], due=due,
-                 form_text=form_text(campaign, token, targets))
+                 form_text=form_text(campaign, token, targets), workbook=workbook_filename(token))
 
 
 def ack_mail(department: str, p: ParsedMessage, campaign: Campaign, unit: Unit, token: str, *, version: int,
@@ -72,9 +100,10 @@ def error_mail(department: str, p: ParsedMessage, campaign: Campaign, token: str
 
 def reminder_mail(department: str, campaign: Campaign, unit: Unit, token: str, targets: Sequence[CampaignTarget],
                   due: date, days_left: int, thread: Thread | None) -> Draft:
-    return draft("campaign_reminder", unit_recipients(unit), thread=thread, department=department,
+    return draft("campaign_reminder", unit_recipients(unit), thread=thread,
+                 attachments=[campaign_workbook(campaign, token, targets)], department=department,
                  campaign=campaign_view(campaign), unit=unit_context(unit), token=token, due=due,
-                 days_left=days_left, form_text=form_text(campaign, token, targets))
+                 days_left=days_left, form_text=form_text(campaign, token, targets), workbook=workbook_filename(token))
 
 
 def escalation_mail(department: str, campaign: Campaign, unit: Unit, token: str, due: date,
@@ -82,3 +111,11 @@ def escalation_mail(department: str, campaign: Campaign, unit: Unit, token: str,
     return draft("campaign_escalation", [unit.leader_email] if unit.leader_email else [], department=department,
                  campaign=campaign_view(campaign), unit=unit_context(unit), token=token, due=due,
                  reminders_sent=reminded)
+
+
+def report_mail(department: str, to: Sequence[str], data: Mapping[str, Any], pdf: bytes, filename: str) -> Draft:
+    """The closed campaign's report to the bulletin list: the key figures above the attached PDF. `data` is the
+    board (`board.board_of`)."""
+    return draft("campaign_report", list(to), attachments=[Attachment(filename, pdf, "application", "pdf")],
+                 department=department, b=data, filename=filename,
+                 unit_names={u["unit"]: u["name"] for u in data["units"]})

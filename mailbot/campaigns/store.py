@@ -46,7 +46,6 @@ from mailbot.db.models import (
 from mailbot.db.session import transaction
 from mailbot.directory.lookup import customers_by_code
 from mailbot.domain.workdays import WorkCalendar
-from mailbot.errors import MailbotError
 from mailbot.outbox.compose import Attachment, Draft
 from mailbot.outbox.queue import Change, Plan
 from mailbot.planfile import CustomerFact, PlanError
@@ -263,23 +262,6 @@ def _send(app: App, s: Session, out: Plan, campaign: Campaign, documents: list[D
             key = f"campaign-update:{token}:v{version.version}" + (
                 ":" + ",".join(t.customer.code for t in new) if new else "")
             out.queue(s, key, "campaign_update", update, sender=app.identity, now=app.now())
-
-
-def close_campaign(app: App, number: str, *, dry_run: bool = False) -> CampaignChange:
-    """`mailbot campaign close TG-…`: no more feedback is asked for or counted."""
-    with transaction(app.sessions, dry_run=dry_run) as s:
-        campaign = find_campaign(s, number)
-        if campaign is None:
-            raise MailbotError(f"没有编号为 {number} 的全国性产品及服务方案")
-        change = CampaignChange(campaign.number)
-        if campaign.status == "closed":
-            change.said.append("此前已结束")
-            return change
-        campaign.status, campaign.closed_at = "closed", app.now()
-        active = [t for t in campaign.targets if t.active]
-        signed = sum(1 for t in active if current_stage(t) in ("已签约", "执行中"))
-        change.said.append(f"已结束：{len(active)} 个目标客户，其中 {signed} 个已签约或执行中")
-        return change
 
 
 def stage_history(s: Session, target: CampaignTarget) -> list[CampaignStage]:

@@ -45,14 +45,28 @@ def line_chart(title: str, x_labels: Sequence[str], series: Sequence[Series], *,
 
 
 def bar_chart(title: str, x_labels: Sequence[str], series: Sequence[Series], *, stacked: bool = False,
-              width: int = 520, height: int = 260, colours: Sequence[str] = COLOURS) -> bytes:
-    """Bars by month (e.g. risks by level, stacked; 诉求 opened and closed, side by side)."""
+              width: int = 520, height: int = 260, colours: Sequence[str] = COLOURS, decimals: int = 0) -> bytes:
+    """Bars by month (e.g. risks by level, stacked; 诉求 opened and closed, side by side). With `decimals=0` the
+    values are counts: the y axis is labelled at whole numbers only (pygal's own steps are fractional for small
+    counts, and rounded they read "0 0 1 1 1 2")."""
     import pygal  # type: ignore[import-untyped]
 
     kind = pygal.StackedBar if stacked else pygal.Bar
     chart = kind(_config(width, height, colours), include_x_axis=True)
-    chart.value_formatter = lambda v: f"{v:.0f}"
+    chart.value_formatter = lambda v: f"{v:.{decimals}f}"
+    if decimals == 0:
+        chart.y_labels = count_ticks(series, stacked=stacked)
     return _draw(chart, title, x_labels, series)
+
+
+def count_ticks(series: Sequence[Series], *, stacked: bool) -> list[int]:
+    """Whole-number y labels from 0 to the tallest bar, at most about six of them."""
+    columns = zip(*(s.values for s in series), strict=False)
+    tallest = max((sum(v or 0 for v in col) if stacked else max((v or 0 for v in col), default=0)
+                   for col in columns), default=0)
+    top = max(1, int(-(-tallest // 1)))
+    step = max(1, -(-top // 5))
+    return list(range(0, top + step, step))
 
 
 def data_uri(svg: bytes) -> str:

@@ -33,7 +33,8 @@ def means_chart(r: SurveyResults) -> str | None:
     series = [Series("本次", tuple(q.mean for q in r.questions))]
     if r.previous:
         series.append(Series(r.previous, tuple(q.previous_mean for q in r.questions)))
-    svg = bar_chart("各题平均分（满分5分）", [f"第{q.number}题" for q in r.questions], series, width=620, height=240)
+    svg = bar_chart("各题平均分（满分5分）", [f"第{q.number}题" for q in r.questions], series, width=620, height=240,
+                    decimals=2)
     return data_uri(svg)
 
 

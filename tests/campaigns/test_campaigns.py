@@ -11,69 +11,44 @@ S004, S008, S010. The file targets strategic customers of GD and BJ: 4 + 4 targe
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailbot.app import App
 from mailbot.campaigns.board import board, board_lines
+from mailbot.campaigns.chapter import gather_campaigns
+from mailbot.campaigns.closing import close_campaign, write_report
 from mailbot.campaigns.schedule import run_due
-from mailbot.campaigns.store import close_campaign, launch_campaign
+from mailbot.campaigns.store import launch_campaign
 from mailbot.db.models import Campaign, CampaignFeedback, CampaignStage, CampaignTarget, Request
 from mailbot.planfile import PlanError
+from tests.support.campaigns import PLAN, fill_campaign_workbook, filled, plan_file
 from tests.support.mailflow import (
     BJ,
     GD,
+    HQ,
     LIUYANG,
     WANGJING,
     Clock,
     answer_to,
+    arrive,
+    at,
     count,
     one,
     outbox,
     parsed,
+    pdf_text,
     quarantine_reasons,
     text,
 )
-
-PLAN = """\
-number: TG-2026-01
-title: 冬季调峰气保供服务方案
-description: 面向战略客户推出冬季调峰气保供服务。
-documents: [冬季调峰气保供服务方案.pdf]
-targets: {kind: strategic, units: [GD, BJ]}
-feedback: {every: 14}
-reminders: [3, 1]
-end: 2027-03-31
-"""
-
-
-def plan_file(tmp_path: Path, text: str = PLAN, document: bytes = b"%PDF-1.4\n% plan v1\n") -> Path:
-    (tmp_path / "冬季调峰气保供服务方案.pdf").write_bytes(document)
-    path = tmp_path / "campaign.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def filled(mail_text: str, answers: Mapping[str, Mapping[int, str]], extra: str = "") -> str:
-    """The feedback form from our mail with answers typed after the colons, block by block, as a contact does;
-    `extra` (a block of the unit's own) goes before 【填报结束】."""
-    lines = mail_text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("【推广反馈】"))
-    end = next(i for i, line in enumerate(lines) if line.startswith("【填报结束】"))
-    out, customer = [], None
-    for line in lines[start:end]:
-        if line.startswith("【客户】"):
-            customer = line[4:].split()[0]
-        m = re.match(r"^(\d)\. ", line)
-        if m and customer and int(m[1]) in answers.get(customer, {}):
-            line += answers[customer][int(m[1])]
-        out.append(line)
-    return "\n".join([*out, *([extra] if extra else []), lines[end]])
 
 
 @pytest.fixture
@@ -105,8 +80,9 @@ def test_each_unit_gets_one_notice_with_the_plan_and_relaunching_sends_only_what
                                                                 "campaign-notice:TG-2026-01-GD"]
     notice = one(app, "campaign-notice:TG-2026-01-GD")
     assert notice.recipients == GD[1] and "[TG-2026-01-GD]" in notice.subject and "11月27日前反馈" in notice.subject
-    (pdf,) = parsed(notice).iter_attachments()
+    pdf, book = parsed(notice).iter_attachments()
     assert pdf.get_filename() == "冬季调峰气保供服务方案.pdf" and pdf.get_content_type() == "application/pdf"
+    assert book.get_filename() == "推广反馈表_TG-2026-01-GD.xlsx"
     body = text(notice)
     assert "【推广反馈】编号：TG-2026-01-GD" in body and "方案：TG-2026-01 冬季调峰气保供服务方案" in body
     assert [line for line in body.splitlines() if line.startswith("【客户】")] == [
@@ -120,7 +96,9 @@ def test_each_unit_gets_one_notice_with_the_plan_and_relaunching_sends_only_what
     assert [k for k, _, _ in wider.plan.queued] == ["campaign-update:TG-2026-01-BJ:v1:V004",
                                                     "campaign-update:TG-2026-01-GD:v1:V001,V002,V009"]
     update = one(app, "campaign-update:TG-2026-01-GD:v1:V001,V002,V009")
-    assert update.subject.startswith("【新增目标客户】") and list(parsed(update).iter_attachments()) == []
+    # No plan document again, only the unit's whole form as a workbook (its new targets in it).
+    assert update.subject.startswith("【新增目标客户】")
+    assert [a.get_filename() for a in parsed(update).iter_attachments()] == ["推广反馈表_TG-2026-01-GD.xlsx"]
     assert "V009 东莞新奥燃气有限公司" in text(update) and "【客户】S001 国家电网有限公司" in text(update)
 
     # A new version of the plan document: every unit is told what changed, with the new document attached.
@@ -133,7 +111,7 @@ def test_each_unit_gets_one_notice_with_the_plan_and_relaunching_sends_only_what
     news = one(app, "campaign-update:TG-2026-01-GD:v2")
     assert news.subject.startswith("【方案更新】")
     assert "方案文件“冬季调峰气保供服务方案.pdf”已更新" in text(news) and "调峰气量上限调整为每日80万方" in text(news)
-    (pdf,) = parsed(news).iter_attachments()
+    pdf, _book = parsed(news).iter_attachments()
     assert pdf.get_payload(decode=True) == b"%PDF-1.4\n% plan v2\n"
 
     # A unit new to the campaign gets the whole notice, once.
@@ -185,6 +163,44 @@ def test_feedback_is_refused_with_what_to_fix_then_recorded_with_its_history(app
     assert "未填写，保持“已宣贯”" in text(outbox(app, "campaign-ack:TG-2026-01-GD")[-1])
 
 
+def test_the_form_comes_as_a_workbook_too_and_a_returned_workbook_alone_is_recorded(app: App, clock: Clock) -> None:
+    notice = one(app, "campaign-notice:TG-2026-01-GD")
+    _pdf, attached = parsed(notice).iter_attachments()
+    data = attached.get_content()
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet is not None
+    rows = [(sheet.cell(r, 1).value, sheet.cell(r, 2).value) for r in range(1, sheet.max_row + 1)]
+    # Label in column A, answer in column B, the 【…】 rows in column A: the shape parsers.xlsxform reads back.
+    assert ("【推广反馈】编号：TG-2026-01-GD", None) in rows and ("方案", "TG-2026-01 冬季调峰气保供服务方案") in rows
+    assert [a for a, _ in rows if str(a).startswith("【客户】")] == [
+        "【客户】S001 国家电网有限公司", "【客户】S002 中国石油化工集团有限公司", "【客户】S003 华润燃气控股有限公司",
+        "【客户】S008 新奥天然气股份有限公司"]
+    assert rows[-1] == ("【填报结束】", None) and sheet.protection.sheet
+    stage_row = next(r for r in range(1, sheet.max_row + 1) if sheet.cell(r, 1).value == "1. 进展阶段")
+    assert sheet.cell(stage_row, 2).protection.locked is False
+    lists = {str(v.sqref): v.formula1 for v in sheet.data_validations.dataValidation}
+    assert '"未开展,已宣贯,有意向,洽谈中,已签约,执行中,无意向"' in lists.values() and '"是,否"' in lists.values()
+    assert sum(str(sqref).count(" ") + 1 for sqref, f in lists.items() if "未开展" in f) == 4   # every block's stage
+
+    # 李明 fills the workbook and replies with it alone; the body says only "see the attachment".
+    clock.set(2026, 11, 18, 10)
+    book = fill_campaign_workbook(data, {"S001": {1: "有意向", 2: "年增供约1亿方", 5: "2027年3月", 6: "否"},
+                                         "S002": {1: "无意向", 3: "客户今冬自有气源充足。"}})
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = f"{GD[0]} <{GD[1]}>", HQ, "回复：" + notice.subject
+    reply["Message-ID"], reply["In-Reply-To"] = "<xlsx-feedback@gd.example.cn>", notice.message_id
+    reply["Date"] = "Wed, 18 Nov 2026 10:00:00 +0800"
+    reply.set_content("推广反馈表已填写，见附件。")
+    reply.add_attachment(book, maintype="application",
+                         subtype="vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         filename="推广反馈表_TG-2026-01-GD.xlsx")
+    arrive(app, reply.as_bytes())
+    assert stages(app, "S001", "GD") == ["有意向"] and stages(app, "S002", "GD") == ["无意向"]
+    body = text(outbox(app, "campaign-ack:TG-2026-01-GD")[-1])
+    assert "进展阶段：未开展 → 有意向（已记录变化）" in body and "预计签约时间：2027年3月（记为 2027-03）" in body
+    assert count(app, CampaignFeedback) == 1
+
+
 def test_another_units_contact_is_quarantined_and_nothing_recorded(app: App) -> None:
     notice = one(app, "campaign-notice:TG-2026-01-GD")
     answer_to(app, notice, WANGJING, filled(text(notice), {"S001": {1: "已签约"}}))
@@ -218,7 +234,8 @@ def test_a_silent_unit_is_reminded_then_escalated_once(app: App, clock: Clock) -
                                                       "campaign-reminder:TG-2026-01-GD:r2:T-3"]
 
 
-def test_the_boards_figures_are_the_hand_counted_ones(app: App, clock: Clock) -> None:
+def test_the_boards_figures_are_the_hand_counted_ones_in_status_and_report(app: App, clock: Clock,
+                                                                          tmp_path: Path) -> None:
     gd = one(app, "campaign-notice:TG-2026-01-GD")
     bj = one(app, "campaign-notice:TG-2026-01-BJ")
     clock.set(2026, 11, 18, 10)
@@ -248,15 +265,35 @@ def test_the_boards_figures_are_the_hand_counted_ones(app: App, clock: Clock) ->
     assert "S001：已宣贯 → 有意向（2026-12-03）" in lines
     json.dumps(data, ensure_ascii=False)   # the --json output is plain values
 
+    # The same figures as the report PDF (interim while the campaign runs), read back as a reader copies them.
+    page = pdf_text(write_report(app, "TG-2026-01", tmp_path / "interim.pdf").read_bytes(), tmp_path)
+    for fact in ("冬季调峰气保供服务方案", "TG-2026-01", "推广中（中期进展）", "一、各阶段目标客户", "各阶段目标客户数（个）",
+                 "北京分公司", "广东分公司", "已宣贯 → 有意向", "2027年2月", "2027年4月", "四、需总部支持",
+                 "S004 中国华能集团有限公司"):
+        assert fact in page, fact
+    assert re.search(r"合计\s+8\s+3\s+0\s+2\s+2\s+1\s+0\s+0", page)   # the overall row, stage by stage
+    assert re.search(r"2027年3月\s+2\s", page)
+    with app.sessions() as s:
+        (req,) = s.scalars(select(Request).where(Request.source == "campaign"))
+    assert req.number in page
 
-def test_close_ends_feedback_and_chasing(app: App, clock: Clock) -> None:
+
+def test_close_ends_feedback_and_chasing_and_mails_the_report_once(app: App, clock: Clock, tmp_path: Path) -> None:
     assert "已结束：8 个目标客户，其中 0 个已签约或执行中" in close_campaign(app, "TG-2026-01").lines()[0]
+    report = one(app, "campaign-report:TG-2026-01")
+    assert report.recipients.split(",") == app.directory.bulletin_addresses()
+    assert report.subject == "[推广进展报告] 冬季调峰气保供服务方案（TG-2026-01）：目标客户8个，已签约或执行中0个"
+    assert "未开展8个" in text(report)
+    (pdf,) = parsed(report).iter_attachments()
+    assert pdf.get_filename() == "推广进展报告-TG-2026-01.pdf"
+    assert "一、各阶段目标客户" in pdf_text(pdf.get_content(), tmp_path)
     notice = one(app, "campaign-notice:TG-2026-01-GD")
     answer_to(app, notice, GD, filled(text(notice), {"S001": {1: "已签约"}}))
     assert count(app, CampaignFeedback) == 0
     clock.set(2026, 11, 24, 9)
     assert run_due(app).queued == []
     assert "此前已结束" in close_campaign(app, "TG-2026-01").lines()[0]
+    assert len(outbox(app, "campaign-report:")) == 1
 
 
 @pytest.mark.parametrize(("change", "said"), [
@@ -272,3 +309,31 @@ def test_a_wrong_campaign_file_names_every_mistake_and_sends_nothing(
     with pytest.raises(PlanError, match=said):
         launch_campaign(app, plan_file(tmp_path, PLAN.replace(*change)))
     assert outbox(app, "campaign-") == []
+
+
+def test_the_bulletin_chapter_shows_each_month_as_it_stood_at_its_end(app: App, clock: Clock) -> None:
+    gd = one(app, "campaign-notice:TG-2026-01-GD")
+    clock.set(2026, 11, 18, 10)
+    answer_to(app, gd, GD, filled(text(gd), {"S001": {1: "有意向", 5: "2027年3月", 6: "是"}, "S002": {1: "已宣贯"}}))
+    clock.set(2026, 12, 3, 10)
+    answer_to(app, gd, GD, filled(text(gd), {"S001": {1: "已签约", 6: "否"}, "S003": {1: "洽谈中", 5: "2027-02"}}))
+    november, december = (at(2026, 11, 1), at(2026, 12, 1)), (at(2026, 12, 1), at(2027, 1, 1))
+    with app.sessions() as s:
+        (nov,) = gather_campaigns(s, *november)
+        (dec,) = gather_campaigns(s, *december)
+    # November, by hand: GD S001 有意向 (signing 2027-03, needs HQ), S002 已宣贯; the other six 未开展.
+    assert (nov.number, nov.closed, nov.targets, nov.units, nov.units_reported) == ("TG-2026-01", False, 8, 2, 1)
+    assert dict(nov.by_stage) == {"未开展": 6, "已宣贯": 1, "有意向": 1, "洽谈中": 0, "已签约": 0, "执行中": 0, "无意向": 0}
+    assert [(m.customer[:4], m.before, m.after) for m in nov.moved] == [("S001", "未开展", "有意向"),
+                                                                       ("S002", "未开展", "已宣贯")]
+    assert nov.signing_by_month == (("2027-03", 1),) and [n.customer[:4] for n in nov.needs_hq] == ["S001"]
+    assert nov.needs_hq[0].request is not None and nov.needs_hq[0].unit == "广东分公司"
+    # December: S001 signed (no longer counted by signing month, no longer needing HQ), S003 洽谈中.
+    assert dec.signed == 1 and dict(dec.by_stage)["洽谈中"] == 1 and dec.units_reported == 1
+    assert [(m.customer[:4], m.before, m.after) for m in dec.moved] == [("S001", "有意向", "已签约"),
+                                                                       ("S003", "未开展", "洽谈中")]
+    assert dec.signing_by_month == (("2027-02", 1),) and dec.needs_hq == ()
+    close_campaign(app, "TG-2026-01")
+    with app.sessions() as s:
+        assert [c.closed for c in gather_campaigns(s, *december)] == [True]
+        assert gather_campaigns(s, at(2027, 1, 1), at(2027, 2, 1)) == ()   # closed before January: nothing to say

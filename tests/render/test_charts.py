@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mailbot.render.charts import Series, bar_chart, data_uri, line_chart
+from mailbot.render.charts import Series, bar_chart, count_ticks, data_uri, line_chart
 from mailbot.render.pdf import render_pdf
 from tests.support.mailflow import pdf_text
 
@@ -53,3 +53,13 @@ def test_chart_in_a_pdf_reads_back_in_chinese(tmp_path: Path) -> None:
     text = re.sub(r"\s+", "", pdf_text(pdf, tmp_path))
     for label in ("诉求（件）", "10月", "11月", "新登记", "已答复"):
         assert label in text, label
+
+
+def test_counts_are_labelled_at_whole_numbers_only() -> None:
+    # pygal's own steps for small counts are fractional: rounded, the axis read "0 0 1 1 1 2".
+    assert count_ticks([Series("甲", (1.0, 2.0)), Series("乙", (1.0, 1.0))], stacked=True) == [0, 1, 2, 3]
+    assert count_ticks([Series("甲", (1.0, 2.0)), Series("乙", (1.0, None))], stacked=True) == [0, 1, 2]
+    assert count_ticks([Series("甲", (0.0,))], stacked=False) == [0, 1]
+    assert count_ticks([Series("甲", (37.0, 12.0))], stacked=False) == [0, 8, 16, 24, 32, 40]
+    svg = bar_chart("诉求（件）", ["10月", "11月"], [Series("新登记", (1.0, 2.0))]).decode()
+    assert ">0.5<" not in svg and ">1.5<" not in svg

@@ -244,12 +244,14 @@ def contexts() -> dict[str, dict[str, Any]]:
             "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 11, 27),
             "customers": [{"code": "S001", "name": "国家电网有限公司"}, {"code": "S008", "name": "新奥天然气股份有限公司"}],
             "documents": ["冬季调峰气保供服务方案.pdf"], "form_text": CAMPAIGN_FORM,
+            "workbook": "推广反馈表_TG-2026-01-GD.xlsx",
         },
         "campaign_update": {
             "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 12, 11), "version": 2,
             "revision": ["方案文件“冬季调峰气保供服务方案.pdf”已更新"], "changes": "调峰气量上限调整为每日80万方。",
             "new_customers": [{"code": "S008", "name": "新奥天然气股份有限公司"}],
             "documents": ["冬季调峰气保供服务方案.pdf"], "form_text": CAMPAIGN_FORM,
+            "workbook": "推广反馈表_TG-2026-01-GD.xlsx",
         },
         "campaign_ack": {
             "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "version": 2, "unchanged": 1,
@@ -267,11 +269,25 @@ def contexts() -> dict[str, dict[str, Any]]:
         },
         "campaign_reminder": {
             "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 11, 27), "days_left": 3,
-            "form_text": CAMPAIGN_FORM,
+            "form_text": CAMPAIGN_FORM, "workbook": "推广反馈表_TG-2026-01-GD.xlsx",
         },
         "campaign_escalation": {
             "campaign": CAMPAIGN, "unit": UNIT, "token": "TG-2026-01-GD", "due": date(2026, 11, 27),
             "reminders_sent": 2,
+        },
+        "campaign_report": {
+            "b": {"campaign": "TG-2026-01", "title": "冬季调峰气保供服务方案", "status": "closed", "version": 2,
+                  "stages": ["未开展", "已宣贯", "有意向", "洽谈中", "已签约", "执行中", "无意向"],
+                  "overall": {"targets": 3, "by_stage": {"未开展": 1, "已宣贯": 0, "有意向": 1, "洽谈中": 0, "已签约": 1,
+                                                         "执行中": 0, "无意向": 0},
+                              "signing_by_month": {"2027-03": 1},
+                              "needs_hq": [{"customer": "S001", "name": "国家电网有限公司", "unit": "GD",
+                                            "request": "SQ-2026-0003", "status": "办理中"}]},
+                  "units": [{"unit": "GD", "name": "广东分公司", "targets": 3,
+                             "by_stage": {"未开展": 1, "已宣贯": 0, "有意向": 1, "洽谈中": 0, "已签约": 1, "执行中": 0,
+                                          "无意向": 0},
+                             "last_feedback": {"version": 2, "round": 2, "received": "2026-12-03"}}]},
+            "unit_names": {"GD": "广东分公司"}, "filename": "推广进展报告-TG-2026-01.pdf",
         },
         "evaluation_unit": {
             "recipient_name": "黄志强", "unit": {"code": "GD", "name": "广东分公司"},

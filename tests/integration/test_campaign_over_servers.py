@@ -1,0 +1,97 @@
+"""A whole national campaign with the real servers in the loop, on PostgreSQL: notices (plan and workbook attached)
+sent through an SMTP server, feedback APPENDed to Dovecot (one with an error, then corrected, opening a 诉求), a
+silent unit reminded, the close and its report — each counted where a user would see it: on the SMTP server, in
+the IMAP folders, in the PDF."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mailbot.app import App
+from mailbot.campaigns.closing import close_campaign
+from mailbot.campaigns.store import launch_campaign
+from mailbot.daemon.scheduler import run_once
+from mailbot.db.models import CampaignStage, Request
+from mailbot.demo import replies
+from tests.integration.harness import BOT, copies, folder_counts, sent_mails
+from tests.servers.dovecot import Account, Dovecot
+from tests.servers.smtpsink import SmtpSink
+from tests.support.campaigns import filled, plan_file
+from tests.support.mailflow import BJ, GD, Clock, pdf_text
+
+BJ_TO = (BJ[1], "zhoukai@bj.example.cn")   # 北京分公司 has two 联系人: both get its mails
+
+
+def received(sink: SmtpSink, app: App) -> list[tuple[str, str, tuple[str, ...], EmailMessage]]:
+    """The campaign's mails on the SMTP server (the month's own mails go there too)."""
+    return [m for m in sent_mails(sink, app) if m[0].startswith(("campaign-", "req-notice:"))]
+
+
+def body(msg: EmailMessage) -> str:
+    return msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def reply(msg: EmailMessage, sender: tuple[str, str], answers: dict[str, dict[int, str]], clock: Clock) -> bytes:
+    """The unit's contact answers our mail in its thread, the form filled in the body."""
+    return replies.build(sender=sender, to=BOT, subject="回复：" + str(msg["Subject"]), at=clock.now,
+                         body=filled(body(msg), answers), in_reply_to=str(msg["Message-ID"]))
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_whole_campaign_over_imap_and_smtp(servers_app: App, clock: Clock, dovecot: Dovecot, account: Account,
+                                             sink: SmtpSink, tmp_path: Path) -> None:
+    app = servers_app
+    clock.set(2026, 11, 13, 9)
+    launch_campaign(app, plan_file(tmp_path))
+    run_once(app)
+    notices = {key: (rcpt, msg) for key, kind, rcpt, msg in received(sink, app) if kind == "campaign_notice"}
+    assert {k: r for k, (r, _) in notices.items()} == {"campaign-notice:TG-2026-01-BJ": BJ_TO,
+                                                       "campaign-notice:TG-2026-01-GD": (GD[1],)}
+    gd = notices["campaign-notice:TG-2026-01-GD"][1]
+    assert [p.get_filename() for p in gd.iter_attachments()] == ["冬季调峰气保供服务方案.pdf",
+                                                                 "推广反馈表_TG-2026-01-GD.xlsx"]
+
+    # 李明 answers with a stage that is not one of the seven: told what to fix; then corrects it, asking HQ for help.
+    clock.set(2026, 11, 18, 10)
+    dovecot.append(account.user, reply(gd, GD, {"S001": {1: "很有兴趣"}}, clock), date=clock.now)
+    run_once(app)
+    clock.set(2026, 11, 18, 11)
+    dovecot.append(account.user, reply(gd, GD, {"S001": {1: "有意向", 2: "年增供约1亿方", 5: "2027年3月", 6: "是"},
+                                                "S002": {1: "已宣贯"}}, clock), date=clock.now)
+    run_once(app)
+    # BJ says nothing: reminded three days before the first feedback date (11月27日), in its notice's thread.
+    clock.set(2026, 11, 24, 9)
+    run_once(app)
+    clock.set(2026, 11, 25, 10)
+    close_campaign(app, "TG-2026-01")
+    run_once(app)
+
+    got = [(key.rsplit(":", 1)[0] if key.startswith(("campaign-ack", "campaign-error")) else key, rcpt)
+           for key, _, rcpt, _ in received(sink, app)]
+    with app.sessions() as s:
+        (req,) = s.scalars(select(Request).where(Request.source == "campaign"))
+        number, assignee = req.number, req.assignee.email
+        assert [row.stage for row in s.scalars(select(CampaignStage).order_by(CampaignStage.id))] == ["有意向", "已宣贯"]
+    assert got == [
+        ("campaign-notice:TG-2026-01-BJ", BJ_TO), ("campaign-notice:TG-2026-01-GD", (GD[1],)),
+        ("campaign-error:TG-2026-01-GD", (GD[1],)),
+        (f"req-notice:{number}:assigned", (assignee,)), ("campaign-ack:TG-2026-01-GD", (GD[1],)),
+        ("campaign-reminder:TG-2026-01-BJ:r1:T-3", BJ_TO),
+        ("campaign-report:TG-2026-01", tuple(app.directory.bulletin_addresses())),
+    ]
+    assert assignee == "liuyang@hq.example.cn" and set(copies(sink).values()) == {1}
+    by_key = {key: msg for key, _, _, msg in received(sink, app)}
+    reminder = by_key["campaign-reminder:TG-2026-01-BJ:r1:T-3"]
+    assert reminder["In-Reply-To"] == notices["campaign-notice:TG-2026-01-BJ"][1]["Message-ID"]
+    assert [p.get_filename() for p in reminder.iter_attachments()] == ["推广反馈表_TG-2026-01-BJ.xlsx"]
+    error = next(m for k, m in by_key.items() if k.startswith("campaign-error:"))
+    assert "很有兴趣" in body(error)
+    (pdf,) = [p.get_content() for p in by_key["campaign-report:TG-2026-01"].iter_attachments()]
+    page = pdf_text(pdf, tmp_path)
+    assert "已结束" in page and "未开展 → 有意向" in page and number in page and "2027年3月" in page
+    assert folder_counts(dovecot, account.user) == {"INBOX": 0, "Processed": 2, "Quarantine": 0,
+                                                    "Auto-replies": 0}

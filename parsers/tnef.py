@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from parsers.charsets import decode_text
 from parsers.htmltext import html_to_text
-from parsers.rtf import decompress, rtf_to_text
+from parsers.rtf import rtf_body_text
 
 _SIGNATURE = 0x223E9F78
 _LEVEL_MESSAGE, _LEVEL_ATTACHMENT = 1, 2
@@ -253,7 +253,7 @@ def read_tnef(data: bytes, keywords: tuple[str, ...] = ()) -> TnefContent:
         plain, html, rtf = _bodies(walk.mapi_blocks, codec, tnef.body)
     except Exception as exc:  # noqa: BLE001 - a third-party decoder on untrusted bytes must not crash us
         return TnefContent(False, "", (), (f"附件 winmail.dat（TNEF）无法解读：{type(exc).__name__}",))
-    candidates = [lambda: plain, lambda: html_to_text(html) if html else "", lambda: _rtf_text(rtf)]
+    candidates = [lambda: plain, lambda: html_to_text(html) if html else "", lambda: rtf_body_text(rtf)]
     texts: list[str] = []
     for make in candidates:
         text = make().replace("\r\n", "\n").replace("\r", "\n").strip("\n")
@@ -262,10 +262,3 @@ def read_tnef(data: bytes, keywords: tuple[str, ...] = ()) -> TnefContent:
                 return TnefContent(True, text, files, tuple(warnings))
             texts.append(text)
     return TnefContent(True, texts[0] if texts else "", files, tuple(warnings))
-
-
-def _rtf_text(compressed: bytes) -> str:
-    if not compressed:
-        return ""
-    rtf = decompress(compressed)
-    return rtf_to_text(rtf) if rtf else ""

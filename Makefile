@@ -13,7 +13,8 @@ DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk font
         dovecot-imapd dovecot-lmtpd openssl
 # The tests alone: every HTML mail is laid out in headless Chromium at phone and desktop width; backup and restore
 # are tested against PostgreSQL with its own pg_dump and pg_restore (also what `mailbot backup` needs in production).
-TEST_DEBS := chromium postgresql-client
+# chromium-driver: Selenium drives the board (`mailbot web`) through sign-in in that Chromium.
+TEST_DEBS := chromium chromium-driver postgresql-client
 
 .PHONY: demo run test bench system-deps test-deps install-debs venv production clean
 

@@ -22,13 +22,14 @@ from mailbot.reports import commands as reports
 from mailbot.requests import commands as requests
 from mailbot.surveys import commands as surveys
 from mailbot.visits import commands as visits
+from mailbot.web import commands as web
 
 if TYPE_CHECKING:
     from mailbot.app import App
 
 # Each capability adds its own commands; a new capability with commands adds one line.
 CAPABILITY_COMMANDS = (reports.register, bulletin.register, requests.register, visits.register, surveys.register,
-                       campaigns.register, archive.register, evaluation.register)
+                       campaigns.register, archive.register, evaluation.register, web.register)
 
 log = logging.getLogger("mailbot")
 

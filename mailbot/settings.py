@@ -294,6 +294,19 @@ class BulletinSettings(_Strict):
         return v
 
 
+class WebSettings(_Strict):
+    """The board (`mailbot web`): where it listens, the address its links carry, its session secret's variable."""
+
+    host: str = "127.0.0.1"                      # loopback: the group's reverse proxy (TLS) sits in front
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8080"    # how people reach it: the sign-in links start with this
+    secret_env: str = "MAILBOT_WEB_SECRET"       # signs the session cookies; never in a file
+    link_minutes: int = Field(default=15, ge=1, le=120)
+    signins_per_address: int = Field(default=5, ge=1)   # sign-in requests an hour for one address
+    signins_per_client: int = Field(default=20, ge=1)   # and from one client address
+    session_hours: int = Field(default=12, ge=1)
+
+
 class Settings(_Strict):
     timezone: str = "Asia/Shanghai"
     data_dir: str = "data"
@@ -310,6 +323,7 @@ class Settings(_Strict):
     bulletin: BulletinSettings = BulletinSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     push: tuple[PushSettings, ...] = ()
+    web: WebSettings = WebSettings()
     directory: str = "config/directory.yaml"
     operator: str = "it-ops@hq.example.cn"
 

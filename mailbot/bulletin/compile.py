@@ -3,31 +3,44 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.bulletin.cutoff import Cutoffs, label
 from mailbot.bulletin.gather import gather
 from mailbot.bulletin.mails import bulletin_mail
 from mailbot.bulletin.model import Bulletin, Masthead
+from mailbot.bulletin.trends import figures_of
 from mailbot.db.models import OutboxMail, Period, ReportRequest
 from mailbot.db.session import transaction
 from mailbot.domain import due
-from mailbot.domain.commands import STATUS_CN
 from mailbot.outbox.queue import Plan
 from mailbot.reports.store import ensure_period
 from mailbot.settings import BulletinSettings
 
 
 def run_due(app: App, *, dry_run: bool = False) -> Plan:
-    """The calendar's call: the bulletin of a month whose deadline has passed, once."""
+    """The calendar's call: the bulletin of a month whose issue day (`bulletin.issue_workday`) has come, once."""
     plan = Plan()
-    for d in due.due_on(app.today(), app.schedule, app.calendar):
+    for d in due.due_on(app.today(), schedule_of(app), app.calendar):
         if d.kind == "bulletin" and bulletin_wanted(app, d.period.key):
             plan.extend(compile_bulletin(app, d.period.key, dry_run=dry_run))
     return plan
+
+
+def schedule_of(app: App) -> due.Schedule:
+    """The app's schedule with the issue day of the `bulletin:` settings (the schedule group does not carry it)."""
+    workday = app.settings.bulletin.issue_workday
+    return app.schedule if workday is None else replace(app.schedule, bulletin_workday=workday)
+
+
+def cutoffs_of(app: App) -> Cutoffs:
+    """Each issue's cut-off, from the schedule, the working calendar and `bulletin.cutoff`."""
+    return Cutoffs(app.tz, schedule_of(app), app.calendar, app.settings.bulletin.cutoff)
 
 
 def bulletin_path(app: App, period_key: str) -> Path:
@@ -45,7 +58,7 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
         issued_on = app.now().astimezone(app.tz).date()
         b = gather(s, period, department=app.department, tz=app.tz, now=app.now(), schedule=app.schedule,
                    masthead=masthead(period.key, app.settings.bulletin, app.department, issued_on),
-                   evaluation=app.settings.evaluation)
+                   evaluation=app.settings.evaluation, cutoffs=cutoffs_of(app))
         pdf = render_bulletin_pdf(b)
         path = bulletin_path(app, period.key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,17 +68,10 @@ def compile_bulletin(app: App, period_key: str, *, dry_run: bool = False, mail: 
             key = f"bulletin:{period.key}"
             if resend:
                 key += f":{app.now():%Y%m%dT%H%M%S}"
-            stats = {"units_total": len(b.units),
-                     "on_time": sum(u.status == "on_time" for u in b.units),
-                     "late": sum(u.status == "late" for u in b.units),
-                     "missing": sum(u.status == "missing" for u in b.units),
-                     "customers_reported": sum(bool(c.reported_units) for c in b.customers),
-                     "risks_major": sum(r.level == "重大" for r in b.risks),
-                     "coordination": len(b.coordination), "urgent": len(b.urgent)}
-            draft = bulletin_mail(app.department, app.directory.bulletin_addresses(),
-                                        period.key, pdf, path.name, stats,
-                                        [u.name for u in b.units if u.status == "missing"],
-                                        [u.name for u in b.units if u.status == "late"], decisions(b))
+            draft = bulletin_mail(app.department, app.directory.bulletin_addresses(), period.key, pdf, path.name,
+                                  cover_stats(b), [u.name for u in b.units if u.status == "missing"],
+                                  [u.name for u in b.units if u.status == "late"], decisions(b),
+                                  label(b.cutoff or b.generated_at, app.tz))
             plan.queue(s, key, "bulletin", draft, sender=app.identity, now=app.now())
     return plan
 
@@ -90,18 +96,28 @@ def issue_numbers(period_key: str, first_issue: str | None) -> tuple[int, int, i
     return m.year, max(index - start, 0) + 1, max(index - (f.year * 12 + f.month - 1), 0) + 1
 
 
+def cover_stats(b: Bulletin) -> dict[str, int]:
+    """本期概况 of the cover mail: the figures 一、本月总体情况 states, from the same `MonthFigures`."""
+    f = figures_of(b)
+    return {"units_total": f.units, "on_time": f.on_time, "late": f.late, "missing": f.missing,
+            "customers_reported": sum(bool(c.reported_units) for c in b.customers),
+            "risks_major": f.risks_major, "risks_minor": f.risks_minor, "coordination": len(b.coordination),
+            "urgent": f.urgent, "requests_opened": f.requests_opened, "requests_answered": f.requests_answered,
+            "requests_overdue": len(b.requests.overdue) if b.requests else 0, "late_reports": len(b.late)}
+
+
 def decisions(b: Bulletin) -> list[str]:
-    """What needs the leaders, one line each, for the cover mail: every 重大 risk (urgent reports included), every
-    诉求 awaiting group review and every overdue one — with customer, unit or 承办人, so nobody must open the PDF to
-    know what to act on."""
-    out = [f"重大风险：{r.customer_code} {r.customer_name}（{r.unit_name}）{r.text}" for r in b.risks if r.level == "重大"]
-    if b.requests is not None:
-        review = [x for x in (*b.requests.opened, *b.requests.overdue) if x.status == STATUS_CN["awaiting_approval"]]
-        for x in dict.fromkeys(review):
-            out.append(f"待集团审议：{x.number} {x.customer_name or x.unit_name or ''}：{x.text}（承办人{x.assignee or '未指定'}）")
-        for x in b.requests.overdue:
-            out.append(f"逾期诉求：{x.number} {x.customer_name or x.unit_name or ''}：{x.text}"
-                       f"（承办人{x.assignee or '未指定'}，逾期{x.overdue_days}天）")
+    """二、需决策与协调事项 for the cover mail, one "kinds：matter" line per row of page 1 — the same rows, so
+    nobody must open the PDF to know what to act on and the mail never lists what page 1 does not."""
+    out = []
+    for d in b.decisions:
+        said = [f"承办人{d.assignee or '未指定'}"]
+        if d.due:
+            said.append(f"期限{d.due.month}月{d.due.day}日")
+        if d.overdue_days:
+            said.append(f"逾期{d.overdue_days}天")
+        number = f"{d.number} " if d.number else ""
+        out.append(f"{'、'.join(d.kinds)}：{d.customer}（{d.unit_name}）{number}{d.title}（{'，'.join(said)}）")
     return out
 
 

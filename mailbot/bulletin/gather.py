@@ -1,8 +1,11 @@
 """Read one month out of the database into a `Bulletin` (the renderer lays it out).
 
-Only the submission in force counts for each unit (a corrected resend replaces
-the earlier one); a unit is on time when its first accepted report was. Risks
-are ranked 重大 first, then by customer code.
+Only the submission in force at the issue's cut-off counts for each unit (a
+corrected resend replaces the earlier one; one accepted after the cut-off is
+the next issue's 补报); a unit is on time when its first accepted report was.
+诉求 and urgent matters are those of the issue's window (`cutoff.Cutoffs`), so
+the cover mail, 一 and 五 count the same ones. Risks are ranked 重大 first, then
+by customer code.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from sqlalchemy.orm import Session, selectinload
 from parsers import CATEGORY_LABELS
 
 from mailbot.bulletin import agenda, trends
+from mailbot.bulletin.asks import ask_of
+from mailbot.bulletin.cutoff import Cutoffs
+from mailbot.bulletin.late import gather_late
 from mailbot.bulletin.model import (
     Bulletin,
     CategoryMatters,
@@ -30,6 +36,7 @@ from mailbot.bulletin.model import (
     UrgentMatter,
     VipMatter,
 )
+from mailbot.campaigns.chapter import gather_campaigns
 from mailbot.db.models import Customer, Period, Request, StrategicEntry, Submission, Unit
 from mailbot.domain import due
 from mailbot.evaluation.chapter import gather_evaluation
@@ -45,27 +52,31 @@ RISK_ITEMS = (5, 6, 7, 8)
 
 def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: datetime,
            masthead: Masthead | None = None, schedule: due.Schedule | None = None,
-           evaluation: EvaluationSettings | None = None) -> Bulletin:
+           evaluation: EvaluationSettings | None = None, cutoffs: Cutoffs | None = None) -> Bulletin:
     """The month's bulletin, chapter by chapter; 需总部协调 collects the strategic, VIP and urgent ones in order.
 
     `schedule` gives 下月工作安排 next month's deadline (left out without it); `evaluation` (its settings) adds the
-    quarter's 维护工作评估 in a month that closes a quarter."""
+    quarter's 维护工作评估 in a month that closes a quarter; `cutoffs` (default: from `schedule`) says what each
+    issue counts to — an issue compiled before its cut-off counts to `now`."""
     month = due.Month.parse(period.key)
+    cutoffs = cutoffs or Cutoffs(tz, schedule or due.Schedule())
     first = datetime.combine(month.first_day, time.min, tz)
     nxt = datetime.combine(month.next().first_day, time.min, tz)
-    statuses, current = _submissions(s, period, tz)
+    start, end = cutoffs.window(month)
+    end = min(end, now)
+    statuses, current = _submissions(s, period, tz, end)
     sections, risks, strategic_asks = _strategic(s, current)
-    vip, vip_asks = _vip(current)
-    urgent, urgent_asks = _urgent(s, first, nxt, tz)
+    vip, vip_asks = _vip(s, current)
+    urgent, urgent_asks = _urgent(s, start, end, tz)
     # A risk reported by urgent mail is the month's most pressing one, whether or not a form said so.
     risks = tuple(sorted((*risks, *(_urgent_risk(u) for u in urgent)),
                          key=lambda r: (RISK_ORDER[r.level], r.customer_code)))
-    past = trends.history(s, period.key, tz)
+    past = trends.history(s, period.key, cutoffs)
     previous = past[-1] if past and past[-1].period == month.previous().key else None
     reported = {c.code for c in sections if c.reported_units}
-    risks, cleared = trends.mark_changes(risks, trends.previous_risks(s, period.key, tz) if previous else None,
+    risks, cleared = trends.mark_changes(risks, trends.previous_risks(s, period.key, cutoffs) if previous else None,
                                          reported)
-    requests = gather_requests(s, first, nxt, now, tz)
+    requests = gather_requests(s, start, end, now, tz)
     b = Bulletin(period=period.key, department=department, deadline=period.deadline,
                  generated_at=now.astimezone(tz), units=statuses, customers=sections, vip=vip, risks=risks,
                  coordination=strategic_asks + vip_asks + urgent_asks, urgent=urgent,
@@ -73,7 +84,9 @@ def gather(s: Session, period: Period, *, department: str, tz: ZoneInfo, now: da
                  previous=previous, cleared=cleared,
                  decisions=agenda.decisions(s, risks, urgent, sections, requests, tz),
                  agenda=agenda.agenda(s, period.key, schedule, tz), surveys=gather_surveys(s, first, nxt),
-                evaluation=gather_evaluation(s, period.key, now, tz, evaluation) if evaluation else None)
+                 campaigns=gather_campaigns(s, first, nxt),
+                 evaluation=gather_evaluation(s, period.key, now, tz, evaluation) if evaluation else None,
+                 cutoff=end.astimezone(tz), late=gather_late(s, period.key, start, end, tz))
     return replace(b, history=(*past, trends.figures_of(b)))
 
 
@@ -82,15 +95,16 @@ def _urgent_risk(u: UrgentMatter) -> Risk:
                 unit_name=u.unit_name or "（未知单位）", text=f"紧急报告（{u.received_at:%m月%d日}）：{u.title}")
 
 
-def _submissions(s: Session, period: Period, tz: ZoneInfo) -> tuple[tuple[UnitStatus, ...], dict[int, Submission]]:
-    """一、报送情况: each active unit on time, late or missing; and the submission in force per unit."""
+def _submissions(s: Session, period: Period, tz: ZoneInfo, cutoff: datetime) -> tuple[
+        tuple[UnitStatus, ...], dict[int, Submission]]:
+    """一、报送情况: each active unit on time, late or missing; and the submission in force per unit at the cut-off."""
     units = s.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.code)).all()
-    subs = s.scalars(select(Submission).where(Submission.period_id == period.id)
+    subs = s.scalars(select(Submission).where(Submission.period_id == period.id, Submission.received_at < cutoff)
                      .options(selectinload(Submission.strategic).selectinload(StrategicEntry.items),
                               selectinload(Submission.strategic).selectinload(StrategicEntry.customer),
                               selectinload(Submission.vip), selectinload(Submission.unit))
                      .order_by(Submission.version)).all()
-    current = {x.unit_id: x for x in subs if x.superseded_by_id is None}
+    current = {x.unit_id: x for x in subs}  # by version: the last one accepted by the cut-off is in force
     on_time = {x.unit_id for x in subs if x.on_time}
     statuses = []
     for u in units:
@@ -124,9 +138,10 @@ def _strategic(s: Session, current: dict[int, Submission]) -> tuple[
                 risks.append(Risk(level=e.risk, customer_code=c.code, customer_name=c.name, unit_name=u.name,
                                   text=text or "（未说明）"))
             if e.needs_hq:
-                item4 = next((i.text for i in e.items if i.category == 4), None)
+                text, number = ask_of(s, e.submission, c.id, "strategic",
+                                      next((i.text for i in e.items if i.category == 4), None))
                 coordination.append(CoordinationItem(source="战略客户", customer_code=c.code, customer_name=c.name,
-                                                     unit_name=u.name, text=item4 or "（未写明事项）"))
+                                                     unit_name=u.name, text=text, number=number))
         levels = [e.risk for e in entries if e.risk]
         sections.append(CustomerSection(
             code=c.code, name=c.name, hq_staff=c.hq_staff.name if c.hq_staff else None,
@@ -139,7 +154,7 @@ def _strategic(s: Session, current: dict[int, Submission]) -> tuple[
     return tuple(sections), tuple(risks), tuple(coordination)
 
 
-def _vip(current: dict[int, Submission]) -> tuple[tuple[VipMatter, ...], tuple[CoordinationItem, ...]]:
+def _vip(s: Session, current: dict[int, Submission]) -> tuple[tuple[VipMatter, ...], tuple[CoordinationItem, ...]]:
     """The VIP customers' matters, and those that need HQ."""
     vip, coordination = [], []
     for sub in sorted(current.values(), key=lambda x: x.unit.code):
@@ -148,16 +163,17 @@ def _vip(current: dict[int, Submission]) -> tuple[tuple[VipMatter, ...], tuple[C
                                  unit_code=sub.unit.code, unit_name=sub.unit.name, issue=v.issue,
                                  handling=v.handling, needs_hq=v.needs_hq))
             if v.needs_hq:
+                text, number = ask_of(s, sub, v.customer_id, "vip", v.issue)
                 coordination.append(CoordinationItem(source="VIP客户", customer_code=v.customer.code,
                                                      customer_name=v.customer.name, unit_name=sub.unit.name,
-                                                     text=v.issue or "（未写明事项）"))
+                                                     text=text, number=number))
     vip.sort(key=lambda v: (v.customer_code, v.unit_code))
     return tuple(vip), tuple(coordination)
 
 
 def _urgent(s: Session, first: datetime, nxt: datetime, tz: ZoneInfo) -> tuple[
         tuple[UrgentMatter, ...], tuple[CoordinationItem, ...]]:
-    """The month's urgent matters, each of which also needs HQ."""
+    """The window's urgent matters, each of which also needs HQ."""
     urgent, coordination = [], []
     for r in s.scalars(select(Request).where(Request.urgent.is_(True), Request.created_at >= first,
                                              Request.created_at < nxt).order_by(Request.created_at)):
@@ -169,5 +185,6 @@ def _urgent(s: Session, first: datetime, nxt: datetime, tz: ZoneInfo) -> tuple[
             title=title_of(r), number=r.number, due_at=r.due_at.astimezone(tz) if r.due_at else None))
         coordination.append(CoordinationItem(source="紧急事项", customer_code=r.customer.code if r.customer else None,
                                              customer_name=r.customer.name if r.customer else None,
-                                             unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text))
+                                             unit_name=r.unit.name if r.unit else "（未知单位）", text=r.text,
+                                             number=r.number))
     return tuple(urgent), tuple(coordination)

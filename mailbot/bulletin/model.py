@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from mailbot.campaigns.chapter import CampaignLine
 from mailbot.evaluation.chapter import EvaluationSection
 from mailbot.requests.chapter import RequestsSection
 from mailbot.surveys.chapter import SurveyLine
@@ -98,6 +99,7 @@ class CoordinationItem:
     customer_name: str | None
     unit_name: str
     text: str
+    number: str = ""  # the 诉求 opened for it, SQ-2026-0001 ("" when none was)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,19 @@ class AgendaItem:
 
 
 @dataclass(frozen=True)
+class LateReport:
+    """补报: a report for a month whose issue had gone out, accepted before this issue's cut-off."""
+
+    unit_code: str
+    unit_name: str
+    period: str                 # the month it reports on, "2026-11"
+    received_at: datetime       # when it was accepted
+    version: int                # 1 = the unit's first report of that month, 2+ = a correction
+    risks: tuple[Risk, ...]     # 重大 / 一般 risks it raised that its previous version (if any) did not
+    asks: tuple[CoordinationItem, ...]  # 需总部协调 it raised that its previous version did not
+
+
+@dataclass(frozen=True)
 class Bulletin:
     """One month's bulletin, in the order its sections are printed."""
 
@@ -202,5 +217,8 @@ class Bulletin:
     cleared: tuple[Risk, ...] = ()           # last month's risks not raised again (change 已解除 / 未再报告)
     decisions: tuple[Decision, ...] = ()     # 二、需决策与协调事项
     agenda: tuple[AgendaItem, ...] = ()      # 下月工作安排, by date
+    campaigns: tuple[CampaignLine, ...] = ()  # 全国性方案推广: running in the month or closed in it
     surveys: tuple[SurveyLine, ...] = ()     # 满意度调查: closed in the month, or running at its end
     evaluation: EvaluationSection | None = None  # 维护工作评估: the quarter's table, in a month closing a quarter
+    cutoff: datetime | None = None           # what the figures count to (cutoff.Cutoffs); None: the generation time
+    late: tuple[LateReport, ...] = ()        # 补报: earlier months' reports accepted since the last issue

@@ -42,6 +42,9 @@ def overview(b: Bulletin) -> tuple[str, ...]:
 
     asks = (f"需部门负责人决策或协调的事项{len(b.decisions)}项，详见第二部分。" if b.decisions
             else "本月无需决策或协调的事项。")
+    if b.late:
+        # Reports the last issue could not count: named here so a reader does not miss them below the charts.
+        reporting += f"上期月报截止后补报{len(b.late)}份，见本部分补报表。"
     return reporting, risks, requests + asks
 
 

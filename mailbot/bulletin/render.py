@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from mailbot.bulletin.cutoff import label
 from mailbot.bulletin.model import (
     Bulletin,
     CustomerSection,
@@ -147,6 +148,7 @@ def _environment() -> Environment:
         status_label=status_label,
         version_label=version_label,
         yes_no=yes_no,
+        first_line=_first_sentence,
     )
     return env
 
@@ -305,6 +307,7 @@ def render_bulletin_html(b: Bulletin) -> str:
     """The bulletin as one self-contained HTML document (CSS inlined)."""
     template = _environment().get_template("pdf/bulletin.html.j2")
     return template.render(b=b, summary=summarise(b), css=_stylesheet(), masthead=masthead_of(b),
+                           cutoff_label=label(b.cutoff or b.generated_at, SHANGHAI),
                            overview=overview(b), dyn=dynamics(b), units=sorted_units(b),
                            risk_table=risk_table(b),
                            charts=charts(b.history or (figures_of(b),)))

@@ -6,19 +6,20 @@ first accepted report was, a risk line per unit and customer plus one 重大
 line per urgent matter, 诉求 by the day they were registered and answered.
 One difference is deliberate: a past month's units are those that were asked
 (a report request or a report exists), not today's active units — a unit
-added in October must not count as 未报 in March.
+added in October must not count as 未报 in March. Every month is counted in
+its issue's window (`cutoff.Cutoffs`): a past month reads as its issue
+printed it, and a report accepted after that went to the next issue's 补报.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from mailbot.bulletin.cutoff import Cutoffs
 from mailbot.bulletin.model import Bulletin, MonthFigures, Risk
 from mailbot.db.models import Customer, Period, ReportRequest, Request, StrategicEntry, Submission
 from mailbot.domain import due
@@ -37,21 +38,22 @@ def figures_of(b: Bulletin) -> MonthFigures:
                         urgent=len(b.urgent))
 
 
-def history(s: Session, period_key: str, tz: ZoneInfo, months: int = 12) -> tuple[MonthFigures, ...]:
+def history(s: Session, period_key: str, cutoffs: Cutoffs, months: int = 12) -> tuple[MonthFigures, ...]:
     """The months before `period_key` (oldest first, at most months-1) that have anything to count."""
     out = []
     m = due.Month.parse(period_key)
     for _ in range(months - 1):
         m = m.previous()
-        f = past_figures(s, m, tz)
+        f = past_figures(s, m, cutoffs)
         if f is not None:
             out.append(f)
     return tuple(reversed(out))
 
 
-def past_figures(s: Session, month: due.Month, tz: ZoneInfo) -> MonthFigures | None:
-    """A past month's figures, or None when mailbot knew nothing of it (no request, report or 诉求)."""
-    first, nxt = _bounds(month, tz)
+def past_figures(s: Session, month: due.Month, cutoffs: Cutoffs) -> MonthFigures | None:
+    """A past month's figures as its issue counted them, or None when mailbot knew nothing of it (no request,
+    report or 诉求)."""
+    first, nxt = cutoffs.window(month)
     opened = s.scalar(select(func.count(Request.id)).where(Request.created_at >= first, Request.created_at < nxt)) or 0
     answered = s.scalar(select(func.count(Request.id)).where(Request.answered_at >= first,
                                                              Request.answered_at < nxt)) or 0
@@ -63,8 +65,9 @@ def past_figures(s: Session, month: due.Month, tz: ZoneInfo) -> MonthFigures | N
     on_time: set[int] = set()
     if period is not None:
         asked = set(s.scalars(select(ReportRequest.unit_id).where(ReportRequest.period_id == period.id)))
-        subs = s.scalars(select(Submission).where(Submission.period_id == period.id)).all()
-        current = {x.unit_id: x for x in subs if x.superseded_by_id is None}
+        subs = s.scalars(select(Submission).where(Submission.period_id == period.id, Submission.received_at < nxt)
+                         .order_by(Submission.version)).all()
+        current = {x.unit_id: x for x in subs}  # by version: the last one accepted by the cut-off is in force
         on_time = {x.unit_id for x in subs if x.on_time}
         asked |= set(current)
     if not asked and not opened and not answered:
@@ -77,10 +80,11 @@ def past_figures(s: Session, month: due.Month, tz: ZoneInfo) -> MonthFigures | N
                         urgent=urgent)
 
 
-def previous_risks(s: Session, period_key: str, tz: ZoneInfo) -> dict[str, Risk]:
-    """Last month's highest risk per customer code (urgent matters count as 重大), for 新增 / 持续 / 已解除."""
+def previous_risks(s: Session, period_key: str, cutoffs: Cutoffs) -> dict[str, Risk]:
+    """Last month's highest risk per customer code as its issue printed it (urgent matters count as 重大), for
+    新增 / 持续 / 已解除."""
     month = due.Month.parse(period_key).previous()
-    first, nxt = _bounds(month, tz)
+    first, nxt = cutoffs.window(month)
     out: dict[str, Risk] = {}
 
     def keep(r: Risk) -> None:
@@ -90,10 +94,12 @@ def previous_risks(s: Session, period_key: str, tz: ZoneInfo) -> dict[str, Risk]
 
     period = s.scalar(select(Period).where(Period.key == month.key))
     if period is not None:
+        subs = s.scalars(select(Submission).where(Submission.period_id == period.id, Submission.received_at < nxt)
+                         .order_by(Submission.version)).all()
+        in_force = [x.id for x in {x.unit_id: x for x in subs}.values()]
         rows = s.execute(select(StrategicEntry.risk, Customer.code, Customer.name).join(StrategicEntry.customer)
-                         .join(StrategicEntry.submission)
-                         .where(Submission.period_id == period.id, Submission.superseded_by_id.is_(None),
-                                StrategicEntry.risk.in_(("重大", "一般")))).all()
+                         .where(StrategicEntry.submission_id.in_(in_force),
+                                StrategicEntry.risk.in_(("重大", "一般")))).all() if in_force else []
         for level, code, name in rows:
             assert level is not None  # the query keeps 重大 and 一般 only
             keep(Risk(level=level, customer_code=code, customer_name=name, unit_name="", text=""))
@@ -139,6 +145,3 @@ def _entry_levels(s: Session, submission_ids: list[int]) -> dict[int, str]:
         or_(StrategicEntry.risk == "重大", StrategicEntry.risk == "一般"))).all()
     return {i: level for i, level in rows if level is not None}
 
-
-def _bounds(month: due.Month, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    return (datetime.combine(month.first_day, time.min, tz), datetime.combine(month.next().first_day, time.min, tz))

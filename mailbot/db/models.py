@@ -599,3 +599,47 @@ class CampaignStage(Base):
     feedback_id: Mapped[int] = mapped_column(ForeignKey("campaign_feedback.id"))
 
     target: Mapped[CampaignTarget] = relationship(back_populates="stages")
+
+
+# --- the board (web) ---------------------------------------------------------------------------------------
+
+
+class WebLink(Base):
+    """A one-time sign-in link mailed to a person. Only the token's SHA-256 is kept, so a copy of the database
+    signs nobody in; a link works once, until `expires_at`, and only for its person."""
+
+    __tablename__ = "web_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    client: Mapped[str] = mapped_column(String(100))            # the address the link was asked for from
+    used_from: Mapped[str | None] = mapped_column(String(100))  # and the one it was opened from
+
+    person: Mapped[Person] = relationship()
+
+
+class WebSignin(Base):
+    """Every sign-in request, known address or not: the rate limit counts them per address and per client."""
+
+    __tablename__ = "web_signins"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    address: Mapped[str] = mapped_column(String(320))
+    client: Mapped[str] = mapped_column(String(100))
+
+
+class WebAction(Base):
+    """What a person did on the board — who, when, from where — as the mail commands keep their mail."""
+
+    __tablename__ = "web_actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    client: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(30))     # signin | request
+    target: Mapped[str | None] = mapped_column(String(60))  # e.g. SQ-2026-0001
+    detail: Mapped[str | None] = mapped_column(Text)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))  # the command it became

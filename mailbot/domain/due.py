@@ -99,8 +99,11 @@ class Schedule:
     deadline_day: int = 28
     # Calendar days before the deadline, each moved to the previous working day.
     reminder_offsets: tuple[int, ...] = (7, 3, 1)
-    # Days after the deadline, moved to the next working day.
+    # Days after the deadline, moved to the next working day: the earliest the bulletin goes out.
     bulletin_delay_days: int = 1
+    # The bulletin goes out on this working day after the deadline (config `bulletin.issue_workday`; 2 lets a
+    # unit that reports a day late into the issue). 0: only `bulletin_delay_days` counts, as before it existed.
+    bulletin_workday: int = 0
 
     def __post_init__(self) -> None:
         if not 1 <= self.request_day <= 31:
@@ -119,6 +122,8 @@ class Schedule:
             raise ValueError(
                 f"schedule.bulletin_delay_days must be >= 0, got {self.bulletin_delay_days}"
             )
+        if self.bulletin_workday < 0:
+            raise ValueError(f"bulletin.issue_workday must be >= 1, got {self.bulletin_workday}")
 
 
 def deadline(period: Month, schedule: Schedule) -> date:
@@ -163,9 +168,13 @@ def escalation_date(period: Month, schedule: Schedule, cal: WorkCalendar) -> dat
 
 
 def bulletin_date(period: Month, schedule: Schedule, cal: WorkCalendar) -> date:
-    """When the bulletin for `period` is compiled."""
-    after = deadline(period, schedule) + timedelta(days=schedule.bulletin_delay_days)
-    return cal.next_workday(after)
+    """When the bulletin for `period` is compiled and mailed: the `bulletin_workday`-th working day after the
+    deadline, and no earlier than `bulletin_delay_days` after it (moved to the next working day)."""
+    end = deadline(period, schedule)
+    day = end
+    for _ in range(schedule.bulletin_workday):
+        day = cal.next_workday(day + timedelta(days=1))
+    return max(day, cal.next_workday(end + timedelta(days=schedule.bulletin_delay_days)))
 
 
 Kind = Literal["request", "reminder", "escalation", "bulletin"]

@@ -8,6 +8,8 @@ not from the bulletin; risks are marked 新增 / 持续 / 已解除 against last
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from collections.abc import Callable
 from datetime import datetime, time
@@ -25,6 +27,7 @@ from mailbot.bulletin.render import dynamics, render_bulletin_pdf
 from mailbot.db.models import (
     Customer,
     InboundMessage,
+    OutboxMail,
     Period,
     ReportRequest,
     Request,
@@ -171,3 +174,21 @@ def test_issue_numbers_restart_each_january_from_the_first_issue() -> None:
     assert issue_numbers("2027-03", "2026-10") == (2027, 3, 6)
     assert issue_numbers("2026-11", None) == (2026, 11, 0)
     assert issue_numbers("2026-09", "2026-10") == (2026, 1, 1)
+
+
+def test_cover_mail_lists_the_decisions_of_page_one(november: App, tmp_path: Path) -> None:
+    # One source for both: every row of 二 on page 1 is a numbered line of the cover mail, in the same order.
+    with november.sessions() as s:
+        period = s.scalar(select(Period).where(Period.key == "2026-11"))
+        assert period is not None
+        b = gather(s, period, department="资源与市场部", tz=TZ, now=COMPILED, schedule=november.schedule)
+        raw = s.scalar(select(OutboxMail.raw).where(OutboxMail.idem_key == "bulletin:2026-11"))
+    assert raw is not None and b.decisions
+    said = email.message_from_bytes(raw, policy=email.policy.default).get_body(("plain",)).get_content()
+    listed = said[said.index("需要决策和协调的事项"):said.index("本期概况")]
+    lines = [x.strip() for x in listed.splitlines() if re.match(r"\s*\d+\. ", x)]
+    assert len(lines) == len(b.decisions) == int(re.search(r"（(\d+)项）", listed).group(1))  # type: ignore[union-attr]
+    page1 = squash(pdf_text(bulletin_path(november, "2026-11").read_bytes(), tmp_path, layout=False).split("\f")[0])
+    for i, (line, d) in enumerate(zip(lines, b.decisions), 1):
+        assert line.startswith(f"{i}. {'、'.join(d.kinds)}：{d.customer}（{d.unit_name}）"), line
+        assert d.number in line and squash(d.customer) in page1 and d.number in page1

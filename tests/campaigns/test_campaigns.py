@@ -23,6 +23,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from mailbot.app import App
+from mailbot.bulletin.compile import bulletin_path, compile_bulletin
 from mailbot.campaigns.board import board, board_lines
 from mailbot.campaigns.chapter import gather_campaigns
 from mailbot.campaigns.closing import close_campaign, write_report
@@ -337,3 +338,19 @@ def test_the_bulletin_chapter_shows_each_month_as_it_stood_at_its_end(app: App, 
     with app.sessions() as s:
         assert [c.closed for c in gather_campaigns(s, *december)] == [True]
         assert gather_campaigns(s, at(2027, 1, 1), at(2027, 2, 1)) == ()   # closed before January: nothing to say
+
+
+def test_the_bulletin_shows_the_months_campaign_funnel(app: App, clock: Clock, tmp_path: Path) -> None:
+    # GD reports S001 有意向 (needing HQ) and S002 无意向 in November: the November 重点客户月报 carries the funnel.
+    notice = one(app, "campaign-notice:TG-2026-01-GD")
+    clock.set(2026, 11, 18, 10)
+    answer_to(app, notice, GD, filled(text(notice), {
+        "S001": {1: "有意向", 3: "已向客户宣贯方案。", 5: "2027年3月", 6: "是"},
+        "S002": {1: "不感兴趣", 3: "客户今冬自有气源充足。", 6: "否"}}))
+    clock.set(2026, 11, 30, 9)
+    compile_bulletin(app, "2026-11", mail=False)
+    page = pdf_text(bulletin_path(app, "2026-11").read_bytes(), tmp_path, layout=False).replace("\n", "")
+    chapter = page[page.index("七、全国性方案推广"):page.index("八、下月工作安排")]
+    assert "TG-2026-01" in chapter and "1 个反馈了进展" in chapter
+    assert "国家电网有限公司（广东分公司）未开展→有意向" in chapter and "2027-03 1 个" in chapter
+    assert "需总部支持：S001 国家电网有限公司（广东分公司） SQ-2026-0001" in chapter

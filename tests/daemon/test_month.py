@@ -83,8 +83,9 @@ def test_whole_month_then_everything_again_sends_nothing_new(make_app) -> None: 
     cover = next(r for r in rows if r.kind == "bulletin")
     said = email.message_from_bytes(cover.raw, policy=email.policy.default).get_body(("plain",)).get_content()
     decisions = said[said.index("需要决策和协调的事项"):said.index("本期概况")]
-    assert "重大风险：S011 陕西延长石油（集团）有限责任公司（陕西分公司）紧急报告" in decisions
-    assert "重大风险：S003" in decisions and decisions.count("逾期诉求：SQ-2026-") == 2
+    # One line per row of page 1's 二: an urgent matter that is also overdue carries both marks.
+    assert "重大风险、逾期诉求：S011 陕西延长石油（集团）有限责任公司（陕西分公司）SQ-2026-" in decisions
+    assert "重大风险：S003" in decisions and decisions.count("逾期诉求：") == 2 and decisions.count("承办人") == 3
 
     pdf = bulletin_path(app, "2026-11")
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

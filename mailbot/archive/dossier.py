@@ -22,12 +22,9 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -48,7 +45,7 @@ from mailbot.db.models import (
 )
 from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.errors import MailbotError
-from mailbot.render.pdf import render_pdf, templates_dir
+from mailbot.render.pdf import pdf_html, render_pdf
 from mailbot.requests.mails import SOURCE_CN
 from mailbot.surveys.results import CustomerAnswer, customer_answers
 from mailbot.visits.mails import FOLLOW_UP_CN, when_text
@@ -388,14 +385,6 @@ def _survey_note(sv: CustomerAnswer) -> str:
 # --- PDF ----------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(day=day, stamp=stamp)
-    return env
-
-
 def dossier_path(app: App, a: CustomerArchive) -> Path:
     """Where `mailbot customer S001 --pdf` writes by default: data/archives/客户档案-S001-20261221.pdf."""
     return app.settings.path(app.settings.data_dir) / "archives" / f"客户档案-{a.code}-{a.generated_at:%Y%m%d}.pdf"
@@ -411,8 +400,7 @@ def write_dossier(app: App, code: str, out: Path | None = None) -> Path:
 
 
 def render_dossier_html(a: CustomerArchive) -> str:
-    css = Markup((templates_dir() / "pdf" / "dossier.css").read_text(encoding="utf-8"))  # ours: not escaped
-    return _environment().get_template("pdf/dossier.html.j2").render(a=a, css=css)
+    return pdf_html("dossier.html.j2", ("dossier.css",), a=a)
 
 
 def render_dossier_pdf(a: CustomerArchive) -> bytes:

@@ -10,33 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-
 from mailbot.campaigns.board import DONE
 from mailbot.render.charts import Series, bar_chart, data_uri
-from mailbot.render.mail import cn_date, cn_datetime
-from mailbot.render.pdf import render_pdf, templates_dir
+from mailbot.render.pdf import pdf_html, render_pdf
 
 Board = Mapping[str, Any]   # the plain values of `board.board_of` (also the JSON of `campaign status --json`)
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(day=cn_date, stamp=cn_datetime, month=month_words)
-    return env
-
-
-def month_words(month: str) -> str:
-    """"2027-03" (or a day, "2027-03-15") → "2027年3月": the board keeps months as text, the page reads Chinese."""
-    year, number = month[:7].split("-")
-    return f"{year}年{int(number)}月"
 
 
 def stage_chart(data: Board) -> str | None:
@@ -62,11 +43,10 @@ def signing_months(data: Board) -> list[dict[str, object]]:
 
 
 def report_html(data: Board, department: str, generated_at: datetime) -> str:
-    css = Markup((templates_dir() / "pdf" / "campaign.css").read_text(encoding="utf-8"))  # ours: not escaped
     units = {u["unit"]: u["name"] for u in data["units"]}
-    return _environment().get_template("pdf/campaign_report.html.j2").render(
-        b=data, department=department, generated_at=generated_at, css=css, chart=stage_chart(data),
-        signing=signing_months(data), unit_names=units)
+    return pdf_html("campaign_report.html.j2", ("report.css", "campaign.css"), b=data, department=department,
+                    generated_at=generated_at, chart=stage_chart(data), signing=signing_months(data),
+                    unit_names=units)
 
 
 def report_pdf(data: Board, department: str, generated_at: datetime) -> bytes:

@@ -14,12 +14,18 @@ a second, and CLI commands that never render must stay fast.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
 from mailbot.errors import MailbotError
+from mailbot.render.mail import cn_date, cn_datetime
 
 if TYPE_CHECKING:
     from weasyprint.urls import URLFetcher
@@ -75,3 +81,24 @@ def render_pdf(html: str, *, base_dir: Path | None = None) -> bytes:
 def templates_dir() -> Path:
     """The project's `templates/` directory (mail and PDF templates)."""
     return Path(__file__).resolve().parents[2] / "templates"
+
+
+def month_words(month: str) -> str:
+    """"2027-03" (or a day, "2027-03-15") → "2027年3月": months kept as text read Chinese on the page."""
+    year, number = month[:7].split("-")
+    return f"{year}年{int(number)}月"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(day=cn_date, stamp=cn_datetime, month=month_words)
+    return env
+
+
+def pdf_html(template: str, stylesheets: Sequence[str], **ctx: object) -> str:
+    """A PDF's HTML from `templates/pdf/<template>`, the named stylesheets under `templates/pdf/` inlined as `css`
+    (ours, so not escaped; everything in `ctx` is). Filters: `day` (2026年11月28日), `stamp` (… 14:05), `month` (2027年3月)."""
+    css = Markup("\n".join((templates_dir() / "pdf" / name).read_text(encoding="utf-8") for name in stylesheets))
+    return _environment().get_template(f"pdf/{template}").render(css=css, **ctx)

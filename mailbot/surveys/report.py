@@ -6,24 +6,11 @@ What customers wrote reaches the page only through the template's autoescape.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
-
 from mailbot.render.charts import Series, bar_chart, data_uri
-from mailbot.render.mail import cn_date, cn_datetime
-from mailbot.render.pdf import render_pdf, templates_dir
+from mailbot.render.pdf import pdf_html, render_pdf
 from mailbot.surveys.results import SurveyResults
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(templates_dir()), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(day=cn_date, stamp=cn_datetime)
-    return env
 
 
 def means_chart(r: SurveyResults) -> str | None:
@@ -39,9 +26,8 @@ def means_chart(r: SurveyResults) -> str | None:
 
 
 def report_html(r: SurveyResults, department: str, generated_at: datetime) -> str:
-    css = Markup((templates_dir() / "pdf" / "survey.css").read_text(encoding="utf-8"))  # ours: not escaped
-    return _environment().get_template("pdf/survey_report.html.j2").render(
-        r=r, department=department, generated_at=generated_at, css=css, chart=means_chart(r))
+    return pdf_html("survey_report.html.j2", ("report.css", "survey.css"), r=r, department=department,
+                    generated_at=generated_at, chart=means_chart(r))
 
 
 def report_pdf(r: SurveyResults, department: str, generated_at: datetime) -> bytes:

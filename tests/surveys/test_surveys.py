@@ -219,3 +219,21 @@ def test_the_form_comes_as_a_workbook_too_and_a_returned_workbook_is_counted(app
     (response,) = responses(app, "MY-2026-01-S001")
     assert json.loads(response.scores) == {"1": 4, "2": None, "3": 5}
     assert json.loads(response.texts) == {"4": "管网检修提前通知。"} and response.respondent_name == "赵敏"
+
+
+def test_a_comment_the_unit_marks_as_a_complaint_becomes_a_request(app: App) -> None:
+    # GD fills in V002 with good scores but the customer's complaint marked "投诉：": followed up, not only counted.
+    form = one(app, "survey-form:MY-2026-01-V002")
+    answer_to(app, form, GD, filled(text(form), {"1. ": "4", "2. ": "4", "3. ": "4",
+                                                 "4. ": "投诉：十一月两次未提前通知即降压供气。"}))
+    with app.sessions() as s:
+        (req,) = s.scalars(select(Request).where(Request.source == "survey"))
+        assert req.customer.code == "V002" and "提出投诉" in req.text
+        assert req.assignee is not None and req.assignee.email == "zhaolei@hq.example.cn"   # no 总部对接人: duty
+        assert "投诉：十一月两次未提前通知即降压供气。" in req.text and "投诉：投诉" not in req.text
+    assert "已转交我方总部对接人跟进" in text(outbox(app, "survey-ack:MY-2026-01-V002")[-1])
+    # The same words from the customer itself are its comment: it is not the unit's mark.
+    s001 = one(app, "survey-form:MY-2026-01-S001")
+    answer_to(app, s001, ZHAOMIN, filled(text(s001), {"1. ": "4", "2. ": "4", "3. ": "4", "4. ": "投诉：无"}))
+    with app.sessions() as s:
+        assert [r.customer.code for r in s.scalars(select(Request).where(Request.source == "survey"))] == ["V002"]

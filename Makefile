@@ -27,7 +27,7 @@ run: venv
 test: system-deps test-deps venv
 	$(PY) -m mypy mailbot parsers
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q -n auto --dist loadfile --durations=25
+	$(PY) -m pytest -q -n 4 --dist loadfile --durations=25
 
 bench: venv
 	$(PY) bench/bench_bulletin.py

@@ -283,6 +283,9 @@ def test_the_calendar_mails_a_closed_quarter_only_when_configured(make_app: Call
     assert [p.key for p in due_periods(date(2027, 1, 4), on)] == ["2026-Q4", "2026"]
 
 
+# The command's printing, exit codes and mailing are the same on both databases (their figures are tested on both
+# above): run through subprocesses once, on SQLite.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_command_prints_the_table_explains_and_mails(quarter: App, tmp_path: Path) -> None:
     # The operator's view, as a subprocess on the scenario's database: November, GD explained; then --json; then
     # --mail --dry-run queues nothing.

@@ -37,7 +37,7 @@ from mailbot.mailboxes.maildir import MaildirMailbox
 from mailbot.net.oauth import OAuth2Token
 from mailbot.outbox.compose import Identity
 from mailbot.outbox.push import Channel, PushTransport, Router
-from mailbot.outbox.queue import DeliveryFailed, Transport, send_pending
+from mailbot.outbox.queue import Change, DeliveryFailed, Transport, send_pending
 from mailbot.outbox.transports import MaildirTransport
 from mailbot.settings import ServerSettings, Settings, load_settings
 
@@ -264,3 +264,9 @@ def deliver_now(app: App) -> str:
     """A command's mail goes out before it returns; one line on how that went."""
     r = send_pending(app.sessions, app.transport, app.now(), max_attempts=app.settings.outbox.max_attempts)
     return f"delivered {r.sent}, retrying {r.retried}, dead {len(r.dead)}"
+
+
+def change_done(app: App, change: Change, *, dry_run: bool) -> str:
+    """What a launch or close command prints: what it did, then what a dry run would queue, or how delivery went."""
+    tail = change.plan.report(dry_run=True).splitlines()[0] if dry_run else deliver_now(app)
+    return "\n".join([*change.lines(), tail])

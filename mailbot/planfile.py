@@ -92,6 +92,20 @@ class PlanReader:
         self.bad(where, f"日期应写作 2026-11-20，写的是“{'' if value is None else value}”")
         return None
 
+    def number(self, data: Mapping[str, Any], pattern: re.Pattern[str], what: str, example: str) -> str:
+        """The plan's number (`number:`), upper case; a problem unless it reads like `example`."""
+        number = (self.text(data, "number", "number") or "").upper()
+        if number and not pattern.fullmatch(number):
+            self.bad("number", f"{what}应形如 {example}，写的是“{number}”")
+        return number
+
+    def required_day(self, data: Mapping[str, Any], key: str, missing: str) -> date | None:
+        """A date that must be there; `missing` says what it is and gives an example."""
+        if data.get(key) is None:
+            self.bad(key, missing)
+            return None
+        return self.day(data[key], key)
+
     def items(self, data: Mapping[str, Any], key: str) -> list[tuple[str, Any]]:
         """A list value as (key.i, item) pairs; absent is empty, anything but a list is a problem."""
         value = data.get(key)

@@ -163,6 +163,8 @@ def _attached_survey(body: SurveyResponse | None, texts: list[tuple[str, str]],
     if body is not None and body.has_answers:
         return body
     for _name, text in texts:
+        if SURVEY_TITLE not in text:
+            continue
         lines = split_lines(text)
         found = read_survey(lines, [b.line for b in boundaries(lines)], subject)
         if found is not None and found.has_answers:
@@ -176,6 +178,8 @@ def _attached_campaigns(body: list[CampaignFeedback], texts: list[tuple[str, str
     if any(c.has_answers for c in body):
         return body
     for _name, text in texts:
+        if CAMPAIGN_TITLE not in text:
+            continue
         lines = split_lines(text)
         found = read_campaigns(lines, [b.line for b in boundaries(lines)], subject)
         if any(c.has_answers for c in found):
@@ -345,9 +349,11 @@ def parse_message(raw: bytes) -> ParsedMessage:
     copies = [read_copy(lines, start, end) for start, end in find_copies(lines, separators)]
     books, book_problems, attached_texts = _attached_copies(body)
     winner, source, choice_notes = _choose_form(copies, books)
-    campaigns = _attached_campaigns(read_campaigns(lines, separators, envelope.subject), attached_texts,
-                                    envelope.subject)
-    survey = _attached_survey(read_survey(lines, separators, envelope.subject), attached_texts, envelope.subject)
+    # Most mail holds neither form: their readers walk the lines only where the title word is (it is never split).
+    campaigns = _attached_campaigns(read_campaigns(lines, separators, envelope.subject)
+                                    if CAMPAIGN_TITLE in body.text else [], attached_texts, envelope.subject)
+    survey = _attached_survey(read_survey(lines, separators, envelope.subject) if SURVEY_TITLE in body.text
+                              else None, attached_texts, envelope.subject)
     returned = _returned_parts(message)
     kind = _kind(envelope, values, content_type, report_type, body, (winner, campaigns, survey), returned)
     # Bounces and auto-replies keep their kind; a form they quote is not a report.

@@ -24,7 +24,7 @@ def campaign(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from mailbot.app import deliver_now, open_app
+    from mailbot.app import change_done, open_app
     from mailbot.campaigns.board import board, board_lines
     from mailbot.campaigns.closing import close_campaign, write_report
     from mailbot.campaigns.store import launch_campaign
@@ -41,9 +41,5 @@ def campaign(args: argparse.Namespace) -> int:
         change = launch_campaign(app, Path(args.target), dry_run=args.dry_run)
     else:
         change = close_campaign(app, args.target, dry_run=args.dry_run)
-    print("\n".join(change.lines()))
-    if args.dry_run:
-        print(change.plan.report(dry_run=True).splitlines()[0])
-    else:
-        print(deliver_now(app))
+    print(change_done(app, change, dry_run=args.dry_run))
     return 0

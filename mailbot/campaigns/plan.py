@@ -53,15 +53,11 @@ def parse_campaign_plan(text: str, source: str) -> CampaignPlan:
     data = load_mapping(text, source, "config/campaign.example.yaml")
     r = PlanReader(source)
     r.unknown_keys(data, _TOP_KEYS)
-    number = (r.text(data, "number", "number") or "").upper()
-    if number and not NUMBER.fullmatch(number):
-        r.bad("number", f"方案编号应形如 TG-2026-01，写的是“{number}”")
+    number = r.number(data, NUMBER, "方案编号", "TG-2026-01")
     title = r.text(data, "title", "title") or ""
     if any(ch in title for ch in "\n\r"):
         r.bad("title", "标题应为一行")
-    end = r.day(data.get("end"), "end") if data.get("end") is not None else None
-    if data.get("end") is None:
-        r.bad("end", "必须填写方案结束日期（如 2027-03-31）")
+    end = r.required_day(data, "end", "必须填写方案结束日期（如 2027-03-31）")
     documents: list[str] = []
     for where, value in r.items(data, "documents"):
         name = str(value).strip() if isinstance(value, str) else ""

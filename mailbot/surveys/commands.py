@@ -20,7 +20,7 @@ def register(add: Add) -> None:
 def survey(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mailbot.app import deliver_now, open_app
+    from mailbot.app import change_done, open_app
     from mailbot.surveys.closing import close_survey, write_report
     from mailbot.surveys.store import launch_survey
 
@@ -32,9 +32,5 @@ def survey(args: argparse.Namespace) -> int:
         change = launch_survey(app, Path(args.target), dry_run=args.dry_run)
     else:
         change = close_survey(app, args.target, dry_run=args.dry_run)
-    print("\n".join(change.lines()))
-    if args.dry_run:
-        print(change.plan.report(dry_run=True).splitlines()[0])
-    else:
-        print(deliver_now(app))
+    print(change_done(app, change, dry_run=args.dry_run))
     return 0

@@ -47,13 +47,9 @@ def parse_survey_plan(text: str, source: str) -> SurveyPlan:
     data = load_mapping(text, source, "config/survey.example.yaml")
     r = PlanReader(source)
     r.unknown_keys(data, _TOP_KEYS)
-    number = (r.text(data, "number", "number") or "").upper()
-    if number and not NUMBER.fullmatch(number):
-        r.bad("number", f"调查编号应形如 MY-2026-01，写的是“{number}”")
+    number = r.number(data, NUMBER, "调查编号", "MY-2026-01")
     title = r.text(data, "title", "title") or ""
-    deadline = r.day(data.get("deadline"), "deadline") if data.get("deadline") is not None else None
-    if data.get("deadline") is None:
-        r.bad("deadline", "必须填写答复截止日期（如 2026-12-20）")
+    deadline = r.required_day(data, "deadline", "必须填写答复截止日期（如 2026-12-20）")
     questions = _questions(r, data)
     plan = SurveyPlan(source=source, number=number, title=title,
                       customers=read_customer_filter(r, data.get("customers"), "customers"),

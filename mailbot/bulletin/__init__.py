@@ -1,31 +1,5 @@
-"""The monthly key-customer bulletin (重点客户月报, §8.1.4).
+"""The monthly key-customer bulletin (重点客户月报, §8.1.4): `gather` reads the month from the database into
+`model`'s frozen dataclasses, `render` lays them out as HTML and PDF, `compile` issues and mails it.
 
-`model` holds the frozen dataclasses the lead's compiler fills from the
-database; `render` turns one `Bulletin` into HTML (Jinja2) and PDF bytes
-(through `mailbot.pdf`). Nothing here touches the database, the mailbox or
-the clock.
+Nothing is imported here: `mailbot parse` and `mailbot --help` load this package for its commands only.
 """
-
-from mailbot.bulletin.model import (
-    Bulletin,
-    CategoryMatters,
-    CoordinationItem,
-    CustomerSection,
-    Matter,
-    Risk,
-    UnitStatus,
-    UrgentMatter,
-    VipMatter,
-)
-
-__all__ = [
-    "Bulletin",
-    "CategoryMatters",
-    "CoordinationItem",
-    "CustomerSection",
-    "Matter",
-    "Risk",
-    "UnitStatus",
-    "UrgentMatter",
-    "VipMatter",
-]

@@ -58,7 +58,7 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, *, every: fl
 
 def write_config(root: Path, *, dovecot: Dovecot, account: Account, sink: SmtpSink, db_url: str,
                  poll_seconds: int = 30, tick_seconds: int = 3600, tls: bool = False,
-                 backfill: bool = False) -> Path:
+                 backfill: bool = False, smtp_cooldown_seconds: float | None = None) -> Path:
     """A config file for the real `mailbot` command: IMAP on Dovecot, SMTP to the sink; no secret in it."""
     assert dovecot.ports is not None and dovecot.dir is not None
     mailbox: dict[str, Any] = {
@@ -77,6 +77,8 @@ def write_config(root: Path, *, dovecot: Dovecot, account: Account, sink: SmtpSi
         "outbox": {"transport": "smtp", "host": "127.0.0.1", "port": sink.port, "security": "plain", "timeout": 10},
         "schedule": {"poll_seconds": poll_seconds, "tick_seconds": tick_seconds},
     }
+    if smtp_cooldown_seconds is not None:
+        config["outbox"]["cooldown_seconds"] = smtp_cooldown_seconds
     path = root / "mailbot.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     assert account.password not in path.read_text(encoding="utf-8")

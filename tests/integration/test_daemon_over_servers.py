@@ -101,7 +101,7 @@ def test_smtp_outage_holds_the_answers_and_delivers_each_once_when_it_returns(
     # The SMTP server is down while two urgent mails arrive: both are processed at once, their forwards and acks
     # wait in the outbox without using up retries, and are delivered exactly once after the server returns.
     config = write_config(tmp_path, dovecot=dovecot, account=account, sink=sink, db_url=sqlite_url(tmp_path),
-                          poll_seconds=1)
+                          poll_seconds=1, smtp_cooldown_seconds=4)
     daemon = spawn(config, "run")
     daemon.wait_log("baseline taken", 30)
     engine = make_engine(sqlite_url(tmp_path))
@@ -122,8 +122,9 @@ def test_smtp_outage_holds_the_answers_and_delivers_each_once_when_it_returns(
     assert folder_counts(dovecot, account.user)["Processed"] == 2  # mail handling does not wait for SMTP
 
     sink.start()
-    # The transport's breaker keeps a dead server from being hammered: it tries again 30 s after the failure.
-    wait_until(lambda: all(m.forwarded(sink) and m.acknowledged(sink) for m in urgent), 60,
+    # The transport's breaker keeps a dead server from being hammered: it tries again `cooldown_seconds` (30 by
+    # default, 4 here) after the failure.
+    wait_until(lambda: all(m.forwarded(sink) and m.acknowledged(sink) for m in urgent), 30,
                "forwards and acks delivered after the outage", explain=daemon.tail)
     time.sleep(2)  # more passes: nothing is sent a second time
     assert [(m.forwarded(sink), m.acknowledged(sink)) for m in urgent] == [(1, 1), (1, 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -94,11 +95,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(demo: tuple[Path, str]) -> None:
-    # `make demo`'s command: the PDFs and the outgoing mails (67 from the month, 12 from the survey: seven forms, three
-    # acknowledgements, the low score's 诉求 notice, the report) are left where it says; `status` shows the month.
+    # `make demo`'s command: October and November with a campaign beside them, then a survey. The PDFs and the
+    # outgoing mails (112 from the two months, 12 from the survey: seven forms, three acknowledgements, the low
+    # score's 诉求 notice, the report) are left where it says; `status` shows the month.
     root, printed = demo
-    assert (root / "bulletins/重点客户月报-2026-11.pdf").stat().st_size > 10_000
-    assert "outbox (67 mails from the month, 79 with the survey's)" in printed
+    assert (root / "bulletins/重点客户月报-2026-10.pdf").stat().st_size > 10_000
+    assert "outbox (112 mails from the two months, 124 with the survey's)" in printed
     assert (root / "surveys/满意度调查报告-MY-2026-01.pdf").stat().st_size > 10_000
     assert "MY-2026-01：已结束：3/7 位客户已答复" in printed and "2026年第四季度 (2026-Q4)" in printed
     s = run("--config", str(root / "mailbot.yaml"), "status", "--period", "2026-11")
@@ -109,6 +111,23 @@ def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(demo: tuple[Pa
     assert j.returncode == 2 and json.loads(j.stdout)["units"][4]["state"] == "missing"   # SX
     assert "SC      四川分公司    yes         v1 LATE" in s.stdout and "quarantine: 9 message(s)" in s.stdout
     assert "aili@xj.example.cn (XJ 艾力)" in s.stdout and "handed over to HQ staff in the last 30 days: 2" in s.stdout
+
+
+def test_the_demo_november_bulletin_compares_with_october_and_carries_the_campaign(demo: tuple[Path, str]) -> None:
+    # Page 1 names every 重大-risk customer (S003 by report, S007 and S011 by urgent mail) and the two overdue urgent
+    # 诉求, with figures against October; the campaign launched in October shows its funnel after two rounds.
+    root, printed = demo
+    pdf = root / "bulletins/重点客户月报-2026-11.pdf"
+    pages = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    page1 = re.sub(r"\s+", "", pages.split("\f")[0])
+    for name in ("华润燃气控股有限公司", "陕西延长石油（集团）有限责任公司", "中国大唐集团有限公司", "SQ-2026-0005",
+                 "SQ-2026-0006", "2026年第2期", "上月66.7%", "签发：张伟"):
+        assert name in page1, name
+    funnel = re.sub(r"\s+", " ", pages[pages.index("全国性方案推广"):])
+    assert "TG-2026-01 冬季调峰气保供服务方案" in funnel and "S001 国家电网有限公司（广东分公司）已宣贯→洽谈中" in funnel
+    board = printed[printed.index("campaign's board"):printed.index("satisfaction survey")]
+    assert "合计：目标客户 8 个 | 未开展 2 已宣贯 1 有意向 3 洽谈中 1" in board, board
+    assert "campaign-escalation:TG-2026-01-BJ:r1" in printed and "v1 round 2" in printed
 
 
 def test_customer_archive_after_the_demo_month(demo: tuple[Path, str], tmp_path: Path) -> None:

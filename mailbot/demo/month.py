@@ -11,30 +11,32 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import select
 
 from mailbot.app import App, build_app
 from mailbot.bulletin.compile import bulletin_path
-from mailbot.daemon.scheduler import run_once
 from mailbot.db.migrate import upgrade
-from mailbot.db.models import OutboxMail
+from mailbot.db.models import Customer, OutboxMail, Request, Unit
 from mailbot.db.session import transaction
 from mailbot.demo import replies
+from mailbot.demo.campaign import NUMBER as CAMPAIGN
+from mailbot.demo.campaign import DemoCampaign
+from mailbot.demo.campaign import status as campaign_status
+from mailbot.demo.days import TZ as TZ
+from mailbot.demo.days import At, Drop, Mail, play_days
+from mailbot.demo.days import SimClock as SimClock
 from mailbot.demo.survey import evaluation_table, play_survey
 from mailbot.directory.lookup import sync_directory
 from mailbot.domain import due
 from mailbot.errors import MailbotError
 from mailbot.evaluation.period import EvalPeriod
-from mailbot.mailboxes.maildir import deliver
 from mailbot.settings import Settings, load_settings
 from mailbot.visits.store import plan_visit
 
-TZ = ZoneInfo("Asia/Shanghai")
 HQ = "kcr@hq.example.cn"
 
 
@@ -45,6 +47,7 @@ def demo_settings(root: Path) -> Settings:
         "data_dir": str(root), "database": {"url": f"sqlite:///{root / 'mailbot.sqlite3'}"},
         "mailbox": {"path": str(root / "mail")}, "outbox": {"path": str(root / "outbox")},
         "directory": str(project / "config/directory.example.yaml"), "identity": {"address": HQ},
+        "bulletin": {"first_issue": "2026-10", "editor": "王芳", "reviewer": "刘洋", "issuer": "张伟"},
     }
     path = root / "mailbot.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -57,6 +60,16 @@ def _sent(app: App, key_prefix: str) -> OutboxMail:
                         .order_by(OutboxMail.id)).first()
         assert row is not None, f"no mail {key_prefix}"
         return row
+
+
+def _request_notice(app: App, unit: str, customer: str) -> bytes:
+    """The notice of the 诉求 a unit's monthly report opened for a customer: its number depends on what opened one
+    before it (the campaign's does, in the two-month demo)."""
+    with app.sessions() as s:
+        number = s.scalars(select(Request.number).join(Request.unit).join(Request.customer).where(
+            Unit.code == unit, Customer.code == customer, Request.submission_id.is_not(None)).order_by(Request.id)
+        ).first()
+    return _sent(app, f"req-notice:{number}:assigned").raw
 
 
 def _request(app: App, period: str, unit: str) -> bytes:
@@ -89,6 +102,12 @@ BJ_GOOD = {"S001": {"1": "执行正常。", "风险等级": "一般", "需总部
 SC = {"S002": {"1": "执行正常。"}, "S007": {"7": "客户所属电厂亏损扩大，付款周期延长至90天。", "风险等级": "一般"},
       "S009": {}, "S012": {"8": "地方政府拟调整管输费定价，可能影响购销价格。"}}
 
+# The month before: November's risks are marked against these (S001 重大 → 一般 ↓, S003 一般 → 重大 ↑, S002 cleared).
+GD_EARLIER = {"S001": {"1": "2027年度供气框架协议谈判中。", "5": "客户要求下调合同价格，谈判陷入僵局，存在断供风险。",
+                       "风险等级": "重大", "需总部协调": "否"},
+              "S002": {"6": "10月计量数据存在争议，正在核对。", "风险等级": "一般"}}
+JS_EARLIER = {"S003": {"5": "客户子公司气款回收偏慢，已逾期约3000万元。", "风险等级": "一般"}}
+SX_EARLIER = {"S005": {"7": "客户煤电项目投产推迟，年度用气量可能下调。", "风险等级": "一般"}}
 
 VISIT_SUMMARY = {
     "会谈纪要": "双方就2027年度购销合同量、价格联动机制及今冬明春保供安排深入交流。客户希望冬季高峰期增加调峰量。",
@@ -115,12 +134,23 @@ def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] 
     upgrade(app.engine)
     with transaction(app.sessions) as s:
         sync_directory(s, app.directory)
-    out(f"demo: simulating {due.Month.parse(period).label} in {root}")
-    play_month(app, clock, period, out)
+    month = due.Month.parse(period)
+    before = month.previous()
+    campaign = DemoCampaign(root, due.request_date(before, app.schedule, app.calendar))
+    out(f"demo: simulating {before.label} and {month.label} in {root}")
+    out(f"demo: {before.label}, with a national campaign launched on its request day (config/campaign.example.yaml)")
+    play_month(app, clock, before.key, out, script=quiet_month, also=campaign,
+               until=due.request_date(month, app.schedule, app.calendar) - timedelta(days=1))
+    out("")
+    out(f"demo: {month.label}")
+    play_month(app, clock, period, out, also=campaign)
     pdf = bulletin_path(app, period)
     outbox = app.settings.path(app.settings.outbox.path) / "new"
     month_mails = len(list(outbox.iterdir()))
-    month = due.Month.parse(period)
+    out("")
+    out(f"demo: the campaign's board (mailbot campaign status {CAMPAIGN})")
+    for line in campaign_status(app):
+        out(f"  {line}")
     out("")
     out("demo: a satisfaction survey of 广东分公司's customers (config/survey.example.yaml)")
     report = play_survey(app, clock, month.next().first_day, out)
@@ -129,67 +159,63 @@ def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] 
     out(f"demo: the units' evaluation so far (mailbot evaluate --period {quarter})")
     out(evaluation_table(app, quarter))
     out("")
-    out(f"bulletin PDF: {pdf}")
+    out(f"bulletin PDFs: {bulletin_path(app, before.key)} and {pdf}")
     out(f"survey report PDF: {report}")
-    out(f"outbox ({month_mails} mails from the month, {len(list(outbox.iterdir()))} with the survey's): {outbox}")
+    out(f"outbox ({month_mails} mails from the two months, {len(list(outbox.iterdir()))} with the survey's): "
+        f"{outbox}")
     out(f"database: {app.settings.database.url}")
     out(f"the month at a glance: .venv/bin/mailbot --config {root / 'mailbot.yaml'} status --period {period}")
     return 0 if pdf.exists() and report.exists() else 1
 
 
-class SimClock:
-    """The demo's clock: the month is played day by day, not waited for."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2000, 1, 1, tzinfo=TZ)
-
-    def __call__(self) -> datetime:
-        return self.now
+Script = Callable[[App, str, date, date, At], list[Mail]]   # (app, period, day, deadline, at) → the day's mail
 
 
-def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None],
-               drop: Callable[[datetime, bytes], None] | None = None) -> None:
-    """Each simulated day: the calendar runs at 09:00, the day's replies arrive, the pipeline runs at 18:00.
-
-    `drop` puts a reply into the mailbox (default: the Maildir; the integration tests APPEND over IMAP).
+def play_month(app: App, clock: SimClock, period: str, out: Callable[[str], None], drop: Drop | None = None, *,
+               script: Script | None = None, also: DemoCampaign | None = None, until: date | None = None) -> None:
+    """A reporting month from its request day to its bulletin (or `until`): the units' mail of `script` (default:
+    the demo's November, with HQ planning a visit on the first day), and a campaign running beside it.
     """
     p = due.Month.parse(period)
     start = due.request_date(p, app.schedule, app.calendar)
-    end = due.bulletin_date(p, app.schedule, app.calendar)
+    end = until or due.bulletin_date(p, app.schedule, app.calendar)
     deadline = due.deadline(p, app.schedule)
-    inbox = app.settings.path(app.settings.mailbox.path)
+    out(f"request {start}, deadline {deadline}, bulletin {due.bulletin_date(p, app.schedule, app.calendar)}")
+    mail = script or arrivals
 
-    def into_maildir(when: datetime, raw: bytes) -> None:
-        deliver(inbox, raw, received_at=when)
+    def units(app: App, day: date, at: At) -> list[Mail]:
+        return mail(app, p.key, day, deadline, at)
 
-    put = drop or into_maildir
-    out(f"request {start}, deadline {deadline}, bulletin {end}")
+    def plan_the_visit(app: App, day: date) -> list[str]:  # HQ plans a visit to 国家电网 with three units
+        if script is not None or day != start:
+            return []
+        return plan_visit(app, Path(__file__).resolve().parents[2] / "config/visit.example.yaml").lines()
 
-    def at(d: date, h: int, m: int = 0) -> datetime:
-        return datetime.combine(d, time(h, m), TZ)
-
-    day = start
-    while day <= end:
-        clock.now = at(day, 9)
-        if day == start:  # HQ plans a visit to 国家电网 with three units (config/visit.example.yaml)
-            for line in plan_visit(app, Path(__file__).resolve().parents[2] / "config/visit.example.yaml").lines():
-                out(f"  {day} {line}")
-        for line in run_once(app).plan.lines():
-            out(f"  {day} queued {line}")
-        for when, raw in arrivals(app, p.key, day, deadline, at):
-            put(when, raw)
-        clock.now = at(day, 18)
-        for o in run_once(app).outcomes:
-            out(f"  {day} inbound #{o.inbound_id}: {o.status} — {o.note}")
-        day += timedelta(days=1)
+    play_days(app, clock, start, end, out, drop=drop,
+              morning=[plan_the_visit, *([also.morning] if also else [])],
+              arrivals=[units, *([also.arrivals] if also else [])])
 
 
-def arrivals(app: App, period: str, day: date, deadline: date,
-             at: Callable[[date, int, int], datetime]) -> list[tuple[datetime, bytes]]:
+def quiet_month(app: App, period: str, day: date, deadline: date, at: At) -> list[Mail]:
+    """The month before the demo's November, as the units reported it: four of six on time, SC a day late, XJ
+    silent; risks S001 重大 (GD), S002 一般 (GD), S003 一般 (JS), S005 一般 (SX) — November compares with these."""
+    n = (day - due.request_date(due.Month.parse(period), app.schedule, app.calendar)).days
+    reports = {3: [("GD", ("李明", "liming@gd.example.cn"), GD_EARLIER, ("李明", "020-38886666"))],
+               5: [("JS", ("吴昊", "wuhao@js.example.cn"), JS_EARLIER, ("吴昊", "025-84447777"))],
+               6: [("BJ", ("孙悦", "sunyue@bj.example.cn"), {"S001": {"1": "执行正常。"}}, ("孙悦", "010-65558888")),
+                   ("SX", ("马丽", "mali@sx.example.cn"), SX_EARLIER, ("马丽", "029-88885555"))]}.get(n, [])
+    if day == deadline + timedelta(days=1):
+        reports = [("SC", ("王静", "wangjing@sc.example.cn"), {"S002": {"1": "执行正常。"}}, ("王静", "028-86661234"))]
+    return [(at(day, 10, 12), replies.reply(_request(app, period, unit), sender=sender, at=at(day, 10, 12),
+                                            answers=answers, reporter=reporter))
+            for unit, sender, answers, reporter in reports]
+
+
+def arrivals(app: App, period: str, day: date, deadline: date, at: At) -> list[Mail]:
     """What the units send on one day of the simulated month."""
     start = due.request_date(due.Month.parse(period), app.schedule, app.calendar)
     n = (day - start).days
-    mail: list[tuple[datetime, bytes]] = []
+    mail: list[Mail] = []
 
     def reply(unit: str, sender: tuple[str, str], answers: replies.Answers, reporter: tuple[str, str],
               h: int, **kw: object) -> None:
@@ -240,12 +266,12 @@ def arrivals(app: App, period: str, day: date, deadline: date,
             sender=("王静", "wangjing@sc.example.cn"), to=HQ, at=at(day, 15, 10), subject="【紧急】大唐电厂供气受限",
             body="大唐那边通知，其所属电厂因设备故障明起停机三天，日用气量减少约80万方。\n\n王静\n四川分公司")))
     if n == 6:  # HQ's 刘洋 takes up GD's request for S001 by replying to the bot's notice
-        mail.append((at(day, 11, 0), replies.answer(_sent(app, "req-notice:SQ-2026-0001:assigned").raw,
+        mail.append((at(day, 11, 0), replies.answer(_request_notice(app, "GD", "S001"),
                                                       sender=("刘洋", "liuyang@hq.example.cn"), at=at(day, 11, 0),
                                                       body="状态：处理中\n已联系国家电网总部计划部。")))
     if n == 8:  # … and answers it: the answer goes to GD's contact
         mail.append((at(day, 16, 30), replies.answer(
-            _sent(app, "req-notice:SQ-2026-0001:assigned").raw, sender=("刘洋", "liuyang@hq.example.cn"),
+            _request_notice(app, "GD", "S001"), sender=("刘洋", "liuyang@hq.example.cn"),
             at=at(day, 16, 30), body="答复：经与国家电网总部协调，2027年冬季调峰气量可增加2000万方，"
                                      "具体由广东分公司与省电网公司签订补充协议。")))
     if n == 8:  # BJ, responsible for the visit's minutes, replies to the summary request with the form filled

@@ -169,3 +169,19 @@ def fill_survey(text: str, answers: Mapping[str, str], *, respondent: tuple[str,
             line += respondent[1]
         out.append(line)
     return "\n".join(out)
+
+
+def fill_campaign(text: str, answers: Mapping[str, Mapping[str, str]]) -> str:
+    """The campaign feedback form of one of our notices with answers after the colons of each 【客户】 block's
+    numbered lines (`answers` maps a customer code to {"1".."6": what the unit writes}); other blocks stay blank
+    (no change)."""
+    out: list[str] = []
+    customer = ""
+    for line in text.splitlines():
+        if line.startswith("【客户】"):
+            customer = line[4:].split()[0]
+        number = re.match(r"^(\d)\. .*：$", line)
+        if number and number.group(1) in answers.get(customer, {}):
+            line += answers[customer][number.group(1)]
+        out.append(line)
+    return "\n".join(out)

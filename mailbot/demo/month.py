@@ -203,7 +203,7 @@ def quiet_month(app: App, period: str, day: date, deadline: date, at: At) -> lis
     reports = {3: [("GD", ("李明", "liming@gd.example.cn"), GD_EARLIER, ("李明", "020-38886666"))],
                5: [("JS", ("吴昊", "wuhao@js.example.cn"), JS_EARLIER, ("吴昊", "025-84447777"))],
                6: [("BJ", ("孙悦", "sunyue@bj.example.cn"), {"S001": {"1": "执行正常。"}}, ("孙悦", "010-65558888")),
-                   ("SX", ("马丽", "mali@sx.example.cn"), SX_EARLIER, ("马丽", "029-88885555"))]}.get(n, [])
+                   ("SX", ("马丽", "mali@sx.example.cn"), SX_EARLIER, ("马丽", "029-88335566"))]}.get(n, [])
     if day == deadline + timedelta(days=1):
         reports = [("SC", ("王静", "wangjing@sc.example.cn"), {"S002": {"1": "执行正常。"}}, ("王静", "028-86661234"))]
     return [(at(day, 10, 12), replies.reply(_request(app, period, unit), sender=sender, at=at(day, 10, 12),

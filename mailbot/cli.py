@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mailbot import logformat
 from mailbot.archive import commands as archive
 from mailbot.bulletin import commands as bulletin
 from mailbot.campaigns import commands as campaigns
@@ -113,8 +114,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from mailbot.daemon import preflight
     from mailbot.daemon.scheduler import run_daemon, run_once
 
+    preflight.check(args.config)  # example addresses outside demo mode: refused before the database sees them
     app = _app(args)
     app.backfill = args.backfill
     if args.once:
@@ -178,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None,
                    help="config file (default: config/mailbot.yaml; absent → embedded default)")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    p.add_argument("--log-format", choices=logformat.FORMATS, default=logformat.default_format(),
+                   help=f"text, or one JSON object a line for journald/Loki (default: ${logformat.ENV}, else text)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, fn: object, help: str) -> argparse.ArgumentParser:
@@ -219,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logformat.formatter(args.log_format))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     for noisy in ("alembic", "weasyprint", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:

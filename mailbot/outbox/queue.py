@@ -219,19 +219,20 @@ def send_pending(sessions: sessionmaker[Session], transport: Transport, now: dat
             if failure is None:
                 mail.status, mail.sent_at, mail.last_error = "sent", now, None
                 sent += 1
-                log.info("outbox=%s key=%s sent to %s", mail.id, mail.idem_key, mail.recipients)
+                log.info("outbox=%s key=%s sent to %s", mail.id, mail.idem_key, mail.recipients,
+                         extra={"outbox_id": mail.id})
                 continue
             mail.last_error = f"{type(failure).__name__}: {failure}"[:2000]
             if isinstance(failure, PermanentFailure) or mail.attempts >= max_attempts:
                 mail.status = "dead"
                 dead.append(mail.id)
                 log.error("outbox=%s key=%s dead after %d attempt(s): %s", mail.id, mail.idem_key,
-                          mail.attempts, failure)
+                          mail.attempts, failure, extra={"outbox_id": mail.id})
             else:
                 mail.next_attempt_at = now + backoff(mail.attempts)
                 retried += 1
                 log.warning("outbox=%s key=%s attempt %d failed: %s", mail.id, mail.idem_key, mail.attempts,
-                            failure)
+                            failure, extra={"outbox_id": mail.id})
     if sent and stopped_by is None:
         with transaction(sessions) as s:
             s.execute(delete(KeyValue).where(KeyValue.key == STOPPED_KEY))

@@ -91,7 +91,8 @@ def run_pass(app: App, *, after_urgent: Callable[[], None] | None = None) -> lis
 def intake(app: App, s: Session, mail: FetchedMail) -> Outcome:
     row_id, status = record(s, mail, mailbox=app.mailbox.name, now=app.now())
     if status != "received":
-        log.info("msg=%s already %s: duplicate of inbound %s", mail.uid_key, status, row_id)
+        log.info("msg=%s already %s: duplicate of inbound %s", mail.uid_key, status, row_id,
+                 extra={"inbound_id": row_id})
         return Outcome(row_id, "duplicate", FOLDER_OF.get(status, "processed"), f"duplicate of {row_id}")
     return process(app, s, row_id)
 
@@ -235,10 +236,10 @@ def process(app: App, s: Session, inbound_id: int, tag: str = "") -> Outcome:
         if our_fault(e):
             raise PassStopped(f"inbound {inbound_id}: {describe(e)}") from e
         detail = traceback.format_exc()
-        log.exception("msg=%s crashed; quarantined", inbound_id)
+        log.exception("msg=%s crashed; quarantined", inbound_id, extra={"inbound_id": inbound_id})
         status, note = "quarantined", "crashed"
         _quarantine_crash(app, s, inbound_id, tag, detail)
-    log.info("msg=%s status=%s outcome=%s", inbound_id, status, note)
+    log.info("msg=%s status=%s outcome=%s", inbound_id, status, note, extra={"inbound_id": inbound_id})
     return Outcome(inbound_id, status, FOLDER_OF[status], note, urgent=status != "quarantined" and ctx.urgent_queued)
 
 
@@ -278,7 +279,7 @@ def _quarantine_crash(app: App, s: Session, inbound_id: int, tag: str, detail: s
         except Exception as e:  # noqa: BLE001 - second chance below
             if our_fault(e):
                 raise PassStopped(f"inbound {inbound_id}: {describe(e)}") from e
-            log.exception("msg=%s could not be quarantined with a notice", inbound_id)
+            log.exception("msg=%s could not be quarantined with a notice", inbound_id, extra={"inbound_id": inbound_id})
     raise PassStopped(f"inbound {inbound_id} crashed and could not even be quarantined (see the log)")
 
 

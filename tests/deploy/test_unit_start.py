@@ -42,7 +42,7 @@ from mailbot.db.migrate import head_revision
 from mailbot.db.models import InboundMessage
 from mailbot.demo import replies
 from tests.deploy.units import DEPLOY, PROJECT, command, read_unit, service
-from tests.servers.dovecot import Dovecot, require_dovecot
+from tests.servers.dovecot import Dovecot, OAuthProvider, require_dovecot
 
 USER = "nobody"
 MAILBOX = "alice@example.test"
@@ -58,59 +58,12 @@ DIRECTORY = {
 DEADLINE = 20.0
 
 
-class TokenEndpoint:
-    """The tenant's token endpoint (refresh grant, rotating the refresh token each time) and the RFC 7662
-    introspection Dovecot asks about access tokens, on one loopback port."""
-
-    def __init__(self, first_refresh: str) -> None:
-        self.refresh = first_refresh
-        self.grants: list[dict[str, str]] = []
-        self.issued: list[str] = []
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
-                status, reply = 200, endpoint.answer(self.path, form)
-                if reply is None:
-                    status, reply = 400, {"error": "invalid_grant", "error_description": "refresh token unknown"}
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def answer(self, path: str, form: dict[str, str]) -> dict[str, object] | None:
-        if path == "/introspect":
-            return {"active": True, "username": MAILBOX} if form.get("token") in self.issued else {"active": False}
-        self.grants.append(form)
-        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh:
-            return None
-        self.issued.append(f"AT-{len(self.issued) + 1}")
-        self.refresh = f"RT-{len(self.issued)}"
-        return {"access_token": self.issued[-1], "expires_in": 3600, "refresh_token": self.refresh}
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
 @pytest.fixture(scope="module")
-def oauth_imap() -> Iterator[tuple[Dovecot, TokenEndpoint]]:
+def oauth_imap() -> Iterator[tuple[Dovecot, OAuthProvider]]:
     if os.geteuid() != 0:
         pytest.skip("running the daemon as another user (the unit's User=) needs root")
     require_dovecot()
-    endpoint = TokenEndpoint("RT-0")
+    endpoint = OAuthProvider(MAILBOX, refresh="RT-0")
     server = Dovecot(oauth2_introspection_url=f"{endpoint.url}/introspect")
     try:
         server.start()
@@ -231,7 +184,7 @@ def wait_for(check: object, what: str, log: Path, proc: subprocess.Popen[bytes])
 
 
 def test_the_unit_starts_the_daemon_as_its_user_and_the_rotated_token_lands_in_the_state_directory(
-        oauth_imap: tuple[Dovecot, TokenEndpoint], tmp_path: Path) -> None:
+        oauth_imap: tuple[Dovecot, OAuthProvider], tmp_path: Path) -> None:
     dovecot, endpoint = oauth_imap
     unit = read_unit(DEPLOY / "mailbot.service")
     # Not pytest's tmp_path: its parents are 0700, which the service user could not traverse.

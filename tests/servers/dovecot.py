@@ -350,11 +350,15 @@ service lmtp {{
 class OAuthProvider:
     """A token endpoint (refresh grant) and the RFC 7662 introspection Dovecot asks, on one loopback port.
 
-    Tokens it issued are valid for `user` until `revoke`d; anything else is not.
+    Tokens it issued are valid for `user` until `revoke`d; anything else is not. Given `refresh`, it behaves as a
+    tenant that rotates refresh tokens: only the current one is accepted (else `invalid_grant`), and each grant
+    returns a new one (RT-1, RT-2…).
     """
 
-    def __init__(self, user: str = "alice@example.test") -> None:
+    def __init__(self, user: str = "alice@example.test", *, refresh: str | None = None) -> None:
         self.user = user
+        self.refresh = refresh
+        self.grants: list[dict[str, str]] = []
         self.issued: list[str] = []
         self.revoked: set[str] = set()
         provider = self
@@ -362,15 +366,11 @@ class OAuthProvider:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["Content-Length"])).decode()))
-                if self.path == "/token":
-                    provider.issued.append(f"AT-{len(provider.issued) + 1}-{form.get('refresh_token')}")
-                    reply: dict[str, object] = {"access_token": provider.issued[-1], "expires_in": 3600}
-                else:
-                    token = form.get("token", "")
-                    active = token in provider.issued and token not in provider.revoked
-                    reply = {"active": True, "username": provider.user} if active else {"active": False}
+                status, reply = 200, provider.answer(self.path, form)
+                if reply is None:
+                    status, reply = 400, {"error": "invalid_grant", "error_description": "refresh token unknown"}
                 data = json.dumps(reply).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -383,6 +383,21 @@ class OAuthProvider:
         self.url = f"http://{HOST}:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
+
+    def answer(self, path: str, form: dict[str, str]) -> dict[str, object] | None:
+        if path == "/introspect":
+            token = form.get("token", "")
+            active = token in self.issued and token not in self.revoked
+            return {"active": True, "username": self.user} if active else {"active": False}
+        self.grants.append(form)
+        if self.refresh is None:
+            self.issued.append(f"AT-{len(self.issued) + 1}-{form.get('refresh_token')}")
+            return {"access_token": self.issued[-1], "expires_in": 3600}
+        if form.get("grant_type") != "refresh_token" or form.get("refresh_token") != self.refresh:
+            return None
+        self.issued.append(f"AT-{len(self.issued) + 1}")
+        self.refresh = f"RT-{len(self.issued)}"
+        return {"access_token": self.issued[-1], "expires_in": 3600, "refresh_token": self.refresh}
 
     def revoke(self, token: str) -> None:
         self.revoked.add(token)

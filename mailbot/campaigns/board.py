@@ -7,14 +7,15 @@ Definitions, so every figure can be counted by hand from the records:
 - "moved" lists the stage changes recorded from the unit's latest accepted feedback (from → to, with the date);
 - a target's expected signing is the latest non-empty 预计签约时间 it was given; it is counted by month only
   while the target is still on its way (not 已签约, 执行中 or 无意向);
-- a target needs HQ when the latest block that answered 需总部支持 said 是; the 诉求 it opened is shown.
+- a target needs HQ when the latest block that answered 需总部支持 said 是; the 诉求 it opened is shown;
+- the events are the campaign's promotion events (`events`: visits linked to it), cancelled ones left out.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from parsers.campaigntext import STAGES
 
 from mailbot.app import App
+from mailbot.campaigns.events import as_json, campaign_events
 from mailbot.campaigns.store import current_stage, find_campaign, latest_feedback, next_date
 from mailbot.db.models import Campaign, CampaignTarget, Unit
 from mailbot.domain.commands import STATUS_CN
@@ -97,11 +99,14 @@ def board(app: App, number: str) -> dict[str, object]:
         campaign = find_campaign(s, number)
         if campaign is None:
             raise MailbotError(f"没有编号为 {number} 的全国性产品及服务方案")
-        return board_of(s, campaign, app.tz, app.today(), app.calendar)
+        return board_of(s, campaign, app.tz, app.today(), app.calendar, now=app.now())
 
 
-def board_of(s: Session, campaign: Campaign, tz: ZoneInfo, today: date, cal: WorkCalendar) -> dict[str, object]:
-    """The board of a campaign already in hand (the report mailed at close is made inside that transaction)."""
+def board_of(s: Session, campaign: Campaign, tz: ZoneInfo, today: date, cal: WorkCalendar, *,
+             now: datetime | None = None) -> dict[str, object]:
+    """The board of a campaign already in hand (the report mailed at close is made inside that transaction);
+    events stand as at `now` (default: the end of `today`)."""
+    now = now or datetime.combine(today, time.max, tz)
     active = [t for t in campaign.targets if t.active]
     rows = sorted((_row(t) for t in active), key=lambda r: (r.unit, r.customer))
     units: list[dict[str, object]] = []
@@ -119,7 +124,8 @@ def board_of(s: Session, campaign: Campaign, tz: ZoneInfo, today: date, cal: Wor
     return {"campaign": campaign.number, "title": campaign.title, "status": campaign.status,
             "version": campaign.versions[-1].version if campaign.versions else 1,
             "end": campaign.end_date.isoformat(), "next_feedback": due.isoformat() if due else None,
-            "stages": list(STAGES), "overall": {**_figures(rows), "moved": all_moved}, "units": units}
+            "stages": list(STAGES), "overall": {**_figures(rows), "moved": all_moved}, "units": units,
+            "events": [as_json(e, tz) for e in campaign_events(s, campaign, now)]}
 
 
 def board_lines(data: dict[str, object]) -> list[str]:
@@ -145,6 +151,14 @@ def board_lines(data: dict[str, object]) -> list[str]:
         out.append("需总部支持：")
         out += [f"    {n['customer']} {n['name']}（{n['unit']}）" + (f" {n['request']} {n['status']}"
                                                                      if n["request"] else "") for n in needs]
+    events = data["events"]
+    assert isinstance(events, list)
+    if events:
+        out.append("推广会、见面会：")
+        out += [f"    {e['date']} {e['visit']} {e['kind']}{e['customer']} {e['name']}：{e['topic']}"
+                f"（{'、'.join(e['units'])}；{e['state']}" + (
+                    f"；后续事项 {e['follow_ups']['open']} 项办理中、{e['follow_ups']['done']} 项已完成"
+                    if e["follow_ups"]["open"] or e["follow_ups"]["done"] else "") + "）" for e in events]
     return out
 
 

@@ -3,7 +3,9 @@ with its funnel as it stood at the month's end — targets per stage, the stage 
 who gave feedback, the expected signing dates by month and what needs HQ.
 
 As of the month's end, not as of compiling: a bulletin compiled (or compiled again) in the following weeks must
-show the month it is about, so stages, entries and feedback recorded after `nxt` are left out.
+show the month it is about, so stages, entries and feedback recorded after `nxt` are left out. The campaign's
+promotion events (`events`) are those held in the month and those planned by its end for later, each as it stood
+at the month's end.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from parsers.campaigntext import STAGES
 
 from mailbot.campaigns.board import DONE, NOT_STARTED
+from mailbot.campaigns.events import Event, campaign_events
 from mailbot.db.models import Campaign, CampaignEntry, CampaignFeedback, CampaignTarget
 
 
@@ -54,6 +57,7 @@ class CampaignLine:
     moved: tuple[StageMove, ...]                  # changes reported in the month, oldest first
     signing_by_month: tuple[tuple[str, int], ...]  # ("2027-03", 2): targets still on their way
     needs_hq: tuple[NeedsHQ, ...]
+    events: tuple[Event, ...] = ()                # promotion events held in the month, then those planned later
 
 
 def _stage_at(target: CampaignTarget, nxt: datetime) -> str:
@@ -100,7 +104,7 @@ def _line(s: Session, campaign: Campaign, first: datetime, nxt: datetime) -> Cam
         by_stage=tuple((stage, counts.get(stage, 0)) for stage in STAGES),
         signed=counts.get("已签约", 0) + counts.get("执行中", 0),
         moved=tuple(sorted(moved, key=lambda m: m.at)), signing_by_month=tuple(sorted(months.items())),
-        needs_hq=tuple(needs))
+        needs_hq=tuple(needs), events=tuple(e for e in campaign_events(s, campaign, nxt) if e.starts_at >= first))
 
 
 def gather_campaigns(s: Session, first: datetime, nxt: datetime) -> tuple[CampaignLine, ...]:

@@ -34,7 +34,7 @@ def close_campaign(app: App, number: str, *, dry_run: bool = False) -> CampaignC
         change.said.append(f"已结束：{len(active)} 个目标客户，其中 {signed} 个已签约或执行中")
         s.flush()
         # The figures as they stand at the close, taken now: the PDF itself is rendered when the mail is composed.
-        data = board_of(s, campaign, app.tz, app.today(), app.calendar)
+        data = board_of(s, campaign, app.tz, app.today(), app.calendar, now=app.now())
 
         def report_mail() -> Draft:
             pdf = report.report_pdf(data, app.department, app.now())

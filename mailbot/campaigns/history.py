@@ -2,6 +2,7 @@
 unit, and every block a unit reported on it — the stage change it recorded, the answers, the 诉求 it opened.
 
 Events, not a summary: the archive is a timeline, month by month, and each event lands in the month it happened.
+A promotion event of a campaign held for or with the customer (`events`) is one too, on its day.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from parsers.campaigntext import LABELS
 
 from mailbot.campaigns.board import NOT_STARTED
+from mailbot.campaigns.events import customer_events
 from mailbot.db.models import CampaignTarget
 
 
@@ -54,8 +56,9 @@ def _feedback_events(target: CampaignTarget) -> list[CampaignEvent]:
     return out
 
 
-def customer_campaigns(s: Session, customer_id: int) -> list[CampaignEvent]:
-    """Every campaign event of one customer, oldest first: its targeting by each unit, then each block reported."""
+def customer_campaigns(s: Session, customer_id: int, now: datetime | None = None) -> list[CampaignEvent]:
+    """Every campaign event of one customer, oldest first: its targeting by each unit, each block reported, each
+    promotion event (its state as at `now`, else as recorded)."""
     events: list[CampaignEvent] = []
     for target in s.scalars(select(CampaignTarget).where(CampaignTarget.customer_id == customer_id)
                             .order_by(CampaignTarget.id)):
@@ -64,4 +67,8 @@ def customer_campaigns(s: Session, customer_id: int) -> list[CampaignEvent]:
                                     unit=target.unit.name, at=target.created_at, version=None, stage_line=how,
                                     lines=(), request=None))
         events += _feedback_events(target)
+    for campaign, ev in customer_events(s, customer_id, now):
+        events.append(CampaignEvent(
+            number=campaign.number, title=campaign.title, unit="、".join(ev.units), at=ev.starts_at, version=None,
+            stage_line=f"推广会、见面会：{ev.topic}（{ev.visit}，{ev.state}）", lines=(), request=None))
     return sorted(events, key=lambda e: (e.at, e.version or 0))

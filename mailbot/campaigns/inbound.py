@@ -5,49 +5,51 @@ answered once with what to fix, the form quoted back with the answers kept.
 Matched by the form's 编号 (`TG-2026-01-GD`: the parser also takes it from the subject), else by the thread of
 one of our campaign mails (every key is ``campaign-<what>:<token>…``). Only a contact of that unit may answer
 for it: another unit's contact writing under GD's 编号 is quarantined, as a report number of another unit is. A
-monthly report carrying campaign blocks belongs to the reports capability (not yet recorded here); a reply in a
-campaign thread without a form is not ours either, so the correspondence capability hands it to a person.
+monthly report carrying filled campaign blocks is the reports capability's to handle, with the blocks handed in
+as its rider (`monthly`): one reply, both records, one acknowledgement. A reply in a campaign thread without a
+form is not ours, so the correspondence capability hands it to a person.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from parsers import ParsedMessage
 from parsers.campaign import CampaignFeedback as ParsedFeedback
-from parsers.campaign import CampaignTarget as ParsedTarget
-from parsers.campaigntext import LABELS, find_campaign_token
+from parsers.campaigntext import find_campaign_token
 
 from mailbot.campaigns import mails
-from mailbot.campaigns.rounds import round_of
-from mailbot.campaigns.store import (
-    add_target_by_unit,
-    customer_of,
-    dates_of,
-    find_campaign,
-    record_entry,
-    record_feedback,
-    target_for,
-    token_of,
-    unit_targets,
-)
-from mailbot.db.models import Campaign, CampaignEntry, CampaignTarget, InboundMessage, Person, Request, Unit
+from mailbot.campaigns.monthly import MonthlyFeedback
+from mailbot.campaigns.recording import feedback_problems, record_blocks, round_for
+from mailbot.campaigns.store import find_campaign, token_of
+from mailbot.db.models import Campaign, InboundMessage, Person, Unit
 from mailbot.outbox.queue import replied_to
 from mailbot.pipeline.context import Ctx, Sender, quarantine
-from mailbot.requests.inbound import notify_assignee
-from mailbot.requests.store import find_staff, open_or_merge
+from mailbot.reports import inbound as reports
 
 
 def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:
     """Campaign feedback from a unit's contact, or anything under a campaign 编号 or in a campaign thread that
-    another unit's contact sent; everything else is not ours."""
+    another unit's contact sent; a unit contact's monthly report carrying filled campaign blocks, handed to the
+    reports capability with those blocks as its rider; everything else is not ours."""
+    sender = known.person
     if p.kind == "monthly_report":
-        return None
+        if not p.campaigns or sender.role != "contact" or sender.unit is None:
+            return None
+        if p.has_answers:
+            return reports.route(ctx, msg, p, known, rider=MonthlyFeedback(ctx, msg, p, sender.unit))
+        # Only the campaign forms filled (a progress update in the request's thread): their feedback alone, so an
+        # accepted report is not superseded by a blank one, and the month still waits for its report.
+        answers = [a for found in _numbered(ctx, p) if (a := _answer(ctx, msg, p, sender, *found)) is not None]
+        return next((a for a in answers if a[0] != "processed"), None) or (
+            ("processed", "; ".join(note for _, note in answers)) if answers else None)
     found = _match(ctx, p)
     if found is None:
         return None
-    campaign, unit_code, feedback = found
-    sender = known.person
+    return _answer(ctx, msg, p, sender, *found)
+
+
+def _answer(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, sender: Person, campaign: Campaign, unit_code: str,
+            feedback: ParsedFeedback | None) -> tuple[str, str] | None:
+    """One campaign's feedback in a unit contact's mail: refused from another unit, corrected, or recorded."""
     if sender.role != "contact" or sender.unit is None:
         return None
     if sender.unit.code != unit_code:
@@ -71,14 +73,23 @@ def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tup
     return _accept(ctx, msg, p, campaign, unit, sender, feedback, answer=may_answer)
 
 
-def _match(ctx: Ctx, p: ParsedMessage) -> tuple[Campaign, str, ParsedFeedback | None] | None:
-    """(campaign, unit code of the 编号, the feedback read for it or None): the form's number first, then the
-    thread of our campaign mail."""
+def _numbered(ctx: Ctx, p: ParsedMessage) -> list[tuple[Campaign, str, ParsedFeedback | None]]:
+    """(campaign, unit code, feedback) of every form in the mail whose 编号 names a campaign of ours."""
+    out: list[tuple[Campaign, str, ParsedFeedback | None]] = []
     for fb in p.campaigns:
         if fb.campaign is not None and fb.unit is not None:
             campaign = find_campaign(ctx.s, fb.campaign)
             if campaign is not None:
-                return campaign, fb.unit, fb
+                out.append((campaign, fb.unit, fb))
+    return out
+
+
+def _match(ctx: Ctx, p: ParsedMessage) -> tuple[Campaign, str, ParsedFeedback | None] | None:
+    """(campaign, unit code of the 编号, the feedback read for it or None): the form's number first, then the
+    thread of our campaign mail."""
+    numbered = _numbered(ctx, p)
+    if numbered:
+        return numbered[0]
     for ours in replied_to(ctx.s, p.envelope.thread_ids):
         if ours.idem_key.startswith("campaign-"):
             token = find_campaign_token(ours.idem_key.split(":")[1])
@@ -91,108 +102,16 @@ def _match(ctx: Ctx, p: ParsedMessage) -> tuple[Campaign, str, ParsedFeedback | 
 
 
 def _problems(ctx: Ctx, feedback: ParsedFeedback) -> list[str]:
-    problems = [e.message for e in feedback.errors]
-    for block in feedback.targets:
-        if block.customer and customer_of(ctx.s, block.customer) is None:
-            problems.append(f"客户编号 {block.customer} 不在客户名录中，请核对后重新填写（新接触的客户请联系总部登记）")
-    if not feedback.targets and not problems:
-        problems.append("推广反馈表中没有任何【客户】栏目，请在下方反馈表中填写后发送")
-    return problems
+    return [x.message for x in feedback_problems(ctx, feedback)]
 
 
 def _accept(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, campaign: Campaign, unit: Unit, sender: Person,
             feedback: ParsedFeedback, *, answer: bool) -> tuple[str, str]:
-    dates = dates_of(campaign, ctx.app.calendar)
-    round_ = round_of(msg.received_at.astimezone(ctx.app.tz).date(), dates)
-    record = record_feedback(ctx.s, campaign, unit, msg, round_)
-    warnings = [w.message for w in feedback.warnings]
-    rows: list[dict[str, object]] = []
-    moved = 0
-    reported: set[int] = set()
-    for block in feedback.targets:
-        if _empty(block):
-            continue   # a block left blank is "no change", like a blank stage: nothing to keep
-        customer = customer_of(ctx.s, block.customer)
-        assert customer is not None   # checked in _problems
-        target = target_for(ctx.s, campaign, customer, unit)
-        if target is None:
-            target = add_target_by_unit(ctx.s, campaign, customer, unit, msg.received_at)
-            warnings.append(f"客户 {customer.code} {customer.name} 不在贵单位本方案的目标客户中，已作为新增目标客户记录；"
-                            "如有误请告知总部")
-        elif not target.active:
-            warnings.append(f"客户 {customer.code} 已不在本方案的目标客户中，本次反馈仍已记录")
-        reported.add(target.id)
-        before, now = record_entry(ctx.s, record, target, block, msg)
-        moved += now is not None
-        req = _needs_hq(ctx, msg, campaign, unit, target, block) if block.needs_hq else None
-        if req is not None:
-            record_request(ctx, record.id, target.id, req)
-        rows.append(_row(target, block, before, now, req))
-    unchanged = sum(1 for t in unit_targets(campaign, unit.id) if t.id not in reported)
+    done = record_blocks(ctx, msg, campaign, unit, feedback, round_for(ctx, campaign, msg))
+    token = token_of(campaign, unit)
     if answer:
-        ctx.queue(f"campaign-ack:{token_of(campaign, unit)}:{msg.id}", "ack", mails.ack_mail(
-            ctx.department, p, campaign, unit, token_of(campaign, unit), version=record.version, rows=rows,
-            unchanged=unchanged, warnings=warnings), answers=p.envelope.from_addr)
-    return "processed", (f"campaign {token_of(campaign, unit)}: v{record.version} round {round_}, "
-                         f"{len(rows)} block(s), {moved} stage change(s)")
-
-
-def _empty(block: ParsedTarget) -> bool:
-    return all(getattr(block, key) is None for key in ("stage", "intention", "progress", "next", "signing_text",
-                                                        "needs_hq"))
-
-
-def record_request(ctx: Ctx, feedback_id: int, target_id: int, req: Request) -> None:
-    """The 诉求 a block opened or joined, on that block's entry (the board lists it)."""
-    entry = ctx.s.scalar(select(CampaignEntry).where(CampaignEntry.feedback_id == feedback_id,
-                                                     CampaignEntry.target_id == target_id))
-    if entry is not None:
-        entry.request_id = req.id
-
-
-def _needs_hq(ctx: Ctx, msg: InboundMessage, campaign: Campaign, unit: Unit, target: CampaignTarget,
-              block: ParsedTarget) -> Request:
-    """Open (or join) a 诉求 for the customer's 总部对接人 — else the unit's own — with the block's text."""
-    customer = target.customer
-    lines = [f"{unit.name}在推广全国性产品及服务方案“{campaign.title}”（{campaign.number}）中需总部支持：",
-             f"客户：{customer.code} {customer.name}"]
-    for key in ("stage", "intention", "progress", "next"):
-        value = getattr(block, key)
-        if value:
-            lines.append(f"{LABELS[key]}：{value}")
-    if block.signing_text:
-        lines.append(f"{LABELS['signing']}：{block.signing_text}")
-    own = ctx.app.directory.unit_hq_staff(unit.code)
-    assignee = customer.hq_staff or (find_staff(ctx.s, own) if own else None)
-    req, merged = open_or_merge(ctx.s, ctx.app.settings.requests, source="campaign", unit=unit, customer=customer,
-                                category=None, text="\n".join(lines), inbound=msg, calendar=ctx.app.calendar,
-                                tz=ctx.app.tz, assignee=assignee,
-                                subject=f"推广需总部支持：{customer.name}（{campaign.number}）")
-    if not merged:
-        notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
-                        lead=f"{unit.name}在推广方案 {campaign.number} 中就{customer.name}提出需总部支持，请跟进。")
-    return req
-
-
-def _row(target: CampaignTarget, block: ParsedTarget, before: str, now: str | None,
-         req: Request | None) -> dict[str, object]:
-    """One block as the acknowledgement shows it: the stage as recorded, every answer, the 诉求."""
-    if now is not None:
-        stage_line = f"{before} → {now}（已记录变化）"
-    elif block.stage is not None:
-        stage_line = f"{block.stage}（与上次相同）"
-    else:
-        stage_line = f"未填写，保持“{before}”"
-    lines = [{"label": LABELS[key], "text": getattr(block, key)} for key in ("intention", "progress", "next")
-             if getattr(block, key)]
-    if block.signing_text:
-        read = block.expected_signing
-        lines.append({"label": LABELS["signing"],
-                      "text": block.signing_text + (f"（记为 {read}）" if read and read != block.signing_text else "")})
-    if req is not None:
-        who = f"，承办人 {req.assignee.name}" if req.assignee else ""
-        hq_line = f"是——已转总部办理，诉求编号 {req.number}{who}"
-    else:
-        hq_line = {True: "是", False: "否", None: "未填写"}[block.needs_hq]
-    return {"code": target.customer.code, "name": target.customer.name, "stage_line": stage_line, "lines": lines,
-            "hq_line": hq_line}
+        ctx.queue(f"campaign-ack:{token}:{msg.id}", "ack", mails.ack_mail(
+            ctx.department, p, campaign, unit, token, version=done.version, rows=done.rows,
+            unchanged=done.unchanged, warnings=done.warnings), answers=p.envelope.from_addr)
+    return "processed", (f"campaign {token}: v{done.version} round {done.round}, "
+                         f"{len(done.rows)} block(s), {done.moved} stage change(s)")

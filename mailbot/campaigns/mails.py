@@ -14,46 +14,17 @@ from datetime import date
 from typing import Any
 
 from parsers import ParsedMessage
-from parsers.campaign import render_campaign_form
-from parsers.campaigntext import NO_INTENTION, STAGES, campaign_rows
 
 from mailbot.db.models import Campaign, CampaignTarget, Unit
 from mailbot.directory.lookup import unit_recipients
 from mailbot.outbox.compose import Attachment, Draft, Thread
 from mailbot.outbox.drafts import draft, echoed_subject, thread_of, unit_context
-from mailbot.render.workbook import CONTENT_TYPE, Choice, build_form_workbook
-
-WORKBOOK_INSTRUCTIONS = ("填写说明：请在右侧白色单元格中填写（单元格内换行：Alt+Enter），进展阶段、需总部支持可从下拉列表选择；"
-                         f"与上次相比没有变化的可不填，填“{NO_INTENTION}”的请在“本期进展”中写明原因；"
-                         "填好后保存，作为附件回复本邮件即可，无需再在邮件正文中填写。")
-# The stages as the list offers them; the reader also takes their synonyms, typed into the mail body.
-STAGE_CHOICE = Choice(STAGES, "进展阶段只能填写")
-HQ_CHOICE = Choice(("是", "否"), "需总部支持只能填写")
+from mailbot.reports.campaign_forms import campaign_workbook, form_text, workbook_filename
 
 
 def campaign_view(campaign: Campaign) -> dict[str, object]:
     return {"number": campaign.number, "title": campaign.title, "description": campaign.description or "",
             "end_date": campaign.end_date, "every_days": campaign.every_days}
-
-
-def form_text(campaign: Campaign, token: str, targets: Sequence[CampaignTarget]) -> str:
-    return render_campaign_form(token=token, campaign=campaign.number, title=campaign.title,
-                                targets=[(t.customer.code, t.customer.name) for t in targets])
-
-
-def workbook_filename(token: str) -> str:
-    return f"推广反馈表_{token}.xlsx"
-
-
-def campaign_workbook(campaign: Campaign, token: str, targets: Sequence[CampaignTarget]) -> Attachment:
-    """The same form as an .xlsx a unit may fill and return instead of the mail body: labels and 【…】 rows in
-    column A, answers in column B, as `parsers.xlsxform` reads a campaign form back."""
-    rows = campaign_rows(token=token, campaign=campaign.number, title=campaign.title,
-                         targets=[(t.customer.code, t.customer.name) for t in targets])
-    data = build_form_workbook(rows, sheet_title="推广反馈表", instructions=WORKBOOK_INSTRUCTIONS,
-                               doc_title=f"推广反馈 {token}", choices={"stage": STAGE_CHOICE, "hq": HQ_CHOICE},
-                               short_keys=frozenset({"signing"}), tall_keys=frozenset({"progress"}))
-    return Attachment(workbook_filename(token), data, *CONTENT_TYPE)
 
 
 def _customers(targets: Sequence[CampaignTarget]) -> list[dict[str, str]]:

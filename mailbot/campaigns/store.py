@@ -49,6 +49,7 @@ from mailbot.domain.workdays import WorkCalendar
 from mailbot.outbox.compose import Attachment, Draft
 from mailbot.outbox.queue import Change, Plan
 from mailbot.planfile import CustomerFact, PlanError
+from mailbot.reports.campaign_forms import token_of, unit_targets
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +99,8 @@ def load_campaign_plan(path: Path) -> tuple[CampaignPlan, list[Document]]:
     return plan, documents
 
 
-def token_of(campaign: Campaign, unit: Unit) -> str:
-    return f"{campaign.number}-{unit.code}"
-
-
 def find_campaign(s: Session, number: str) -> Campaign | None:
     return s.scalar(select(Campaign).where(Campaign.number == number.strip().upper()))
-
-
-def unit_targets(campaign: Campaign, unit_id: int) -> list[CampaignTarget]:
-    """The unit's active targets, in the order its form lists them (by customer code)."""
-    return sorted((t for t in campaign.targets if t.unit_id == unit_id and t.active), key=lambda t: t.customer.code)
 
 
 def current_stage(target: CampaignTarget) -> str:

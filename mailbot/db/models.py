@@ -378,9 +378,12 @@ class Visit(Base):
     summary: Mapped[str | None] = mapped_column(Text)   # 会谈纪要
     agreed: Mapped[str | None] = mapped_column(Text)    # 达成事项
     summary_at: Mapped[datetime | None]
+    # A promotion event (推广会, 见面会) of a national campaign (§6.1): the plan file's `campaign:` key.
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
 
     customer: Mapped[Customer] = relationship()
     hq_owner: Mapped[Person | None] = relationship()
+    campaign: Mapped[Campaign | None] = relationship()
     units: Mapped[list[Unit]] = relationship(secondary="visit_units", order_by="Unit.code")
     follow_ups: Mapped[list[FollowUp]] = relationship(back_populates="visit", order_by="FollowUp.id")
     notes: Mapped[list[VisitNote]] = relationship(back_populates="visit", order_by="VisitNote.id")
@@ -554,11 +557,13 @@ class CampaignFeedback(Base):
     """One accepted feedback reply of one unit; versions count per unit, rounds by the cadence."""
 
     __tablename__ = "campaign_feedback"
-    __table_args__ = (UniqueConstraint("campaign_id", "unit_id", "version"),)
+    # One reply is one feedback per campaign: a monthly report may carry the blocks of several (migration 0008).
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_id", "version"),
+                      UniqueConstraint("inbound_id", "campaign_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"), unique=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_messages.id"))
     version: Mapped[int] = mapped_column(Integer)
     round: Mapped[int] = mapped_column(Integer)   # the feedback round it arrived in (1 = before the first date)
     received_at: Mapped[datetime]

@@ -2,16 +2,24 @@
 urgent mail (handed to `requests.urgent`), or — a failed attempt at the report with no form — how to report.
 
 The report number and thread must be the sender's own unit's: another unit's number is refused.
+
+A report may carry another form answered in the same reply — the feedback of a campaign that rides in the
+monthly request. That capability sits above this one, so it hands its part in as a `Rider`: checked with the
+report (one error reply lists the problems of both, nothing recorded until both are right), filling what it
+answers of the report, recorded with it, and shown in the report's one acknowledgement.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from parsers import ParsedMessage, Problem
 
-from mailbot.db.models import InboundMessage, Period, ReportRequest, Unit
+from mailbot.db.models import InboundMessage, Period, ReportRequest, Submission, Unit
 from mailbot.directory.lookup import customers_by_code, duty_people
 from mailbot.domain.report_attempt import attempts_report
 from mailbot.domain.validate import validate_report
@@ -22,9 +30,25 @@ from mailbot.requests.inbound import notify_assignee
 from mailbot.requests.urgent import handle_urgent
 
 
-def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tuple[str, str] | None:
+class Rider(Protocol):
+    """Another form answered in the same reply as the monthly report."""
+
+    def problems(self) -> list[tuple[str, str, Sequence[Problem]]]:
+        """(title, the sender's copy, its problems) of every riding form: all of them are quoted back when any
+        form has something to fix, since nothing of the reply is recorded."""
+
+    def fill(self, p: ParsedMessage) -> ParsedMessage:
+        """The report with what the riding forms answer of it filled in (before it is stored)."""
+
+    def record(self, period: Period, sub: Submission) -> Sequence[Mapping[str, object]]:
+        """Record the riding forms with the accepted report; what the acknowledgement shows of each."""
+
+
+def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender,
+          rider: Rider | None = None) -> tuple[str, str] | None:
     """A unit contact's mail about the monthly report or an urgent matter, or a failed attempt at the report (told
-    how to report); a contact's other mail, and anyone else's, is not ours."""
+    how to report); a contact's other mail, and anyone else's, is not ours. `rider`: the campaign feedback
+    that came with a report."""
     sender, env = known.person, p.envelope
     if sender.role != "contact" or sender.unit is None:
         return None
@@ -45,7 +69,7 @@ def route(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, known: Sender) -> tup
     if p.urgent:
         notes.append(handle_urgent(ctx, msg, p, unit, answer=may_answer))
     if p.kind == "monthly_report":
-        notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer))
+        notes.append(handle_report(ctx, msg, p, unit, period, token, answer=may_answer, rider=rider))
     elif not p.urgent:
         attempt = attempts_report(answers_our_request=rr is not None, carries_report_number=p.token is not None,
                                   attachment_names=(a.filename for a in p.attachments),
@@ -75,15 +99,19 @@ def match_request(s: Session, p: ParsedMessage) -> ReportRequest | None:
 
 
 def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, period: Period,
-                  token: str | None, *, answer: bool) -> str:
+                  token: str | None, *, answer: bool, rider: Rider | None = None) -> str:
     verdict = validate_report(p, unit_view(ctx.s, unit))
+    riding = rider.problems() if rider is not None else []
     addr = p.envelope.from_addr
-    if not verdict.accepted:
+    if not verdict.accepted or any(found for _, _, found in riding):
         if answer:
             names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
             ctx.queue(f"error:{msg.id}", "error_reply", error_mail(
-                ctx.department, p, unit, period.key, token, verdict.problems, names), answers=addr)
-        return f"rejected: {len(verdict.problems)} problem(s)"
+                ctx.department, p, unit, period.key, token, verdict.problems, names, riding), answers=addr)
+        count = len(verdict.problems) + sum(len(found) for _, _, found in riding)
+        return f"rejected: {count} problem(s)"
+    if rider is not None:
+        p = rider.fill(p)
     duty = duty_people(ctx.s, ctx.app.directory.duty_addresses())
     sub, requests = persist_submission(ctx.s, msg, p, unit, period, ctx.app.tz, ctx.app.settings.requests,
                                        duty[0] if duty else None, ctx.app.calendar)
@@ -91,11 +119,13 @@ def handle_report(ctx: Ctx, msg: InboundMessage, p: ParsedMessage, unit: Unit, p
         if not merged:
             notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
                             lead=f"{unit.name}在{period.key}月报中提出需总部协调的事项，请办理。")
+    sections = rider.record(period, sub) if rider is not None else ()
     if answer:
         names = {code: c.name for code, c in customers_by_code(ctx.s).items()}
         ctx.queue(f"ack:{msg.id}", "ack", ack_mail(ctx.department, p, sub, names, token or "", verdict.warnings,
-                                                   requests), answers=addr)
-    return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}"
+                                                   requests, sections), answers=addr)
+    return f"accepted v{sub.version} {'on time' if sub.on_time else 'late'}" + (
+        f", campaign feedback: {len(sections)}" if sections else "")
 
 
 _REQUEST_BY_MESSAGE_ID = select(ReportRequest).where(ReportRequest.message_id.in_(bindparam("ids", expanding=True)))

@@ -2,6 +2,8 @@
 
 Each decides from the database who still needs what and queues mail under an
 idempotency key (`request:2026-11:GD`, `reminder:2026-11:GD:T-3`, `escalation:2026-11:GD`).
+The request and its reminders carry the feedback forms of the open campaigns answered with the monthly
+request (`campaign_forms`); those campaigns are chased by these reminders only, never by their own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mailbot.domain.commands import OPEN, STATUS_CN
 from mailbot.domain.tokens import make_token
 from mailbot.outbox.compose import Draft, Thread
 from mailbot.outbox.queue import Plan
+from mailbot.reports.campaign_forms import riding_forms
 from mailbot.reports.mails import escalation_mail, reminder_mail, request_mail
 from mailbot.reports.store import ensure_period
 from mailbot.visits.matters import open_follow_ups
@@ -63,8 +66,8 @@ def send_requests(app: App, period_key: str, *, dry_run: bool = False) -> Plan:
                 continue
             token = make_token(period.key, unit.code, app.settings.token_secret())
             matters = _open_matters(s, unit) + open_follow_ups(s, unit, today=app.today())
-            draft = request_mail(app.department, unit, period.key, period.deadline, token,
-                                       matters)
+            draft = request_mail(app.department, unit, period.key, period.deadline, token, matters,
+                                 riding_forms(s, unit, app.today()))
             row = plan.queue(s, f"request:{period.key}:{unit.code}", "request", draft, sender=app.identity, now=app.now())
             if row is not None:
                 s.add(ReportRequest(period=period, unit=unit, token=token, message_id=row.message_id,
@@ -92,7 +95,7 @@ def remind(app: App, period_key: str, stage: str, *, dry_run: bool = False) -> P
         for unit, rr in _not_reported(s, period.id):
             def draft(unit: Unit = unit, rr: ReportRequest = rr) -> Draft:
                 return reminder_mail(app.department, unit, period.key, period.deadline, rr.token,
-                                     days_left, Thread(rr.message_id))
+                                     days_left, Thread(rr.message_id), riding_forms(s, unit, app.today()))
 
             plan.queue(s, f"reminder:{period.key}:{unit.code}:{stage}", "reminder", draft, sender=app.identity,
                        now=app.now())

@@ -55,6 +55,7 @@ def card(visit: Visit, plan: VisitPlan, tz: ZoneInfo) -> dict[str, object]:
         "units": "、".join(names.get(c, c) for c in plan.units) or "（无）",
         "responsible_unit": names.get(plan.responsible_unit or "", plan.responsible_unit or "（未指定）"),
         "status_cn": STATUS_CN.get(visit.status, visit.status),
+        "campaign": f"{visit.campaign.number} {visit.campaign.title}" if visit.campaign else None,
     }
 
 

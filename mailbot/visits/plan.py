@@ -28,7 +28,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TIME_RANGE = re.compile(r"^\s*(\d{1,2})[:：](\d{2})\s*(?:-|—|–|~|～|至|到)\s*(\d{1,2})[:：](\d{2})\s*$")
 _TOP_KEYS = frozenset({"number", "kind", "customer", "topic", "date", "end_date", "time", "place", "hq_owner",
                        "units", "responsible_unit", "customer_attendees", "our_attendees", "itinerary",
-                       "duties", "briefing", "arrangements", "notes"})
+                       "duties", "briefing", "arrangements", "notes", "campaign"})
+CAMPAIGN = re.compile(r"TG-\d{4}-\d{2,3}")   # a national campaign's number (campaigns/plan.py)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class VisitPlan:
     briefing: tuple[ChecklistItem, ...] = ()
     arrangements: tuple[ChecklistItem, ...] = ()   # 会务安排: room, reception, cars, meals (mostly incoming)
     notes: str | None = None
+    campaign: str | None = None     # TG-2026-01: a promotion event (推广会, 见面会) of that campaign
 
     @property
     def checklist(self) -> tuple[ChecklistItem, ...]:
@@ -129,9 +131,16 @@ def parse_plan(text: str, source: str, tz: ZoneInfo) -> VisitPlan:
     if responsible and responsible not in units:
         r.bad("responsible_unit", f"“{responsible}”不在 units 中")
 
+    campaign = r.text(data, "campaign", "campaign", required=False)
+    if campaign is not None:
+        campaign = campaign.upper()
+        if not CAMPAIGN.fullmatch(campaign):
+            r.bad("campaign", f"推广方案编号应形如 TG-2026-01，写的是“{campaign}”")
+
     plan = VisitPlan(
-        source=source, number=number, kind=kind, customer=customer, topic=topic, starts=starts or _EPOCH,
-        ends=ends or _EPOCH, place=place, hq_owner=hq_owner, units=units, responsible_unit=responsible,
+        source=source, number=number, campaign=campaign, kind=kind, customer=customer, topic=topic,
+        starts=starts or _EPOCH, ends=ends or _EPOCH, place=place, hq_owner=hq_owner, units=units,
+        responsible_unit=responsible,
         customer_attendees=tuple(_attendees(r, data, "customer_attendees")),
         our_attendees=tuple(_attendees(r, data, "our_attendees")),
         itinerary=tuple(_steps(r, data)), duties=tuple(_duties(r, data)),
@@ -288,6 +297,7 @@ def to_json(plan: VisitPlan) -> dict[str, Any]:
         "briefing": [_check_json(c) for c in plan.briefing],
         "arrangements": [_check_json(c) for c in plan.arrangements],
         "notes": plan.notes,
+        "campaign": plan.campaign,
     }
 
 
@@ -315,7 +325,8 @@ def from_stored(*, source: str, number: str, kind: str, customer: str, topic: st
         our_attendees=tuple(Attendee(**a) for a in details.get("our_attendees", [])),
         itinerary=tuple(Step(**s) for s in details.get("itinerary", [])),
         duties=tuple(Duty(**d) for d in details.get("duties", [])),
-        briefing=checks("briefing"), arrangements=checks("arrangements"), notes=details.get("notes"))
+        briefing=checks("briefing"), arrangements=checks("arrangements"), notes=details.get("notes"),
+        campaign=details.get("campaign"))
 
 
 def essence(plan: VisitPlan) -> dict[str, Any]:
@@ -329,7 +340,7 @@ def essence(plan: VisitPlan) -> dict[str, Any]:
 CHANGE_LABELS = {"kind": "类型", "customer": "客户", "topic": "主题", "place": "地点", "hq_owner": "总部对接人",
                  "units": "所属单位", "responsible_unit": "纪要牵头单位", "customer_attendees": "客方参加人员",
                  "our_attendees": "我方参加人员", "itinerary": "行程（议程）安排", "duties": "分工",
-                 "briefing": "汇报材料", "arrangements": "会务安排", "notes": "备注"}
+                 "briefing": "汇报材料", "arrangements": "会务安排", "notes": "备注", "campaign": "所属推广方案"}
 
 
 def changed_keys(old: VisitPlan, new: VisitPlan) -> list[str]:

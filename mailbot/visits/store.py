@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailbot.app import App
-from mailbot.db.models import Customer, Unit, Visit, VisitNote
+from mailbot.db.models import Campaign, Customer, Unit, Visit, VisitNote
 from mailbot.db.session import transaction
 from mailbot.directory.config import Directory
 from mailbot.errors import MailbotError
@@ -132,6 +132,7 @@ def record_visit(app: App, s: Session, plan: VisitPlan, source: str) -> VisitCha
     now = app.now()
     plan = with_directory_names(s, plan)
     visit = _existing(s, plan, source)
+    _check_campaign(s, plan, new=visit is None)
     if visit is None:
         if plan.starts <= now:
             raise PlanError([f"{plan.source}: date: {KINDS[plan.kind]}时间已过，无法登记新的{KINDS[plan.kind]}"])
@@ -190,6 +191,17 @@ def _existing(s: Session, plan: VisitPlan, source: str) -> Visit | None:
                      .order_by(Visit.id.desc())).first()
 
 
+def _check_campaign(s: Session, plan: VisitPlan, *, new: bool) -> None:
+    """A promotion event names a campaign that exists — and, for a new one, is still running."""
+    if plan.campaign is None:
+        return
+    campaign = s.scalar(select(Campaign).where(Campaign.number == plan.campaign))
+    if campaign is None:
+        raise PlanError([f"{plan.source}: campaign: 没有编号为 {plan.campaign} 的全国性产品及服务方案"])
+    if new and campaign.status != "open":
+        raise PlanError([f"{plan.source}: campaign: 方案 {plan.campaign} 已结束，不能再安排推广会、见面会"])
+
+
 def _next_number(s: Session, year: int) -> str:
     prefix = f"VIS-{year}-"
     last = s.scalar(select(func.max(Visit.number)).where(Visit.number.like(prefix + "%")))
@@ -205,6 +217,8 @@ def _apply(s: Session, visit: Visit, plan: VisitPlan) -> None:
     # The notice lists units in the file's order; the relationship is ordered by code, so keep the order too.
     visit.details = json.dumps({**to_json(plan), "unit_order": list(plan.units)}, ensure_ascii=False)
     visit.units = list(s.scalars(select(Unit).where(Unit.code.in_(plan.units))))
+    visit.campaign = (s.scalar(select(Campaign).where(Campaign.number == plan.campaign))
+                      if plan.campaign else None)
 
 
 def audience(s: Session, plan: VisitPlan, reception: list[str]) -> tuple[list[Addr], list[Addr], dict[str, str]]:
@@ -254,6 +268,8 @@ def invite(visit: Visit, plan: VisitPlan, method: str, attendees: list[Addr], *,
     c = mails.card(visit, plan, tz)
     lines = [f"{c['kind_title']}：{c['customer']}", f"主题：{visit.topic}", f"总部对接人：{c['hq_owner']}",
              f"所属单位：{c['units']}"]
+    if c["campaign"]:
+        lines.append(f"推广方案：{c['campaign']}")
     if plan.our_attendees:
         lines.append("我方参加人员：" + "、".join(a.label() for a in plan.our_attendees))
     if plan.customer_attendees:

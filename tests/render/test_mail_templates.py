@@ -88,6 +88,9 @@ def contexts() -> dict[str, dict[str, Any]]:
                 {"customer_code": "S001", "customer_name": "国家电网有限公司",
                  "summary": "10月提出的管输费结算争议，待总部协调", "status": "处理中"},
             ],
+            # A campaign answered with the monthly request: its feedback form rides above the monthly form.
+            "campaigns": [{"number": "TG-2026-01", "title": "冬季调峰气保供服务方案", "token": "TG-2026-01-GD",
+                           "form_text": CAMPAIGN_FORM, "workbook": "推广反馈表_TG-2026-01-GD.xlsx"}],
         },
         "ack": {
             "unit": UNIT,
@@ -108,6 +111,12 @@ def contexts() -> dict[str, dict[str, Any]]:
             "urgent_text": None,
             "requests": [],
             "read_from": None,
+            "campaigns": [{"number": "TG-2026-01", "title": "冬季调峰气保供服务方案", "token": "TG-2026-01-GD",
+                           "closed": False, "version": 1, "unchanged": 1,
+                           "rows": [{"code": "S001", "name": "国家电网有限公司", "stage_line": "已宣贯 → 有意向（已记录变化）",
+                                     "lines": [{"label": "合作意向及规模", "text": "年增供约1亿方"}],
+                                     "hq_line": "否"}],
+                           "warnings": ["客户 S003 华润燃气控股有限公司 不在贵单位本方案的目标客户中，已作为新增目标客户记录"]}],
         },
         "error_reply": {
             "unit": UNIT,
@@ -120,6 +129,8 @@ def contexts() -> dict[str, dict[str, Any]]:
             "marked": [],
             "form_text": FORM.replace("风险等级（无/一般/重大）：", "风险等级（无/一般/重大）：较大"),
             "original_subject": f"回复: [重点客户月报] 2026年11月 广东分公司 请于11月28日前回复 [{TOKEN}]",
+            "campaigns": [{"title": "推广反馈表 TG-2026-01-GD", "marked": [5],
+                           "form_text": CAMPAIGN_FORM.replace("1. 进展阶段：", "1. 进展阶段：很有兴趣", 1)}],
         },
         "reminder": {
             "unit": UNIT,
@@ -129,6 +140,7 @@ def contexts() -> dict[str, dict[str, Any]]:
             "days_left": 3,
             "token": TOKEN,
             "form_text": FORM,
+            "campaigns": [],
         },
         "escalation": {
             "unit": UNIT,

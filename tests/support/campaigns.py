@@ -64,3 +64,30 @@ def fill_campaign_workbook(data: bytes, answers: Mapping[str, Mapping[int, str]]
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def filled_request(mail_text: str, campaigns: Mapping[str, Mapping[str, Mapping[int, str]]],
+                   report: Mapping[str, Mapping[str, str]]) -> str:
+    """A unit's answer to a 月度报送通知 carrying campaign feedback forms: from the first form to the monthly
+    form's end, `campaigns` typed into each 【推广反馈】 form by its 编号 (customer → field number → answer) and
+    `report` into the monthly form (customer → a label's start, "1" or "风险等级" → answer)."""
+    lines = mail_text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("【推广反馈】"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("【重点客户月报填报单】"))
+    end = next(i for i in range(end, len(lines)) if lines[i].startswith("【填报结束】"))
+    out, answers, customer = [], None, None
+    for line in lines[start:end + 1]:
+        if line.startswith("【推广反馈】"):
+            answers, customer = campaigns.get(line.split("：", 1)[1].strip(), {}), None
+        elif line.startswith("【重点客户月报填报单】"):
+            answers, customer = None, None
+        block = re.match(r"^【(?:客户|战略客户|VIP客户)】(\S+)", line)
+        if block:
+            customer = block[1]
+        number = re.match(r"^(\d)\. ", line)
+        if answers is not None and number and customer:
+            line += answers.get(customer, {}).get(int(number[1]), "")
+        elif answers is None and customer:
+            line += next((v for k, v in report.get(customer, {}).items() if line.startswith(k)), "")
+        out.append(line)
+    return "\n".join(out)

@@ -42,9 +42,10 @@ def test_the_example_plan_reads_as_a_visit_to_s001() -> None:
 
 
 def test_every_mistake_in_a_plan_is_named_by_file_and_key() -> None:
-    # An unquoted time, a bad date, a misspelt key and a missing place: one run lists all four.
+    # An unquoted time, a bad date, a misspelt key, a missing place and a campaign that is no campaign's number:
+    # one run lists them all.
     text = "kind: outgoing\ncustomer: S001\ntopic: 会谈\ndate: 2026-13-01\ntime: 14:00\nhq_owner: liuyang\n" \
-           "units: [GD]\nplce: 北京\nbriefing:\n  - {item: 材料, preparer: GD, due: 11/17}\n"
+           "units: [GD]\nplce: 北京\nbriefing:\n  - {item: 材料, preparer: GD, due: 11/17}\ncampaign: 推广会\n"
     with pytest.raises(PlanError) as e:
         parse_plan(text, "v.yaml", TZ)
     problems = "\n".join(e.value.problems)
@@ -53,6 +54,7 @@ def test_every_mistake_in_a_plan_is_named_by_file_and_key() -> None:
     assert "v.yaml: date: 日期应写作 2026-11-20，写的是“2026-13-01”" in problems
     assert "v.yaml: time: 应写作 \"09:30-11:30\"，写的是“14:00”" in problems
     assert "v.yaml: briefing.0.due: 日期应写作" in problems
+    assert "v.yaml: campaign: 推广方案编号应形如 TG-2026-01，写的是“推广会”" in problems
 
 
 def test_names_the_directory_does_not_know_are_refused() -> None:

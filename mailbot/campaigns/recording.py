@@ -29,6 +29,7 @@ from mailbot.campaigns.store import (
     unit_targets,
 )
 from mailbot.db.models import Campaign, CampaignEntry, CampaignTarget, InboundMessage, Request, Unit
+from mailbot.domain.titles import request_title
 from mailbot.pipeline.context import Ctx
 from mailbot.reports.store import local_period
 from mailbot.requests.inbound import notify_assignee
@@ -130,11 +131,18 @@ def _needs_hq(ctx: Ctx, msg: InboundMessage, campaign: Campaign, unit: Unit, tar
     req, merged = open_or_merge(ctx.s, ctx.app.settings.requests, source="campaign", unit=unit, customer=customer,
                                 category=None, text="\n".join(lines), inbound=msg, calendar=ctx.app.calendar,
                                 tz=ctx.app.tz, assignee=assignee,
-                                subject=f"推广需总部支持：{customer.name}（{campaign.number}）")
+                                subject=_title(campaign, block))
     if not merged:
         notify_assignee(ctx, req, "assigned", f"req-notice:{req.number}:assigned",
                         lead=f"{unit.name}在推广方案 {campaign.number} 中就{customer.name}提出需总部支持，请跟进。")
     return req
+
+
+def _title(campaign: Campaign, block: ParsedTarget) -> str:
+    """The 诉求's one-line title: what the unit wrote of the matter (the customer is a column of its own wherever
+    the title is shown)."""
+    said = next((text for text in (block.progress, block.next, block.intention) if text), "")
+    return f"{campaign.number}推广需总部支持：{request_title(said) if said else '详见反馈'}"
 
 
 def _row(target: CampaignTarget, block: ParsedTarget, before: str, now: str | None,

@@ -148,6 +148,7 @@ def test_feedback_is_refused_with_what_to_fix_then_recorded_with_its_history(app
     with app.sessions() as s:
         (req,) = s.scalars(select(Request).where(Request.source == "campaign"))
         assert req.customer.code == "S001" and req.assignee.email == LIUYANG[1] and "年增供约1亿方" in req.text
+        assert req.title == "TG-2026-01推广需总部支持：已向客户宣贯方案。"   # what the unit wrote, not boilerplate
         added = s.scalar(select(CampaignTarget).where(CampaignTarget.added_by_unit.is_(True)))
         assert added is not None and added.customer.code == "V001"
     assert f"诉求编号 {req.number}，承办人 刘洋" in body

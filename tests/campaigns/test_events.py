@@ -8,11 +8,16 @@ The example visit plan: BJ, GD and JS visit S001 on 2026-11-20, 09:30–11:30; B
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from mailbot.app import App
+from mailbot.bulletin.model import Bulletin
+from mailbot.bulletin.render import render_bulletin_html
 from mailbot.campaigns.board import board, board_lines
 from mailbot.campaigns.chapter import gather_campaigns
 from mailbot.campaigns.history import customer_campaigns
@@ -26,6 +31,10 @@ from tests.support.campaigns import plan_file
 from tests.support.mailflow import SUMMARY, SUNYUE, Clock, answer_to, at, event, invitation, one, text, write_plan
 
 TOPIC = "冬季调峰气保供服务方案推介会"
+# A month with nothing else to say: the campaign chapter alone.
+BULLETIN = Bulletin(period="2026-11", department="资源与市场部", deadline=date(2026, 11, 28),
+                    generated_at=at(2026, 11, 30, 9), units=(), customers=(), vip=(), risks=(), coordination=(),
+                    urgent=())
 
 
 def test_an_event_planned_as_a_visit_shows_on_the_campaigns_board_chapter_and_history(
@@ -65,5 +74,8 @@ def test_an_event_planned_as_a_visit_shows_on_the_campaigns_board_chapter_and_hi
         ("VIS-2026-0001", "纪要已归档", 2, ("北京分公司", "广东分公司", "江苏分公司"))]
     assert december.events == ()
     assert [(e.state, e.follow_ups_open) for e in before.events] == [("计划中", 0)]
+    chapter = re.sub(r"<[^>]+>|\s+", "", render_bulletin_html(replace(BULLETIN, campaigns=(november,))))
+    assert f"推广会、见面会：11月20日09:30VIS-2026-0001国家电网有限公司“{TOPIC}”" in chapter
+    assert "（北京分公司、广东分公司、江苏分公司；纪要已归档，后续事项2项未完成）" in chapter
     (shown,) = [e for e in history if e.stage_line.startswith("推广会、见面会")]
     assert shown.stage_line == f"推广会、见面会：{TOPIC}（VIS-2026-0001，纪要已归档）" and shown.number == "TG-2026-01"

@@ -27,6 +27,8 @@ run: venv
 test: system-deps test-deps venv
 	$(PY) -m mypy mailbot parsers
 	$(VENV)/bin/lint-imports --no-cache
+	@# Where PYTHONDONTWRITEBYTECODE is set, every `mailbot` subprocess of the suite would compile the project again.
+	$(PY) -m compileall -q mailbot parsers >/dev/null
 	$(PY) -m pytest -q -n 4 --dist loadfile --durations=25
 
 bench: venv

@@ -305,6 +305,10 @@ class WebSettings(_Strict):
     signins_per_address: int = Field(default=5, ge=1)   # sign-in requests an hour for one address
     signins_per_client: int = Field(default=20, ge=1)   # and from one client address
     session_hours: int = Field(default=12, ge=1)
+    # The intranet SSO: the reverse proxy puts the signed-in address in this header (e.g. X-Remote-User); honoured
+    # only on requests from `trusted_proxies` (addresses or networks), so nobody else can claim to be anyone.
+    trusted_user_header: str | None = None
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
 
 
 class Settings(_Strict):

@@ -165,6 +165,8 @@ def run_demo(root: Path, *, period: str = "2026-11", out: Callable[[str], None] 
         f"{outbox}")
     out(f"database: {app.settings.database.url}")
     out(f"the month at a glance: .venv/bin/mailbot --config {root / 'mailbot.yaml'} status --period {period}")
+    out(f"the board: .venv/bin/mailbot --config {root / 'mailbot.yaml'} web, then http://127.0.0.1:8080/signin as "
+        f"zhangwei@hq.example.cn (the sign-in link is printed there)")
     return 0 if pdf.exists() and report.exists() else 1
 
 

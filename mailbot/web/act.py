@@ -1,6 +1,7 @@
 """HQ staff acting on a 诉求 from the board, through the code a command mail runs.
 
-The form's fields become the command block a person would write in a reply (`答复：…`, `备注：…`, `状态：…`),
+The form's fields become the command block a person would write in a reply (`转交：…`, `需集团审议：是`,
+`答复：…`, `备注：…`, `状态：…`),
 made into a message from that person and recorded as an inbound row of mailbox `web` — with a `Received:` line
 naming the client address — then handed to `requests.inbound.handle_reply`, exactly as the pipeline hands a
 reply. So the history, the status transitions, the answer mailed to the unit and the acknowledgement to the
@@ -19,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from parsers import parse_message
 
@@ -42,10 +44,23 @@ class Outcome:
     note: str = ""              # handle_reply's note, when done
 
 
-def command_text(*, status: str, answer: str, note: str) -> tuple[str, list[str]]:
-    """The command block for the form's fields, and what is wrong with them (then nothing is done)."""
+def command_text(*, status: str, answer: str, note: str, transfer: str = "", review: bool = False,
+                 staff: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+    """The command block for the form's fields, and what is wrong with them (then nothing is done).
+
+    `staff` holds the addresses a 诉求 may be transferred to (active HQ staff); the mail command would refuse any
+    other in its acknowledgement, the form says so at once instead.
+    """
     problems: list[str] = []
     lines: list[str] = []
+    transfer = transfer.strip().lower()
+    if transfer:
+        if transfer not in staff or parse_commands(f"转交：{transfer}").commands != (Command("transfer", transfer),):
+            problems.append("转交对象须为登记的总部人员")
+        else:
+            lines.append(f"转交：{transfer}")
+    if review:
+        lines.append("需集团审议：是")
     for label, verb, value in (("答复", "answer", answer), ("备注", "note", note)):
         value = value.replace("\r\n", "\n").strip()
         if not value:
@@ -64,7 +79,7 @@ def command_text(*, status: str, answer: str, note: str) -> tuple[str, list[str]
         else:
             lines.append(f"状态：{status}")  # last: the status chosen wins over the one an answer implies
     if not lines and not problems:
-        problems.append("请至少选择状态或填写答复、备注")
+        problems.append("请至少选择状态、转交或需集团审议，或填写答复、备注")
     return "\n".join(lines), problems
 
 
@@ -82,14 +97,20 @@ def command_mail(app: App, person: Person, req: Request, body: str, client: str)
     return m.as_bytes()
 
 
+def hq_staff(s: Session) -> list[Person]:
+    """Who a 诉求 may be transferred to: the active HQ staff, in the directory's order."""
+    return list(s.scalars(select(Person).where(Person.role == "hq", Person.active.is_(True)).order_by(Person.id)))
+
+
 def act_on_request(app: App, viewer: Viewer, number: str, client: str, *, status: str, answer: str,
-                   note: str) -> Outcome:
-    body, problems = command_text(status=status, answer=answer, note=note)
+                   note: str, transfer: str = "", review: bool = False) -> Outcome:
     with transaction(app.sessions) as s:
         req = s.scalar(scoped(select(Request).where(Request.number == number), viewer, Request.unit_id))
-        person = s.get(Person, viewer.person_id)
-        if req is None or person is None or not viewer.is_hq:
+        person = s.get(Person, viewer.person_id) if viewer.is_hq and viewer.person_id is not None else None
+        if req is None or person is None:
             return Outcome(False, ())
+        body, problems = command_text(status=status, answer=answer, note=note, transfer=transfer, review=review,
+                                      staff=frozenset(p.email for p in hq_staff(s)))
         if problems:
             return Outcome(True, tuple(problems))
         raw = command_mail(app, person, req, body, client)

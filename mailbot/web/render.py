@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
 
@@ -34,3 +35,12 @@ def _when(ctx: Context, t: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 def render(template: str, /, **ctx: object) -> str:
     return environment().get_template(template).render(ctx)
+
+
+def render_body(template: str, /, **ctx: object) -> tuple[Markup, Markup]:
+    """A page's `title` and `main` blocks alone (the body `cache.Bodies` keeps); `page.html.j2` lays them out.
+
+    What they hold was escaped while they were rendered here, so they go into the layout as they are."""
+    t = environment().get_template(template)
+    context = t.new_context(dict(ctx))
+    return (Markup("".join(t.blocks["title"](context)).strip()), Markup("".join(t.blocks["main"](context))))

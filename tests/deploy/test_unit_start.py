@@ -23,8 +23,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -41,7 +39,7 @@ from sqlalchemy import create_engine, select
 from mailbot.db.migrate import head_revision
 from mailbot.db.models import InboundMessage
 from mailbot.demo import replies
-from tests.deploy.units import DEPLOY, PROJECT, command, read_unit, service
+from tests.deploy.units import DEPLOY, PROJECT, command, environment, install_venv, moved, read_unit, service, snapshot
 from tests.servers.dovecot import Dovecot, OAuthProvider, require_dovecot
 
 USER = "nobody"
@@ -73,53 +71,12 @@ def oauth_imap() -> Iterator[tuple[Dovecot, OAuthProvider]]:
         endpoint.close()
 
 
-def snapshot(folder: Path) -> dict[str, tuple[int, int, int, bytes]]:
-    """Every file under a folder: mode, owner, mtime and content."""
-    out = {}
-    for p in sorted(folder.rglob("*")):
-        st = p.lstat()
-        out[str(p.relative_to(folder))] = (st.st_mode, st.st_uid, st.st_mtime_ns,
-                                           p.read_bytes() if p.is_file() else b"")
-    return out
-
-
-def moved(root: Path, path: str) -> str:
-    """A path of the unit, under the scratch root."""
-    return str(root / path.lstrip("/")) if path.startswith(("/opt/mailbot", "/var/lib/", "/etc/mailbot")) else path
-
-
-def runnable(path: Path) -> bool:
-    """Whether a user who is neither owner nor group may run `path` (every folder above it searchable)."""
-    return all(p.stat().st_mode & 0o001 for p in path.parents) and path.stat().st_mode & 0o005 == 0o005
-
-
-def install_venv(venv: Path) -> None:
-    """/opt/mailbot/.venv as `make production` leaves it: a venv with the `mailbot` script.
-
-    Built thin — it reaches the project venv's packages through a .pth — from the interpreter the project venv
-    was made with, or the system's of the same version when that one is out of the user's reach (pyenv under
-    /root, 0700, on this machine).
-    """
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [Path(sys._base_executable).resolve(), Path("/usr/bin") / version]  # type: ignore[attr-defined]
-    python = next((p for p in candidates if p.exists() and runnable(p)), None)
-    if python is None:
-        pytest.skip(f"no {version} interpreter the user {USER} may run ({', '.join(map(str, candidates))})")
-    subprocess.run([str(python), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
-    packages = sysconfig.get_paths()["purelib"]
-    (venv / "lib" / version / "site-packages" / "project.pth").write_text(
-        f"import site; site.addsitedir({packages!r})\n")
-    script = Path(sys.prefix, "bin", "mailbot").read_text().split("\n", 1)[1]
-    (venv / "bin/mailbot").write_text(f"#!{venv}/bin/python\n{script}")
-    (venv / "bin/mailbot").chmod(0o755)
-
-
 def lay_out(root: Path, unit: dict[str, dict[str, list[str]]], dovecot: Dovecot, token_url: str) -> dict[str, Path]:
     """The installation as README "Deploying" leaves it, under `root`."""
     nobody = pwd.getpwnam(USER)
     home = Path(moved(root, service(unit, "WorkingDirectory")))
     (home / "config").mkdir(parents=True)
-    install_venv(home / ".venv")
+    install_venv(home / ".venv", USER)
     data = home / "data"                      # install -d -m 750 -o mailbot data
     data.mkdir(mode=0o750)
     os.chown(data, nobody.pw_uid, nobody.pw_gid)
@@ -154,18 +111,6 @@ def lay_out(root: Path, unit: dict[str, dict[str, list[str]]], dovecot: Dovecot,
     return {"home": home, "data": data, "state": state, "token": token_file, "env": env}
 
 
-def environment(env_file: Path, state: Path) -> dict[str, str]:
-    """What systemd gives a User= service: its own few variables and the EnvironmentFile's, nothing of ours."""
-    pw = pwd.getpwnam(USER)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": pw.pw_dir, "USER": USER,
-           "LOGNAME": USER, "SHELL": pw.pw_shell, "STATE_DIRECTORY": str(state)}
-    for line in env_file.read_text().splitlines():
-        name, eq, value = line.partition("=")
-        if eq and not line.startswith("#"):
-            env[name.strip()] = value.strip()
-    return env
-
-
 def start(line: str, root: Path, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     pw = pwd.getpwnam(USER)
     argv = [moved(root, a) for a in command(line)]
@@ -198,7 +143,7 @@ def test_the_unit_starts_the_daemon_as_its_user_and_the_rotated_token_lands_in_t
         assert all(p.stat().st_uid == 0 and not p.stat().st_mode & 0o022 for p in (config, *config.iterdir()))
         dovecot.append(MAILBOX, replies.build(sender=CONTACT, to=BOT, subject="关于冬季保供的请示",
                                               body="请问本月用气计划何时下达？", at=datetime.now(timezone.utc)))
-        env = environment(paths["env"], paths["state"])
+        env = environment(paths["env"], paths["state"], USER)
 
         (pre,) = unit["Service"]["ExecStartPre"]
         upgraded = start(pre, root, home, env, tmp_path / "pre.log")

@@ -7,9 +7,15 @@ runs it (`-` ignore failure, `@`, `:`, `+`, `!`, `!!`), which are not part of th
 
 from __future__ import annotations
 
+import pwd
 import re
 import shlex
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
+
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEPLOY = PROJECT / "deploy"
@@ -59,3 +65,60 @@ def dockerfile(path: Path) -> dict[str, list[str]]:
         word, _, rest = line.partition(" ")
         out.setdefault(word.upper(), []).append(" ".join(rest.split()))
     return out
+
+
+# --- a scratch root laid out as the unit expects ---------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, int, bytes]]:
+    """Every file under a folder: mode, owner, mtime and content."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(folder))] = (st.st_mode, st.st_uid, st.st_mtime_ns,
+                                           p.read_bytes() if p.is_file() else b"")
+    return out
+
+
+def moved(root: Path, path: str) -> str:
+    """A path of the unit, under the scratch root."""
+    return str(root / path.lstrip("/")) if path.startswith(("/opt/mailbot", "/var/lib/", "/etc/mailbot")) else path
+
+
+def runnable(path: Path) -> bool:
+    """Whether a user who is neither owner nor group may run `path` (every folder above it searchable)."""
+    return all(p.stat().st_mode & 0o001 for p in path.parents) and path.stat().st_mode & 0o005 == 0o005
+
+
+def install_venv(venv: Path, user: str) -> None:
+    """/opt/mailbot/.venv as `make production` leaves it: a venv with the `mailbot` script.
+
+    Built thin — it reaches the project venv's packages through a .pth — from the interpreter the project venv
+    was made with, or the system's of the same version when that one is out of the user's reach (pyenv under
+    /root, 0700, on this machine).
+    """
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [Path(sys._base_executable).resolve(), Path("/usr/bin") / version]  # type: ignore[attr-defined]
+    python = next((p for p in candidates if p.exists() and runnable(p)), None)
+    if python is None:
+        pytest.skip(f"no {version} interpreter the user {user} may run ({', '.join(map(str, candidates))})")
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    packages = sysconfig.get_paths()["purelib"]
+    (venv / "lib" / version / "site-packages" / "project.pth").write_text(
+        f"import site; site.addsitedir({packages!r})\n")
+    script = Path(sys.prefix, "bin", "mailbot").read_text().split("\n", 1)[1]
+    (venv / "bin/mailbot").write_text(f"#!{venv}/bin/python\n{script}")
+    (venv / "bin/mailbot").chmod(0o755)
+
+
+def environment(env_file: Path, state: Path, user: str, home: str | None = None) -> dict[str, str]:
+    """What systemd gives a User= service: its own few variables and the EnvironmentFile's, nothing of ours.
+    `home`: for a user only a scratch root's /etc/passwd knows."""
+    pw = pwd.getpwnam(user) if home is None else None
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": home or pw.pw_dir, "USER": user,  # type: ignore[union-attr]
+           "LOGNAME": user, "SHELL": pw.pw_shell if pw else "/usr/sbin/nologin", "STATE_DIRECTORY": str(state)}
+    for line in env_file.read_text().splitlines():
+        name, eq, value = line.partition("=")
+        if eq and not line.startswith("#"):
+            env[name.strip()] = value.strip()
+    return env

@@ -32,7 +32,7 @@ def serving(app: App) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(app, secret=SECRET), host="127.0.0.1", port=port,
-                                          log_level="warning", access_log=False))
+                                          log_level="warning", access_log=False, proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_SECONDS

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from mailbot.app import App
-from mailbot.db.models import OutboxMail, WebAction, WebLink
+from mailbot.db.models import OutboxMail, WebAction, WebLink, WebSignin
 from mailbot.requests.store import list_requests
-from tests.support.board import ask_link, client, csrf, mailed_token, sign_in, use_link
+from mailbot.web.site import create_app
+from tests.support.board import SECRET, ask_link, client, csrf, mailed_token, sign_in, use_link
 from tests.support.mailflow import (
     GD,
     LIUYANG,
@@ -51,7 +53,8 @@ def test_signing_in_by_the_link_read_from_the_outbox(app: App, clock) -> None:  
     assert "httponly" in cookie and "samesite=lax" in cookie
     page = c.get("/month")
     assert page.status_code == 200 and "2026年11月月度报送" in page.text and "广东分公司" in page.text
-    assert page.headers["content-security-policy"] == ("default-src 'self'; script-src 'self'; object-src 'none'; "
+    assert page.headers["content-security-policy"] == ("default-src 'self'; script-src 'self'; img-src 'self' data:; "
+                                                       "object-src 'none'; "
                                                        "frame-ancestors 'none'")
     assert "<script" not in page.text
     assert "SQ-2026-0001" in c.get("/requests").text
@@ -83,6 +86,19 @@ def test_an_unknown_address_gets_the_same_page_and_no_mail(app: App, clock) -> N
     assert ask_link(c, "nobody@example.com") == known
     assert ask_link(c, "sunli@szgas.example.com") == known  # a customer's own contact may not sign in
     assert [m.recipients for m in outbox(app, "web-signin:")] == [LIUYANG[1]]
+
+
+def test_in_demo_mode_the_link_is_also_handed_to_the_terminal(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    # `mailbot web` on the example directory: its people's mail reaches no one, so the link is printed; an address
+    # that gets no link gets nothing printed either.
+    clock.set(2026, 11, 18, 10)
+    shown: list[tuple[str, str]] = []
+    c = TestClient(create_app(app, secret=SECRET, show_link=lambda *link: shown.append(link)), follow_redirects=False)
+    ask_link(c, "nobody@example.com")
+    ask_link(c, LIUYANG[1])
+    ((address, url),) = shown
+    assert address == LIUYANG[1] and url.rsplit("/", 1)[1] == mailed_token(app, LIUYANG[1])
+    assert use_link(c, url.rsplit("/", 1)[1]) == 303 and "刘洋" in c.get("/month").text   # signed in by it
 
 
 def test_sign_in_requests_are_rate_limited_per_address_and_client(app: App, clock) -> None:  # type: ignore[no-untyped-def]
@@ -137,10 +153,11 @@ def test_what_units_wrote_is_shown_as_text(app: App, clock) -> None:  # type: ig
     number = _raised(app, clock, {"S001": {"4": evil, "风险等级": "一般", "需总部协调": "是"}})
     c = client(app)
     sign_in(c, app, LIUYANG[1])
-    for path in ("/month", "/requests", f"/requests/{number}"):
+    for path in ("/month", "/month/2026-11/GD", "/requests", f"/requests/{number}"):
         page = c.get(path).text
         assert "<script>alert" not in page and "<b>气量" not in page, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get(f"/requests/{number}").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get("/month/2026-11/GD").text
 
 
 def test_acting_on_a_request_sends_the_mail_the_mail_command_sends(app: App, clock) -> None:  # type: ignore[no-untyped-def]
@@ -180,3 +197,56 @@ def test_signing_out_ends_the_session(app: App, clock) -> None:  # type: ignore[
     assert c.post("/signout", data={"csrf": csrf(c, "/month")}).status_code == 303
     assert c.get("/month").status_code == 303
     assert count(app, OutboxMail) >= 1
+
+
+def test_transfer_and_group_review_from_the_board_are_the_mail_commands(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    number = _raised(app, clock)
+    c = client(app)
+    sign_in(c, app, LIUYANG[1])
+    path = f"/requests/{number}"
+    page = c.get(path).text
+    assert 'name="transfer"' in page and "王芳（wangfang@hq.example.cn）" in page and 'name="review"' in page
+    r = c.post(path, data={"transfer": GD[1], "csrf": csrf(c, path)})   # a unit's contact is nobody to transfer to
+    assert r.status_code == 400 and "转交对象须为登记的总部人员" in r.text
+    assert request(app, number).assignee.email == LIUYANG[1]
+
+    clock.set(2026, 11, 19, 10)
+    theirs = {"assignee": "wangfang@hq.example.cn"}
+    assert number not in c.get("/requests", params=theirs).text
+    r = c.post(path, data={"transfer": "wangfang@hq.example.cn", "review": "1", "csrf": csrf(c, path)})
+    assert r.status_code == 303
+    board = c.get("/requests", params=theirs).text   # the board made again at once, not the one it kept
+    assert number in board and "待集团审议（1）" in board
+    req = request(app, number)
+    assert req.assignee.email == "wangfang@hq.example.cn" and req.status == "awaiting_approval"
+    assert [(e.actor, e.action) for e in req.events[-2:]] == [(LIUYANG[1], "transfer"), (LIUYANG[1], "approval")]
+    (notice,) = outbox(app, f"req-notice:{number}:transfer:")                # the mail command's notice
+    assert notice.recipients == "wangfang@hq.example.cn" and "刘洋将此诉求转交您办理" in text(notice)
+    ack = latest(app, "req-ack:")
+    assert ack.recipients == LIUYANG[1] and "已转交王芳" in text(ack) and "已提交集团审议" in text(ack)
+
+
+def test_the_sso_header_signs_in_only_through_a_trusted_proxy(make_app, clock) -> None:  # type: ignore[no-untyped-def]
+    clock.set(2026, 11, 18, 10)
+    app = make_app(web={"trusted_user_header": "X-Remote-User", "trusted_proxies": ["127.0.0.1", "10.8.0.0/16"]})
+    proxy = client(app, peer="10.8.3.4")
+    for _ in range(2):   # the proxy appends the address it saw to what the client claimed
+        page = proxy.get("/month", headers={"X-Remote-User": "LiuYang@hq.example.cn",
+                                            "X-Forwarded-For": "6.6.6.6, 192.0.2.7"})
+        assert page.status_code == 200 and "刘洋" in page.text
+    with app.sessions() as s:   # once a session, from where the proxy says
+        signins = [(a.action, a.detail, a.client) for a in s.scalars(select(WebAction))]
+    assert signins == [("signin", "sso", "192.0.2.7")]
+    leader = client(app, peer="127.0.0.1").get("/month", headers={"X-Remote-User": "huangzq@gd.example.cn"})
+    assert leader.status_code == 200 and "黄志强" in leader.text and "四川分公司" not in leader.text
+    # Anyone else reaching the board cannot claim a name; nor may the proxy name someone not in the directory.
+    stranger = client(app, peer="10.9.0.1")
+    assert stranger.get("/month", headers={"X-Remote-User": LIUYANG[1]}).status_code == 303
+    stranger.headers["X-Forwarded-For"] = "192.0.2.99"
+    ask_link(stranger, "nobody@example.com")   # nor where it comes from
+    with app.sessions() as s:
+        assert s.scalars(select(WebSignin.client).order_by(WebSignin.id.desc())).first() == "10.9.0.1"
+    assert proxy.get("/month", headers={"X-Remote-User": "nobody@example.com"}).status_code == 303
+    # Without the setting the header means nothing, whoever sends it.
+    plain = client(make_app(), peer="127.0.0.1")
+    assert plain.get("/month", headers={"X-Remote-User": LIUYANG[1]}).status_code == 303

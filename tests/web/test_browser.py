@@ -1,26 +1,46 @@
-"""A real browser (headless Chromium) through sign-in and the month page, the board served on loopback.
+"""A real browser (headless Chromium) through sign-in and every page, the board served on loopback.
 
-Scenario: GD has reported on 11月18日; 刘洋 asks for a link, opens it from the mail in the outbox, clicks 登录 and
-sees the month — at desktop and phone width (screenshots kept with the test's files).
+Scenario: November with a row on every page (tests/support/board.py `a_full_month`, without the bulletin);
+刘洋 asks for a link, opens it from the mail in the outbox, clicks 登录 and sees the month at desktop width, then
+every page at phone width (420 px), none of which may scroll sideways — screenshots kept with the test's files.
+One browser for all of it: starting Chromium is the expensive part. SQLite only: what differs between the
+databases is tested without a browser (test_board.py, test_pages.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as page
 from selenium.webdriver.support.ui import WebDriverWait
 
 from mailbot.app import App
-from tests.support.board import mailed_token
+from tests.support.board import a_full_month, mailed_token
 from tests.support.liveboard import chromium, serving
-from tests.support.mailflow import LIUYANG, NEEDS_HQ, report
+from tests.support.mailflow import LIUYANG, Clock
+
+# Each page at 420 px with what must be on it.
+PAGES = {
+    "/month/2026-11/GD": "第1版（现行）",
+    "/requests": "SQ-2026-0001",
+    "/requests/SQ-2026-0001": "办理记录",
+    "/customers": "S001",
+    "/customers/S001": "下载客户档案",
+    "/visits": "VIS-2026-0001",
+    "/visits/VIS-2026-0001": "汇报材料准备",
+    "/surveys": "MY-2026-01",
+    "/campaigns": "TG-2026-01",
+    "/bulletins": "重点客户月报",
+    "/campaigns/TG-2026-01": "预计签约",   # last: its chart is looked at below
+}
+SIDEWAYS = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
-def test_signing_in_and_the_month_page_in_a_browser(app: App, clock, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    clock.set(2026, 11, 18, 10)
-    report(app, NEEDS_HQ)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_signing_in_and_every_page_in_a_browser(app: App, clock: Clock, tmp_path: Path) -> None:
+    a_full_month(app, clock, tmp_path, bulletin=False)
     driver = chromium()
     wait = WebDriverWait(driver, 15)  # a click returns before the next page has loaded; a busy machine is slow
     try:
@@ -40,8 +60,15 @@ def test_signing_in_and_the_month_page_in_a_browser(app: App, clock, tmp_path: P
             assert bar in ("rgba(11, 79, 138, 1)", "rgb(11, 79, 138)")
             driver.save_screenshot(str(tmp_path / "month-1280.png"))
             driver.set_window_size(420, 900)
+            assert driver.execute_script(SIDEWAYS) <= 0, "/month"
             driver.save_screenshot(str(tmp_path / "month-420.png"))
-            driver.get(f"{base}/requests")
-            assert "SQ-2026-0001" in driver.find_element(By.TAG_NAME, "main").text
+            for path, expected in PAGES.items():
+                driver.get(f"{base}{path}")
+                assert expected in driver.find_element(By.TAG_NAME, "main").text, path
+                assert driver.execute_script(SIDEWAYS) <= 0, f"{path} scrolls sideways at 420 px"
+                driver.save_screenshot(str(tmp_path / f"{path.strip('/').replace('/', '-')}-420.png"))
+            # The chart is a data: image the CSP lets through: it has a size once loaded.
+            chart = driver.find_element(By.CSS_SELECTOR, "img.chart")
+            assert driver.execute_script("return arguments[0].naturalWidth", chart) > 0
     finally:
         driver.quit()

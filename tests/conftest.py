@@ -80,6 +80,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         pg.drop(schema)
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """One App of each kind for a whole module, on a copy of the template, with its own clock (`app.clock`).
+
+    For modules whose tests read what one costly scenario built (a month played): the scenario runs once per
+    database kind instead of once per test. A test using it must leave the database as it found it.
+    """
+    root = tmp_path_factory.mktemp("module_app")
+    pg: PgSchemas | None = None
+    if request.param == "sqlite":
+        path = root / "test.sqlite3"
+        copy_sqlite(request.getfixturevalue("_sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        _pg_or_skip()
+        pg = request.getfixturevalue("_pg")
+        schema = pg.take()
+        url = pg.schema_url(schema)
+    app = build_app(test_settings(root, url), clock=Clock(datetime(2026, 11, 13, 9, 0, tzinfo=TZ)))
+    yield app
+    app.engine.dispose()
+    if pg is not None:
+        pg.give_back(schema)
+
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
     """One real Dovecot on loopback for the whole run (mailbox and integration tests share it)."""

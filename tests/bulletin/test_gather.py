@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from collections.abc import Callable
 from datetime import datetime, time
 from pathlib import Path
 
@@ -46,14 +45,14 @@ DEC_FIRST = datetime(2026, 12, 1, tzinfo=TZ)
 COMPILED = datetime(2026, 11, 30, 9, 5, tzinfo=TZ)
 
 
-@pytest.fixture
-def november(make_app: Callable[..., App]) -> App:
+@pytest.fixture(scope="module")
+def november(module_app: App) -> App:
+    """The demo's November, played once per database for the module's tests, which only read it."""
     clock = SimClock()
-    app = make_app()
-    app.clock = clock
-    play_month(app, clock, "2026-11", lambda _: None)
+    module_app.clock = clock
+    play_month(module_app, clock, "2026-11", lambda _: None)
     clock.now = COMPILED
-    return app
+    return module_app
 
 
 def squash(text: str) -> str:

@@ -143,11 +143,11 @@ def build_quarter(app: App, clock: Clock, tmp_path: Path) -> None:
     clock.set(2027, 1, 5, 9)
 
 
-@pytest.fixture
-def quarter(make_app: Callable[..., App], clock: Clock, tmp_path: Path) -> App:
-    app = make_app()
-    build_quarter(app, clock, tmp_path)
-    return app
+@pytest.fixture(scope="module")
+def quarter(module_app: App, tmp_path_factory: pytest.TempPathFactory) -> App:
+    """The quarter, built once per database for the module. Its tests read it; the one that mails comes last."""
+    build_quarter(module_app, module_app.clock, tmp_path_factory.mktemp("quarter"))  # type: ignore[arg-type]
+    return module_app
 
 
 def evaluation(app: App, key: str = "2026-Q4") -> Evaluation:
@@ -236,26 +236,6 @@ def test_explain_names_the_records_behind_each_figure(quarter: App) -> None:
     assert "2026-12: no accepted report, deadline 2026-12-28 passed — missing" in bj
 
 
-def test_each_unit_leader_gets_their_own_unit_only_and_the_head_the_table(quarter: App) -> None:
-    plan = mail_evaluation(quarter, EvalPeriod.parse("2026-Q4"))
-    assert len(plan.queued) == 7 and mail_evaluation(quarter, EvalPeriod.parse("2026-Q4")).queued == []
-    gd = one(quarter, "evaluation:2026-Q4:unit:GD")
-    assert gd.recipients == "huangzq@gd.example.cn,liming@gd.example.cn"   # 单位负责人, its 联系人 in copy
-    body = text(gd)
-    assert gd.subject == "【维护工作评估】2026年第四季度 广东分公司 得分72.1"
-    assert "在 6 个参加排名的所属单位中列第 1 名" in body
-    assert "做得较好：按时报送——按时3个月，迟报0个月，未报0个月" in body
-    assert "有待改进：填报完整度——11%（14/126项）" in body
-    assert "跟踪事项按期完成率：无到期的跟踪事项" in body
-    others = ("四川", "北京", "江苏", "陕西", "新疆", "35.5")
-    assert not any(o in body or o in gd.raw.decode("ascii", "replace") for o in others)
-    board = one(quarter, "evaluation:2026-Q4:board")
-    assert board.recipients == "zhangwei@hq.example.cn"
-    table = text(board)
-    assert "1. 广东分公司（GD）得分 72.1" in table and "5. 新疆分公司（XJ）得分 0.0" in table
-    assert "按时报送：1/1/1" in table
-
-
 def test_the_chapter_is_given_for_months_that_close_a_quarter(quarter: App) -> None:
     with quarter.sessions() as s:
         cfg = quarter.settings.evaluation
@@ -285,7 +265,7 @@ def test_the_calendar_mails_a_closed_quarter_only_when_configured(make_app: Call
 
 # The command's printing, exit codes and mailing are the same on both databases (their figures are tested on both
 # above): run through subprocesses once, on SQLite.
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("module_app", ["sqlite"], indirect=True)
 def test_the_command_prints_the_table_explains_and_mails(quarter: App, tmp_path: Path) -> None:
     # The operator's view, as a subprocess on the scenario's database: November, GD explained; then --json; then
     # --mail --dry-run queues nothing.
@@ -314,3 +294,24 @@ def test_the_command_prints_the_table_explains_and_mails(quarter: App, tmp_path:
     assert r.returncode == 0 and "would queue 7 mail(s)" in r.stdout
     assert outbox(quarter, "evaluation:") == []
     assert run("--period", "2026-13").returncode == 2
+
+
+# Mails go out: the last of the module's tests on the quarter (the command above must find none queued).
+def test_each_unit_leader_gets_their_own_unit_only_and_the_head_the_table(quarter: App) -> None:
+    plan = mail_evaluation(quarter, EvalPeriod.parse("2026-Q4"))
+    assert len(plan.queued) == 7 and mail_evaluation(quarter, EvalPeriod.parse("2026-Q4")).queued == []
+    gd = one(quarter, "evaluation:2026-Q4:unit:GD")
+    assert gd.recipients == "huangzq@gd.example.cn,liming@gd.example.cn"   # 单位负责人, its 联系人 in copy
+    body = text(gd)
+    assert gd.subject == "【维护工作评估】2026年第四季度 广东分公司 得分72.1"
+    assert "在 6 个参加排名的所属单位中列第 1 名" in body
+    assert "做得较好：按时报送——按时3个月，迟报0个月，未报0个月" in body
+    assert "有待改进：填报完整度——11%（14/126项）" in body
+    assert "跟踪事项按期完成率：无到期的跟踪事项" in body
+    others = ("四川", "北京", "江苏", "陕西", "新疆", "35.5")
+    assert not any(o in body or o in gd.raw.decode("ascii", "replace") for o in others)
+    board = one(quarter, "evaluation:2026-Q4:board")
+    assert board.recipients == "zhangwei@hq.example.cn"
+    table = text(board)
+    assert "1. 广东分公司（GD）得分 72.1" in table and "5. 新疆分公司（XJ）得分 0.0" in table
+    assert "按时报送：1/1/1" in table

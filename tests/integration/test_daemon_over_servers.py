@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import text as text_sql
 
@@ -174,9 +175,11 @@ def test_run_once_with_the_imap_server_down_still_delivers_the_outbox(tmp_path: 
 
 def test_sighup_reloads_the_directory_and_a_broken_file_is_refused(tmp_path: Path, dovecot: Dovecot,
                                                                    account: Account, sink: SmtpSink,
-                                                                   spawn: Spawn) -> None:
+                                                                   spawn: Spawn,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # `systemctl reload` after editing directory.yaml: a new contact counts at once, the IMAP session is kept;
     # a file with a mistake is refused with the error, and the directory in force stays.
+    monkeypatch.setenv("MAILBOT_ALLOW_EXAMPLE_DIRECTORY", "1")   # an edited copy of the example people, knowingly
     directory = tmp_path / "directory.yaml"
     directory.write_text((PROJECT / "config/directory.example.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     config = write_config(tmp_path, dovecot=dovecot, account=account, sink=sink, db_url=sqlite_url(tmp_path),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import os
 import subprocess
 import sys
@@ -114,14 +115,15 @@ def test_demo_leaves_a_bulletin_and_an_outbox_and_status_reads_it(demo: tuple[Pa
 
 
 def test_the_demo_november_bulletin_compares_with_october_and_carries_the_campaign(demo: tuple[Path, str]) -> None:
-    # Page 1 names every 重大-risk customer (S003 by report, S007 and S011 by urgent mail) and the two overdue urgent
-    # 诉求, with figures against October; the campaign launched in October shows its funnel after two rounds.
+    # Page 1 names every 重大-risk customer (S003 by report, S007 and S011 by urgent mail) and every overdue 诉求,
+    # with figures against October; the campaign launched in October shows its funnel after two rounds.
     root, printed = demo
     pdf = root / "bulletins/重点客户月报-2026-11.pdf"
     pages = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     page1 = re.sub(r"\s+", "", pages.split("\f")[0])
+    # The 诉求 overdue at the issue: the two urgent ones and the campaign's call for HQ support (due 11-24).
     for name in ("华润燃气控股有限公司", "陕西延长石油（集团）有限责任公司", "中国大唐集团有限公司", "SQ-2026-0005",
-                 "SQ-2026-0006", "2026年第2期", "上月66.7%", "签发：张伟"):
+                 "SQ-2026-0006", "SQ-2026-0001", "2026年第2期", "上月66.7%", "签发：张伟"):
         assert name in page1, name
     funnel = re.sub(r"\s+", " ", pages[pages.index("全国性方案推广"):])
     assert "TG-2026-01 冬季调峰气保供服务方案" in funnel and "S001 国家电网有限公司（广东分公司）已宣贯→洽谈中" in funnel
@@ -161,7 +163,8 @@ def test_db_upgrade_check_says_whether_an_upgrade_is_pending(tmp_path: Path) -> 
     cfg.write_text(f"data_dir: {tmp_path}\ndatabase:\n  url: sqlite:///{tmp_path / 'db.sqlite3'}\n", encoding="utf-8")
     before = run("--config", str(cfg), "db", "upgrade", "--check")
     assert before.returncode == 1 and "none (empty)" in before.stdout and "run `mailbot db upgrade`" in before.stdout
-    assert run("--config", str(cfg), "db", "upgrade", "--check").returncode == 1   # still pending: nothing changed
+    assert sqlite3.connect(tmp_path / "db.sqlite3").execute(   # nothing changed: still no table
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
     assert run("--config", str(cfg), "db", "upgrade").returncode == 0
     after = run("--config", str(cfg), "db", "upgrade", "--check")
     assert after.returncode == 0 and "up to date" in after.stdout

@@ -180,13 +180,13 @@ def charts(history: tuple[MonthFigures, ...]) -> tuple[Chart, ...]:
         return ()
     labels = [_month_label(f.period, i) for i, f in enumerate(history)]
     rate = line_chart("报送及时率（%）", labels, [Series("报送及时率", tuple(f.timeliness for f in history))],
-                      percent=True, width=330, height=230)
+                      percent=True, width=330, height=170)
     risks = bar_chart("风险提示（项）", labels, [Series("重大", tuple(float(f.risks_major) for f in history)),
                                           Series("一般", tuple(float(f.risks_minor) for f in history))],
-                      stacked=True, width=330, height=230, colours=("#a50000", "#d08a00"))
+                      stacked=True, width=330, height=170, colours=("#a50000", "#d08a00"))
     requests = bar_chart("诉求（件）", labels, [Series("新登记", tuple(float(f.requests_opened) for f in history)),
                                           Series("已答复", tuple(float(f.requests_answered) for f in history))],
-                         width=330, height=230, colours=("#1f3a5f", "#3f7f4f"))
+                         width=330, height=170, colours=("#1f3a5f", "#3f7f4f"))
     return (Chart("报送及时率", data_uri(rate)), Chart("风险提示", data_uri(risks)), Chart("诉求", data_uri(requests)))
 
 

@@ -8,6 +8,7 @@ exception may escape, as in test_fuzz.py).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 
 import pytest
@@ -341,7 +342,8 @@ def test_hostile_input_is_read_without_a_crash() -> None:
 
 # --- fuzz -------------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=100, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("MAILBOT_FUZZ_EXAMPLES", "0")) or 50, deadline=None, derandomize=True,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 KINDS = {"bounce", "auto_reply", "monthly_report", "campaign_feedback", "survey_response", "urgent_report",
          "unknown"}

@@ -7,6 +7,7 @@ means, which copy of the form wins, and where the survey number comes from.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -327,10 +328,11 @@ def test_parse_message_gives_surveys_json_object() -> None:
 # --- hostile input ------------------------------------------------------------------------------
 
 def test_a_huge_copy_is_read_without_a_crash() -> None:
-    # 60k numbered label lines and 1 MB lines inside one copy: each read to a result (speed is the bench's business).
-    body = "【满意度调查】编号：MY-2026-01-S001\n" + "".join(f"{n % 40}. 题目{n}：{n % 7}\n" for n in range(60_000))
-    long_line = "【满意度调查】" + "1. 评分（第1-6题）：" * 50_000
-    for text in (body, long_line, "【满意度调查】\n" * 20_000):
+    # 20k numbered label lines and a 300 kB line inside one copy (a real form has forty lines): each read to a
+    # result (speed is the bench's business).
+    body = "【满意度调查】编号：MY-2026-01-S001\n" + "".join(f"{n % 40}. 题目{n}：{n % 7}\n" for n in range(20_000))
+    long_line = "【满意度调查】" + "1. 评分（第1-6题）：" * 15_000
+    for text in (body, long_line, "【满意度调查】\n" * 5_000):
         response = read(text)
         assert response is not None and response.survey in (None, "MY-2026-01")
 
@@ -340,7 +342,8 @@ NOISE = ["", "5", "６分", "★★☆", "不了解", "还行吧", "4.5", "评�
          "【满意度调查】", "[满意度调查]编号：MY-2026-01-S0", "【填报结束】", "-----邮件原件-----", "发件人: x",
          "发件人: 资源与市场部", "发送时间: 今天", "发自我的iPhone", "1、", "⑳ x：", "31. 题：", "0. 零：", "\t", "客户：",
          "编号：", "填报人：\n联系电话：", "【重点客户月报填报单】", "【推广反馈】"]
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("MAILBOT_FUZZ_EXAMPLES", "0")) or 60, deadline=None, derandomize=True,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -132,8 +132,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Connect to each configured server and report, changing nothing."""
-    app = _app(args)
+    """Connect to each configured server and report, changing nothing: the database's schema is reported, not
+    upgraded (before the first start it is empty — the unit's `db upgrade` makes it), the directory read, not
+    loaded into it."""
+    from mailbot.app import build_app
+    from mailbot.db.migrate import current_revision, head_revision
+    from mailbot.settings import load_settings
+
+    app = build_app(load_settings(args.config))   # connects once: an unreachable database is one line, exit 1
+    revision, head = current_revision(app.engine), head_revision()
+    schema = "at head" if revision == head else (
+        f"{'empty' if revision is None else 'at ' + revision}; `mailbot db upgrade` brings it to {head} "
+        f"(the daemon's unit runs it before each start)")
+    print(f"ok    database ({app.engine.dialect.name}): connected — schema {schema}")
     ok = True
     for part, name in ((app.mailbox, f"mailbox ({app.settings.mailbox.backend})"),
                        (app.transport, f"outbox ({app.settings.outbox.transport})")):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
+from mailbot.db.session import make_engine
 from tests.support.mailflow import PROJECT
 
 MAILBOT = [sys.executable, "-m", "mailbot"]
@@ -168,3 +170,19 @@ def test_db_upgrade_check_says_whether_an_upgrade_is_pending(tmp_path: Path) -> 
     assert run("--config", str(cfg), "db", "upgrade").returncode == 0
     after = run("--config", str(cfg), "db", "upgrade", "--check")
     assert after.returncode == 0 and "up to date" in after.stdout
+
+
+def test_check_config_reports_the_schema_and_changes_nothing(tmp_path: Path, db_url: str) -> None:
+    # Before the first start (README "Deploying"): the database is reached and its schema reported, not upgraded —
+    # on PostgreSQL it used to fail "not up to date", on SQLite it migrated the file.
+    cfg = tmp_path / "m.yaml"
+    cfg.write_text(json.dumps({"data_dir": str(tmp_path), "database": {"url": db_url},
+                               "mailbox": {"path": str(tmp_path / "mail")}, "outbox": {"path": str(tmp_path / "out")}}),
+                   encoding="utf-8")
+    r = run("--config", str(cfg), "check-config")
+    assert r.returncode == 0, r.stderr
+    assert "schema empty; `mailbot db upgrade` brings it to" in r.stdout and "ok    mailbox (maildir)" in r.stdout
+    engine = make_engine(db_url)
+    assert inspect(engine).get_table_names() == [] and "people" not in r.stdout
+    engine.dispose()
+

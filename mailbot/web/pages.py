@@ -9,7 +9,7 @@ relations one by one): they are the pages everybody opens, 40 units and every �
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,6 +42,13 @@ STATE_CN = {"on_time": "按时报送", "late": "逾期报送", "missing": "未�
 COLUMNS = ("new", "in_progress", "awaiting_approval", "answered", "closed")
 
 
+def reported_months(s: Session, today: date) -> list[str]:
+    """The months whose request has gone out, newest first, up to this one: what the month page offers."""
+    return list(s.scalars(select(Period.key).where(Period.key <= f"{today:%Y-%m}",
+                                                   Period.id.in_(select(ReportRequest.period_id)))
+                          .order_by(Period.key.desc())))
+
+
 def month_page(app: App, s: Session, viewer: Viewer, period_key: str) -> dict[str, Any]:
     """Units × status for one month: whether each was asked, its state, versions and latest receipt.
 
@@ -71,8 +78,9 @@ def month_page(app: App, s: Session, viewer: Viewer, period_key: str) -> dict[st
                       "state_cn": STATE_CN[state], "versions": len(mine),
                       "received_at": mine[-1].received_at if mine else None})
     counts = {k: sum(1 for u in units if u["state"] == k) for k in STATE_CN}
+    months = [(k, due.Month.parse(k).label) for k in reported_months(s, app.today()) if k != period_key]
     return {"period": period_key, "label": due.Month.parse(period_key).label, "deadline": deadline,
-            "units": units, "counts": counts, "state_cn": STATE_CN}
+            "units": units, "counts": counts, "state_cn": STATE_CN, "months": months[:12]}
 
 
 def month_version(s: Session) -> tuple[object, ...]:

@@ -282,11 +282,13 @@ class _Board:
         viewer = self.viewer(request)
         if viewer is None:
             return self.to_signin()
-        period = request.query_params.get("period") or f"{self.app.today():%Y-%m}"
-        if not PERIOD.fullmatch(period):
-            raise HTTPException(404)
         today = self.app.today()   # before the deadline a unit is 尚未报送, after it 未报送
         with self.app.sessions() as s:
+            # By default the newest month whose request went out: before the 15th, this month has nothing yet.
+            period = request.query_params.get("period") or next(iter(pages.reported_months(s, today)),
+                                                                f"{today:%Y-%m}")
+            if not PERIOD.fullmatch(period):
+                raise HTTPException(404)
             title, main = self.bodies.get(
                 ("month", viewer.scope, period), (pages.month_version(s), today),
                 lambda: self.body("month.html.j2", **pages.month_page(self.app, s, viewer, period)))

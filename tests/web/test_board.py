@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from mailbot.app import App
 from mailbot.db.models import OutboxMail, WebAction, WebLink, WebSignin
+from mailbot.reports.schedule import send_requests
 from mailbot.requests.store import list_requests
 from mailbot.web.site import create_app
 from tests.support.board import SECRET, ask_link, client, csrf, mailed_token, sign_in, use_link
@@ -61,6 +62,20 @@ def test_signing_in_by_the_link_read_from_the_outbox(app: App, clock) -> None:  
     with app.sessions() as s:  # only the token's hash is kept
         assert all(token not in h for h in s.scalars(select(WebLink.token_hash)))
     assert count(app, WebAction) == 1
+
+
+def test_the_month_page_opens_on_the_newest_month_asked_and_offers_the_others(app: App, clock) -> None:  # type: ignore[no-untyped-def]
+    # 3 December: December's request goes out on the 15th, so the board opens on November; October, asked too, is
+    # one click away.
+    clock.set(2026, 10, 15, 9)
+    send_requests(app, "2026-10")
+    _raised(app, clock)
+    clock.set(2026, 12, 3, 9)
+    c = client(app)
+    sign_in(c, app, LIUYANG[1])
+    page = c.get("/month").text
+    assert "<h1>2026年11月月度报送</h1>" in page and '<a href="/month?period=2026-10">2026年10月</a>' in page
+    assert "<h1>2026年10月月度报送</h1>" in c.get("/month?period=2026-10").text
 
 
 def test_a_link_used_twice_or_after_15_minutes_is_refused(app: App, clock) -> None:  # type: ignore[no-untyped-def]

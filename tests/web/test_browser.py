@@ -103,7 +103,7 @@ def test_signing_in_and_every_page_in_a_browser(app: App, clock: Clock, tmp_path
             wait.until(page.url_contains("/signin"))
             driver.get(f"{base}/signin/{mailed_token(app, LIUYANG[1])}")
             wait.until(page.element_to_be_clickable((By.ID, "signin"))).click()
-            wait.until(lambda d: "/signin" in d.current_url)
+            wait.until(page.text_to_be_present_in_element((By.TAG_NAME, "main"), "登录链接无效、已使用或已过期"))
             driver.get(f"{base}/month")
             assert driver.current_url == f"{base}/signin"
             # SC's contact signs in: GD's rows are not found, its own are.

@@ -24,12 +24,9 @@ import signal
 import stat
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest

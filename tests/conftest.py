@@ -28,6 +28,19 @@ PG_URL = os.environ.get("MAILBOT_TEST_PG", "postgresql+psycopg://postgres@127.0.
 DEMO_DIRECTORY = PROJECT / "config/directory.example.yaml"
 
 
+# The longest modules first: `pytest -n 4 --dist loadfile` hands modules to workers in collection order, and a long
+# one handed out last (the demo's CLI fixture alone is half a minute) keeps one worker busy while the others wait.
+LONG_FIRST = ("tests/test_cli.py", "tests/integration/", "tests/demo/", "tests/deploy/", "tests/pipeline/test_sender.py",
+              "tests/campaigns/test_campaigns.py", "tests/evaluation/", "tests/web/", "tests/surveys/test_results.py",
+              "tests/test_settings.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)), len(LONG_FIRST))
+    items.sort(key=rank)   # stable: each module's tests stay together, in their order
+
+
 def _pg_or_skip() -> None:
     import psycopg
 

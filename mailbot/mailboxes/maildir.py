@@ -27,7 +27,7 @@ HEADER_LIMIT = 256 * 1024
 
 def deliver(path: Path, raw: bytes, *, received_at: datetime | None = None) -> str:
     """Write one message into a Maildir's new/ the Maildir way (tmp, then rename); returns its file name."""
-    box = mailbox.Maildir(path, create=True)
+    box = _maildir(path)
     key = box.add(raw)
     if received_at is not None:
         ts = received_at.timestamp()
@@ -35,12 +35,20 @@ def deliver(path: Path, raw: bytes, *, received_at: datetime | None = None) -> s
     return key
 
 
+def _maildir(path: Path) -> mailbox.Maildir:
+    """The Maildir at `path`, made if missing. `Maildir(create=True)` fails when another process (the daemon, an
+    MTA) makes the folder at the same moment; makedirs with exist_ok does not."""
+    for sub in ("tmp", "new", "cur"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(path, create=False)
+
+
 class MaildirMailbox:
     def __init__(self, path: Path, *, max_bytes: int) -> None:
         self.path = path
         self.name = f"maildir:{path}"
         self.max_bytes = max_bytes
-        mailbox.Maildir(path, create=True)
+        _maildir(path)
         for folder in FOLDERS.values():
             for sub in ("cur", "new", "tmp"):
                 (path / f".{folder}" / sub).mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ databases is tested without a browser (test_board.py, test_pages.py).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -43,6 +44,16 @@ PAGES = {
 SIDEWAYS = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
+def sign_in(driver: Any, wait: WebDriverWait[Any], base: str, app: App, address: str) -> None:
+    """On the sign-in page: ask for a link, open it from the mail in the outbox, click 登录, land on the month."""
+    driver.find_element(By.ID, "email").send_keys(address)
+    driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
+    wait.until(page.presence_of_element_located((By.CSS_SELECTOR, "p.sent")))
+    driver.get(f"{base}/signin/{mailed_token(app, address)}")
+    wait.until(page.element_to_be_clickable((By.ID, "signin"))).click()
+    wait.until(page.url_to_be(f"{base}/month"))
+
+
 def request_history(app: App) -> str:
     with app.sessions() as s:
         return " ".join(str(e.detail) for e in s.scalars(select(RequestEvent)))
@@ -57,12 +68,7 @@ def test_signing_in_and_every_page_in_a_browser(app: App, clock: Clock, tmp_path
         with serving(app) as base:
             driver.get(f"{base}/month")
             assert driver.current_url == f"{base}/signin"
-            driver.find_element(By.ID, "email").send_keys(LIUYANG[1])
-            driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
-            wait.until(page.presence_of_element_located((By.CSS_SELECTOR, "p.sent")))
-            driver.get(f"{base}/signin/{mailed_token(app, LIUYANG[1])}")
-            wait.until(page.element_to_be_clickable((By.ID, "signin"))).click()
-            wait.until(page.url_to_be(f"{base}/month"))
+            sign_in(driver, wait, base, app, LIUYANG[1])
             main = driver.find_element(By.TAG_NAME, "main").text
             assert "2026年11月月度报送" in main and "广东分公司" in main and "按时报送" in main
             # The stylesheet loaded under the CSP: the header bar has its colour.
@@ -107,12 +113,7 @@ def test_signing_in_and_every_page_in_a_browser(app: App, clock: Clock, tmp_path
             driver.get(f"{base}/month")
             assert driver.current_url == f"{base}/signin"
             # SC's contact signs in: GD's rows are not found, its own are.
-            driver.find_element(By.ID, "email").send_keys(SC[1])
-            driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
-            wait.until(page.presence_of_element_located((By.CSS_SELECTOR, "p.sent")))
-            driver.get(f"{base}/signin/{mailed_token(app, SC[1])}")
-            wait.until(page.element_to_be_clickable((By.ID, "signin"))).click()
-            wait.until(page.url_to_be(f"{base}/month"))
+            sign_in(driver, wait, base, app, SC[1])
             for path in ("/month/2026-11/GD", "/requests/SQ-2026-0001", "/customers/V002"):
                 driver.get(f"{base}{path}")
                 assert "页面不存在，或您无权查看。" in driver.find_element(By.TAG_NAME, "main").text, path

@@ -57,8 +57,13 @@ def example_addresses(settings: Settings, directory: Directory) -> list[str]:
     return list(dict.fromkeys(a for a in named if is_example_domain(a)))
 
 
+def example_directory_in_force(settings: Settings) -> bool:
+    """The directory in force is the example file itself: the demo, `make run`, the tests."""
+    return settings.path(settings.directory).name == EXAMPLE_FILE
+
+
 def demo_mode(settings: Settings, environ: Mapping[str, str]) -> bool:
-    return settings.path(settings.directory).name == EXAMPLE_FILE or environ.get(ALLOW_ENV, "") == "1"
+    return example_directory_in_force(settings) or environ.get(ALLOW_ENV, "") == "1"
 
 
 def refuse_example_addresses(settings: Settings, directory: Directory, environ: Mapping[str, str]) -> None:

@@ -72,18 +72,22 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
         raise MailbotError(f"{cmd[0]} failed: {done.stderr.strip()[:500]}")
 
 
+def _sqlite_copy(source_path: str | Path, target_path: str | Path) -> None:
+    """SQLite's online backup API: a consistent copy even while the daemon writes."""
+    source, target = sqlite3.connect(source_path), sqlite3.connect(target_path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+
+
 def backup(engine: Engine, url: str, data_dir: Path, dest: Path, now: datetime) -> Manifest:
     """Copy the database and the generated files into `dest` (which must be new or empty)."""
     if dest.exists() and any(dest.iterdir()):
         raise MailbotError(f"{dest} is not empty: back up into a new directory")
     dest.mkdir(parents=True, exist_ok=True)
     if engine.dialect.name == "sqlite":
-        source = sqlite3.connect(make_url(url).database or "")
-        target = sqlite3.connect(dest / SQLITE_FILE)
-        with target:
-            source.backup(target)
-        source.close()
-        target.close()
+        _sqlite_copy(make_url(url).database or "", dest / SQLITE_FILE)
     else:
         args, env, schema = _pg(url)
         _run(["pg_dump", "--format=custom", "--no-owner", *(["--schema", schema] if schema else []), *args,
@@ -115,12 +119,7 @@ def restore(engine: Engine, url: str, data_dir: Path, src: Path, *, force: bool 
                                    "or pass --force to replace it")
     engine.dispose()
     if engine.dialect.name == "sqlite":
-        source = sqlite3.connect(src / SQLITE_FILE)
-        target = sqlite3.connect(make_url(url).database or "")
-        with target:
-            source.backup(target)
-        source.close()
-        target.close()
+        _sqlite_copy(src / SQLITE_FILE, make_url(url).database or "")
     else:
         args, env, _ = _pg(url)
         _run(["pg_restore", "--clean", "--if-exists", "--no-owner", *args, str(src / PG_FILE)], env)

@@ -42,11 +42,11 @@ def web(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mailbot.app import open_app
-    from mailbot.daemon.preflight import EXAMPLE_FILE
+    from mailbot.daemon.preflight import example_directory_in_force
     from mailbot.web.site import create_app
 
     app = open_app(args.config)
-    if app.settings.path(app.settings.directory).name != EXAMPLE_FILE:
+    if not example_directory_in_force(app.settings):
         board = create_app(app)
     else:  # demo mode: the example people's mail reaches no one, so their links are shown here
         secret = os.environ.get(app.settings.web.secret_env) or secrets.token_urlsafe(32)   # sessions end with it

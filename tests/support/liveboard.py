@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ import uvicorn
 
 from mailbot.app import App
 from mailbot.web.site import create_app
+from tests.servers.ports import free_port
 from tests.support.board import SECRET
 
 START_SECONDS = 10
@@ -28,9 +28,7 @@ START_SECONDS = 10
 @contextmanager
 def serving(app: App) -> Iterator[str]:
     """The board on http://127.0.0.1:<port> until the block ends; yields that base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(app, secret=SECRET), host="127.0.0.1", port=port,
                                           log_level="warning", access_log=False, proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -7,8 +7,16 @@ link and clicking it in the mail the outbox holds; the clock moves instead of wa
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -17,11 +25,13 @@ from mailbot.db.models import OutboxMail, WebAction, WebLink, WebSignin
 from mailbot.reports.schedule import send_requests
 from mailbot.requests.store import list_requests
 from mailbot.web.site import create_app
+from tests.servers.ports import free_port
 from tests.support.board import SECRET, ask_link, client, csrf, mailed_token, sign_in, use_link
 from tests.support.mailflow import (
     GD,
     LIUYANG,
     NEEDS_HQ,
+    PROJECT,
     SUNYUE,
     answer_to,
     count,
@@ -265,3 +275,34 @@ def test_the_sso_header_signs_in_only_through_a_trusted_proxy(make_app, clock) -
     # Without the setting the header means nothing, whoever sends it.
     plain = client(make_app(), peer="127.0.0.1")
     assert plain.get("/month", headers={"X-Remote-User": LIUYANG[1]}).status_code == 303
+
+
+def test_mailbot_web_on_the_example_directory_prints_the_link_and_needs_no_secret(tmp_path: Path) -> None:
+    # README "Trying it on the demo": `mailbot web` on the example people starts without MAILBOT_WEB_SECRET and
+    # prints each sign-in link, which signs the person in.
+    port = free_port()
+    cfg = tmp_path / "mailbot.yaml"
+    cfg.write_text(json.dumps({"data_dir": str(tmp_path), "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+                               "directory": str(PROJECT / "config/directory.example.yaml"),
+                               "mailbox": {"path": str(tmp_path / "mail")}, "outbox": {"path": str(tmp_path / "out")}}),
+                   encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "MAILBOT_WEB_SECRET"} | {"PYTHONPATH": str(PROJECT)}
+    log = tmp_path / "web.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "mailbot", "--config", str(cfg), "web", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=PROJECT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while "Uvicorn running" not in log.read_text() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert "sign in as e.g. liuyang@hq.example.cn" in log.read_text(), log.read_text()
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=10) as c:
+            assert c.post("/signin", data={"email": LIUYANG[1], "csrf": csrf(c, "/signin")}).status_code == 200  # type: ignore[arg-type]
+            (url,) = re.findall(rf"sign-in link for {re.escape(LIUYANG[1])}: (\S+)", log.read_text())
+            path = url.split("/", 3)[3]
+            r = c.post(f"/{path}", data={"csrf": csrf(c, f"/{path}")})  # type: ignore[arg-type]
+            assert r.status_code == 303 and r.headers["location"] == "/month" and "刘洋" in c.get("/month").text
+    finally:
+        proc.terminate()
+        proc.wait(10)
